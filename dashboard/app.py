@@ -1,0 +1,164 @@
+"""The Quart application: ``create_app(config)`` wires feeds, hub and routes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Iterable
+from dataclasses import dataclass, field
+
+from quart import (
+    Quart,
+    Response,
+    abort,
+    jsonify,
+    request,
+    send_file,
+    send_from_directory,
+    websocket,
+)
+from werkzeug.exceptions import HTTPException
+
+from dashboard.assets import StaticAssets
+from dashboard.backplane import Backplane, MemoryBackplane
+from dashboard.config import DashboardConfig
+from dashboard.hub import Hub
+from dashboard.producers import Producers
+from dashboard.viewer import serve_viewer
+from feeds.base import FeedSource
+from feeds.ticker import TickerParams, ticker_feeds
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass
+class Runtime:
+    """What the routes share; one per app, reached as ``app.extensions["livefeed"]``."""
+
+    config: DashboardConfig
+    hub: Hub
+    producers: Producers
+    assets: StaticAssets
+    started: float = field(default_factory=time.monotonic)
+
+
+def default_sources(config: DashboardConfig) -> list[FeedSource]:
+    params = TickerParams(rate=config.rate, drift=config.drift, volatility=config.volatility)
+    return list(ticker_feeds(config.symbols, params=params, seed=config.seed))
+
+
+def create_app(
+    config: DashboardConfig | None = None,
+    *,
+    sources: Iterable[FeedSource] | None = None,
+    backplane: Backplane | None = None,
+) -> Quart:
+    config = config or DashboardConfig()
+    app = Quart(__name__, static_folder=None)
+    hub = Hub(
+        backplane or MemoryBackplane(),
+        flush_interval=config.flush_interval,
+        history_size=config.history_size,
+        client_max_frames=config.client_max_frames,
+    )
+    producers = Producers(hub, default_sources(config) if sources is None else sources)
+    runtime = Runtime(config, hub, producers, StaticAssets(config.static_dir))
+    app.extensions["livefeed"] = runtime
+
+    @app.while_serving
+    async def run_feeds() -> AsyncGenerator[None, None]:
+        await hub.start()
+        producers.start()
+        try:
+            yield
+        finally:
+            await producers.stop()
+            hub.close_all()
+            await hub.stop()
+
+    @app.errorhandler(HTTPException)
+    async def json_error(error: HTTPException) -> tuple[Response, int]:
+        return jsonify(error=error.description or error.name), error.code or 500
+
+    @app.get("/")
+    async def index() -> Response:
+        response = Response(runtime.assets.index_html, mimetype="text/html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return await send_file(runtime.assets.directory / "favicon.svg", mimetype="image/svg+xml")
+
+    @app.get("/static/<version>/vendor/plotly.min.js")
+    async def plotly_js(version: str) -> Response:
+        return _cached(await send_file(runtime.assets.plotly_js), version)
+
+    @app.get("/static/<version>/<path:path>")
+    async def static_file(version: str, path: str) -> Response:
+        # send_from_directory refuses paths that leave the folder (404).
+        return _cached(await send_from_directory(runtime.assets.directory, path), version)
+
+    def _cached(response: Response, version: str) -> Response:
+        # An old page asking for an old version still gets a file, just not
+        # one it may keep: only the current version is immutable.
+        current = version == runtime.assets.version
+        response.headers["Cache-Control"] = IMMUTABLE if current else "no-cache"
+        return response
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return jsonify(
+            status="ok",
+            uptime_s=round(time.monotonic() - runtime.started, 3),
+            epoch=hub.epoch,
+            feeds=len(hub.feeds),
+            clients=len(hub.clients),
+        )
+
+    @app.get("/api/feeds")
+    async def list_feeds() -> Response:
+        feeds = []
+        for name, info in hub.feeds.items():
+            status = producers.status.get(name)
+            history = hub.histories[name]
+            feeds.append(
+                {
+                    **info.to_dict(),
+                    "status": status.state if status else "external",
+                    "error": status.error if status else "",
+                    "last_seq": history.last_seq,
+                    "held": len(history),
+                }
+            )
+        return jsonify(epoch=hub.epoch, feeds=feeds)
+
+    @app.get("/api/feeds/<feed>/history")
+    async def feed_history(feed: str) -> Response:
+        history = hub.histories.get(feed)
+        if history is None:
+            abort(404, f"unknown feed {feed!r}")
+        since_arg = request.args.get("since")
+        if since_arg is None:
+            points, truncated = history.recent(), False
+        else:
+            try:
+                since = int(since_arg)
+                if since < 0:
+                    raise ValueError
+            except ValueError:
+                abort(400, f"'since' must be an integer >= 0, not {since_arg!r}")
+            truncated = len(history) > 0 and since < history.first_seq - 1
+            points = history.since(since)
+        return jsonify(
+            feed=feed, epoch=hub.epoch, truncated=truncated, points=[p.to_dict() for p in points]
+        )
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await serve_viewer(
+            hub,
+            await_subscribe=websocket.args.get("await_subscribe", "") in ("1", "true"),
+            subscribe_timeout=config.await_subscribe_timeout,
+        )
+
+    return app

@@ -1,0 +1,75 @@
+"""Where points are sequenced and shared between dashboard instances.
+
+The hub publishes what producers make and consumes the sequenced points. The
+in-memory backplane serves one process and doubles as the test fake; a Redis
+Streams backplane (several instances acting as one) implements the same four
+methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
+
+from dashboard.protocol import Point
+
+
+class Backplane(Protocol):
+    #: Names this backplane's run of sequence numbers; changes when they restart.
+    epoch: str
+
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    async def publish(self, feed: str, values: Mapping[str, float], ts: int | None = None) -> None:
+        """Sequence one point of *feed*; ``ts`` defaults to now (ms since the epoch)."""
+
+    def points(self) -> AsyncIterator[Point]:
+        """Every published point, in publish order, each with its feed's next ``seq``."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class MemoryBackplane:
+    """Sequences points in this process.
+
+    The queue is bounded: when the hub falls behind, ``publish`` waits, which
+    slows producers instead of growing memory (back-pressure is the policy for
+    this internal hop; slow *clients* are handled by the hub).
+    """
+
+    def __init__(self, max_pending: int = 100_000) -> None:
+        self.epoch = secrets.token_hex(6)
+        self._seqs: dict[str, int] = {}
+        self._queue: asyncio.Queue[Point] = asyncio.Queue(maxsize=max_pending)
+        self._room = asyncio.Event()
+
+    async def connect(self) -> None:
+        pass
+
+    async def disconnect(self) -> None:
+        pass
+
+    async def publish(self, feed: str, values: Mapping[str, float], ts: int | None = None) -> None:
+        if ts is None:
+            ts = now_ms()
+        while self._queue.full():
+            self._room.clear()
+            await self._room.wait()
+        # Assign seq and enqueue with no await in between, so points of a feed
+        # leave in seq order even with several concurrent publishers.
+        seq = self._seqs.get(feed, 0) + 1
+        self._seqs[feed] = seq
+        self._queue.put_nowait(Point(feed, seq, ts, values))
+
+    async def points(self) -> AsyncIterator[Point]:
+        while True:
+            point = await self._queue.get()
+            self._room.set()
+            yield point

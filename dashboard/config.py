@@ -1,0 +1,59 @@
+"""The one typed configuration object of the dashboard."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from feeds.ticker import DEFAULT_SYMBOLS
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    # Simulated tickers.
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    rate: float = 10.0  # updates per second per symbol
+    seed: int | None = None
+    drift: float = 0.0  # per hour
+    volatility: float = 0.05  # per sqrt(hour)
+
+    # Fan-out.
+    flush_interval: float = 0.05  # seconds between batches
+    history_size: int = 3000  # points held per feed (5 minutes at 10/s)
+    client_max_frames: int = 256  # a viewer's outbox; past it the viewer is closed (1008)
+    await_subscribe_timeout: float = 5.0  # for /ws?await_subscribe=1
+
+    # The page's folder; None: the one shipped with the package.
+    static_dir: Path | None = None
+
+    # Shutdown: how long viewers get to receive their close frame (1001).
+    shutdown_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0-65535, not {self.port}")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
+        if not self.symbols:
+            raise ValueError("at least one symbol is needed")
+        for name, value in (
+            ("rate", self.rate),
+            ("flush_interval", self.flush_interval),
+            ("await_subscribe_timeout", self.await_subscribe_timeout),
+            ("shutdown_timeout", self.shutdown_timeout),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, not {value}")
+        if self.history_size < 1 or self.client_max_frames < 1:
+            raise ValueError("history_size and client_max_frames must be >= 1")
+
+    @property
+    def logging_level(self) -> int:
+        return getattr(logging, self.log_level.upper())

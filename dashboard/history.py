@@ -1,0 +1,56 @@
+"""Per-feed ring buffer of recent points: snapshots, resume and history."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from itertools import islice
+
+from dashboard.protocol import Point
+
+
+class FeedHistory:
+    """The last ``size`` points of one feed, in ``seq`` order.
+
+    Points arrive already sequenced (by the backplane); this class only holds
+    them and answers "what came after seq N?".
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"history size must be >= 1, not {size}")
+        self._points: deque[Point] = deque(maxlen=size)
+
+    def extend(self, points: Iterable[Point]) -> None:
+        self._points.extend(points)
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    @property
+    def last_seq(self) -> int:
+        """The newest held seq, or 0 when nothing is held."""
+        return self._points[-1].seq if self._points else 0
+
+    @property
+    def first_seq(self) -> int:
+        return self._points[0].seq if self._points else 0
+
+    def recent(self) -> list[Point]:
+        return list(self._points)
+
+    def can_resume(self, seq: int) -> bool:
+        """True when every point after ``seq`` is still held (or none exists yet)."""
+        if seq > self.last_seq:
+            # The client claims points this epoch never produced.
+            return False
+        return not self._points or seq >= self._points[0].seq - 1
+
+    def since(self, seq: int) -> list[Point]:
+        """Held points with ``seq`` greater than *seq*, oldest first."""
+        points = self._points
+        if not points or seq >= points[-1].seq:
+            return []
+        # seqs are gapless within the buffer, so the position is arithmetic.
+        start = max(0, seq - points[0].seq + 1)
+        return list(islice(points, start, None))

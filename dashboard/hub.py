@@ -1,0 +1,248 @@
+"""The hub: feeds in, sequenced points kept and fanned out to viewers in batches.
+
+``publish`` hands a point to the backplane, which sequences it; the hub's pump
+collects sequenced points and ``flush`` (every ``flush_interval``) appends them
+to the per-feed history and sends one batch per subscription: encoded once,
+the same string pushed to every client with that subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from dashboard.backplane import Backplane
+from dashboard.channel import ALL, ClientChannel, Subscription
+from dashboard.history import FeedHistory
+from dashboard.protocol import (
+    Ping,
+    Point,
+    ProtocolError,
+    Subscribe,
+    check_values,
+    encode_batch,
+    encode_error,
+    encode_hello,
+    encode_pong,
+    encode_replay,
+    encode_snapshot,
+    parse_client_message,
+)
+from feeds.base import FeedInfo
+
+log = logging.getLogger(__name__)
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+
+
+class Hub:
+    def __init__(
+        self,
+        backplane: Backplane,
+        *,
+        flush_interval: float = 0.05,
+        history_size: int = 3000,
+        client_max_frames: int = 256,
+        max_pending_points: int = 50_000,
+    ) -> None:
+        if flush_interval <= 0:
+            raise ValueError(f"flush_interval must be > 0, not {flush_interval}")
+        self.backplane = backplane
+        self.flush_interval = flush_interval
+        self._history_size = history_size
+        self._client_max_frames = client_max_frames
+        self._max_pending_points = max_pending_points
+        self.feeds: dict[str, FeedInfo] = {}
+        self.histories: dict[str, FeedHistory] = {}
+        self._clients: set[ClientChannel] = set()
+        self._no_clients = asyncio.Event()
+        self._no_clients.set()
+        self._pending: list[Point] = []
+        self._hello: str | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def epoch(self) -> str:
+        return self.backplane.epoch
+
+    @property
+    def clients(self) -> frozenset[ClientChannel]:
+        return frozenset(self._clients)
+
+    # --- feeds in ---------------------------------------------------------
+
+    def add_feed(self, info: FeedInfo) -> None:
+        if info.name in self.feeds:
+            raise ValueError(f"feed {info.name!r} is already registered")
+        self.feeds[info.name] = info
+        self.histories[info.name] = FeedHistory(self._history_size)
+        self._hello = None
+
+    async def publish(self, feed: str, values: Mapping[str, Any], ts: int | None = None) -> None:
+        """Validate one point of *feed* and hand it to the backplane."""
+        info = self.feeds.get(feed)
+        if info is None:
+            raise KeyError(f"unknown feed {feed!r}")
+        await self.backplane.publish(feed, check_values(feed, values, info.series_names), ts)
+
+    # --- lifecycle --------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.backplane.connect()
+        self._tasks = [
+            asyncio.create_task(self._pump(), name="hub-pump"),
+            asyncio.create_task(self._flush_forever(), name="hub-flush"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        # Ours were cancelled on purpose; anything else they raised surfaces.
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        self.flush()
+        await self.backplane.disconnect()
+
+    async def _pump(self) -> None:
+        async for point in self.backplane.points():
+            self._pending.append(point)
+            if len(self._pending) >= self._max_pending_points:
+                self.flush()  # bound memory when producers outrun the interval
+
+    async def _flush_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += self.flush_interval
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            try:
+                self.flush()
+            except Exception:
+                # A bug in one flush must not stop live updates for everyone.
+                log.exception("flush failed")
+            if loop.time() - next_at > self.flush_interval:
+                next_at = loop.time()  # fell behind: do not burst to catch up
+
+    # --- fan-out ----------------------------------------------------------
+
+    def flush(self) -> None:
+        """Record pending points and send each subscription its batch."""
+        points, self._pending = self._pending, []
+        if not points:
+            return
+        for point in points:
+            history = self.histories.get(point.feed)
+            if history is not None:
+                history.extend((point,))
+        groups: dict[Subscription, list[ClientChannel]] = {}
+        for client in self._clients:
+            if client.subscription is not None and not client.closing:
+                groups.setdefault(client.subscription, []).append(client)
+        for subscription, clients in groups.items():
+            wanted = self._feeds_of(subscription)
+            selected = points if subscription == ALL else [p for p in points if p.feed in wanted]
+            if not selected:
+                continue
+            frame = encode_batch(selected, subscription.series)
+            for client in clients:
+                self._send(client, frame)
+
+    def _feeds_of(self, subscription: Subscription) -> list[str]:
+        """The feeds a subscription covers, in registration order."""
+        names = [n for n in self.feeds if subscription.feeds is None or n in subscription.feeds]
+        if subscription.series is not None:
+            names = [n for n in names if self.feeds[n].series_names & subscription.series]
+        return names
+
+    # --- viewers ----------------------------------------------------------
+
+    def hello(self) -> str:
+        if self._hello is None:
+            feeds = [info.to_dict() for info in self.feeds.values()]
+            self._hello = encode_hello(self.epoch, self.flush_interval, feeds)
+        return self._hello
+
+    def connect(self, address: str = "", *, subscribe: bool = True) -> ClientChannel:
+        """Register a viewer and queue its hello (and, by default, a snapshot of
+        everything). With ``subscribe=False`` it receives nothing more until it
+        sends a subscribe message."""
+        client = ClientChannel(self._client_max_frames, address)
+        self._clients.add(client)
+        self._no_clients.clear()
+        self._send(client, self.hello())
+        if subscribe:
+            self.subscribe(client, Subscribe())
+        return client
+
+    def disconnect(self, client: ClientChannel) -> None:
+        self._clients.discard(client)
+        if not self._clients:
+            self._no_clients.set()
+
+    async def wait_no_clients(self) -> None:
+        await self._no_clients.wait()
+
+    def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down") -> None:
+        for client in self._clients:
+            client.close(code, reason)
+
+    def receive(self, client: ClientChannel, data: str | bytes | None) -> None:
+        """Handle one frame from *client*: answer goes to its outbox, errors too."""
+        try:
+            message = parse_client_message(data)
+            if isinstance(message, Subscribe):
+                self.subscribe(client, message)
+            elif isinstance(message, Ping):
+                self._send(client, encode_pong(message))
+        except ProtocolError as error:
+            self._send(client, encode_error(error))
+
+    def subscribe(self, client: ClientChannel, request: Subscribe) -> None:
+        """Replace *client*'s subscription and queue what it needs to catch up.
+
+        Runs without awaiting, between two flushes: the history then holds
+        exactly the points sent before, and the next batch starts right after.
+        """
+        if request.feeds is not None:
+            unknown = sorted(request.feeds - self.feeds.keys())
+            if unknown:
+                raise ProtocolError("unknown_feed", f"unknown feed(s): {', '.join(unknown)}")
+        subscription = Subscription(request.feeds, request.series)
+        feeds = self._feeds_of(subscription)
+        if request.series is not None and not feeds:
+            missing = ", ".join(sorted(request.series))
+            raise ProtocolError("unknown_series", f"no subscribed feed has series {missing}")
+        client.subscription = subscription
+        series = subscription.series
+        resume = request.resume
+        replay: list[str] = []
+        fresh: list[str] = feeds
+        if resume is not None and resume.epoch == self.epoch:
+            replay = [
+                f
+                for f in feeds
+                if f in resume.seqs and self.histories[f].can_resume(resume.seqs[f])
+            ]
+            fresh = [f for f in feeds if f not in replay]
+        if resume is not None:
+            # Always answer a resume with a replay, even an empty one, so the
+            # client knows its resume was understood.
+            points = [p for f in replay for p in self.histories[f].since(resume.seqs[f])]
+            self._send(client, encode_replay(self.epoch, replay, points, series))
+        if fresh or resume is None:
+            points = [p for f in fresh for p in self.histories[f].recent()]
+            snapshot = encode_snapshot(
+                self.epoch, fresh, points, reset=resume is not None, series=series
+            )
+            self._send(client, snapshot)
+
+    def _send(self, client: ClientChannel, frame: str) -> None:
+        if not client.push(frame):
+            log.warning("closing slow client %s: outbox full", client.address)
+            client.close(CLOSE_POLICY, "too slow: reconnect and resume", discard=True)

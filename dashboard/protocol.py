@@ -1,0 +1,245 @@
+"""The wire protocol as pure code: encode server messages, parse client ones.
+
+No I/O here: the server layer only moves the strings this module makes. The
+messages are documented in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+PROTOCOL_VERSION = 1
+
+#: Bounds on what a client may ask for in one message.
+MAX_NAMES = 1024
+MAX_PING_ID_LENGTH = 64
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+class ProtocolError(Exception):
+    """A client message was rejected; ``code`` is the machine-readable reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Point:
+    """One update of one feed, as sequenced by the backplane.
+
+    ``wire`` caches the point's JSON so that a point going to many batches,
+    snapshots and replays is encoded once.
+    """
+
+    __slots__ = ("feed", "seq", "ts", "values", "_wire")
+
+    def __init__(self, feed: str, seq: int, ts: int, values: Mapping[str, float]) -> None:
+        self.feed = feed
+        self.seq = seq
+        self.ts = ts
+        self.values = values
+        self._wire: bytes | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"feed": self.feed, "seq": self.seq, "ts": self.ts, "values": dict(self.values)}
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = orjson.dumps(self.to_dict())
+        return self._wire
+
+    def wire_for(self, series: frozenset[str] | None) -> bytes:
+        """The JSON of this point narrowed to *series* (None: every series)."""
+        if series is None:
+            return self.wire
+        values = {k: v for k, v in self.values.items() if k in series}
+        return orjson.dumps({"feed": self.feed, "seq": self.seq, "ts": self.ts, "values": values})
+
+    def __repr__(self) -> str:
+        return f"Point({self.feed!r}, seq={self.seq}, ts={self.ts}, values={dict(self.values)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Point):
+            return NotImplemented
+        return (self.feed, self.seq, self.ts, dict(self.values)) == (
+            other.feed,
+            other.seq,
+            other.ts,
+            dict(other.values),
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# --- client -> server -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resume:
+    epoch: str
+    seqs: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """``feeds``/``series`` None means "all"; ``resume`` asks for missed points."""
+
+    feeds: frozenset[str] | None = None
+    series: frozenset[str] | None = None
+    resume: Resume | None = None
+
+
+@dataclass(frozen=True)
+class Ping:
+    id: int | str | None = None
+
+
+ClientMessage = Subscribe | Ping
+
+
+def _names(value: Any, field: str) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProtocolError("bad_message", f"'{field}' must be a list of strings")
+    if len(value) > MAX_NAMES:
+        raise ProtocolError("bad_message", f"'{field}' lists more than {MAX_NAMES} names")
+    return frozenset(value)
+
+
+def _resume(value: Any) -> Resume | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ProtocolError("bad_message", "'resume' must be an object")
+    epoch, seqs = value.get("epoch"), value.get("seqs")
+    if not isinstance(epoch, str):
+        raise ProtocolError("bad_message", "'resume.epoch' must be a string")
+    if not isinstance(seqs, dict) or len(seqs) > MAX_NAMES:
+        raise ProtocolError("bad_message", f"'resume.seqs' must be an object of <= {MAX_NAMES}")
+    for feed, seq in seqs.items():
+        if type(seq) is not int or seq < 0:
+            raise ProtocolError("bad_message", f"'resume.seqs.{feed}' must be an integer >= 0")
+    return Resume(epoch=epoch, seqs=dict(seqs))
+
+
+def _parse_subscribe(message: dict[str, Any]) -> Subscribe:
+    return Subscribe(
+        feeds=_names(message.get("feeds"), "feeds"),
+        series=_names(message.get("series"), "series"),
+        resume=_resume(message.get("resume")),
+    )
+
+
+def _parse_ping(message: dict[str, Any]) -> Ping:
+    ping_id = message.get("id")
+    if ping_id is not None and not (
+        (type(ping_id) is int and abs(ping_id) <= MAX_SAFE_INTEGER)
+        or (isinstance(ping_id, str) and len(ping_id) <= MAX_PING_ID_LENGTH)
+    ):
+        raise ProtocolError("bad_message", "'id' must be a safe integer or a short string")
+    return Ping(id=ping_id)
+
+
+_PARSERS = {"subscribe": _parse_subscribe, "ping": _parse_ping}
+
+
+def parse_client_message(data: str | bytes | None) -> ClientMessage:
+    """Parse one client frame, or raise :class:`ProtocolError`."""
+    if not data:
+        raise ProtocolError("bad_json", "empty message")
+    try:
+        message = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError("bad_json", f"not valid JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("bad_message", "a message must be a JSON object")
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("bad_message", "a message needs a string 'type'")
+    parser = _PARSERS.get(kind)
+    if parser is None:
+        known = ", ".join(sorted(_PARSERS))
+        raise ProtocolError("unknown_type", f"unknown message type {kind[:64]!r}; known: {known}")
+    return parser(message)
+
+
+# --- server -> client -------------------------------------------------------
+
+
+def _points_array(points: Iterable[Point], series: frozenset[str] | None) -> bytes:
+    return b"[" + b",".join(p.wire_for(series) for p in points) + b"]"
+
+
+def _frame(head: Mapping[str, Any], points: bytes) -> str:
+    # The head is tiny; splice the pre-encoded points array in as raw JSON.
+    head_json = orjson.dumps(head)
+    return (head_json[:-1] + b',"points":' + points + b"}").decode()
+
+
+def encode_hello(epoch: str, flush_interval: float, feeds: Sequence[Mapping[str, Any]]) -> str:
+    return orjson.dumps(
+        {
+            "type": "hello",
+            "protocol": PROTOCOL_VERSION,
+            "epoch": epoch,
+            "flush_interval_ms": round(flush_interval * 1000),
+            "feeds": list(feeds),
+        }
+    ).decode()
+
+
+def encode_snapshot(
+    epoch: str,
+    feeds: Sequence[str],
+    points: Iterable[Point],
+    *,
+    reset: bool,
+    series: frozenset[str] | None = None,
+) -> str:
+    head = {"type": "snapshot", "epoch": epoch, "reset": reset, "feeds": list(feeds)}
+    return _frame(head, _points_array(points, series))
+
+
+def encode_replay(
+    epoch: str, feeds: Sequence[str], points: Iterable[Point], series: frozenset[str] | None = None
+) -> str:
+    head = {"type": "replay", "epoch": epoch, "feeds": list(feeds)}
+    return _frame(head, _points_array(points, series))
+
+
+def encode_batch(points: Iterable[Point], series: frozenset[str] | None = None) -> str:
+    return _frame({"type": "batch"}, _points_array(points, series))
+
+
+def encode_pong(ping: Ping) -> str:
+    return orjson.dumps({"type": "pong", "id": ping.id}).decode()
+
+
+def encode_error(error: ProtocolError) -> str:
+    return orjson.dumps({"type": "error", "code": error.code, "message": error.message}).decode()
+
+
+def check_values(feed: str, values: Mapping[str, Any], known: frozenset[str]) -> dict[str, float]:
+    """Validate one point's values against its feed's series; return a plain dict."""
+    if not isinstance(values, Mapping) or not values:
+        raise ValueError(f"feed {feed!r}: a point must be a non-empty mapping of series to numbers")
+    checked: dict[str, float] = {}
+    for name, value in values.items():
+        if name not in known:
+            raise ValueError(f"feed {feed!r} has no series {name!r}; it has {sorted(known)}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"feed {feed!r} series {name!r}: {value!r} is not a number")
+        if not math.isfinite(value) or (isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER):
+            # Browsers parse JSON numbers as doubles: larger integers would
+            # arrive changed, so refuse them instead of showing wrong data.
+            raise ValueError(f"feed {feed!r} series {name!r}: {value!r} is not a finite number")
+        checked[name] = value
+    return checked

@@ -1,0 +1,65 @@
+"""Serve the app on Hypercorn, and shut down so viewers see 1001, not 1011."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+from quart import Quart
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free port (read it back with
+    ``getsockname()``). Binding here, not in Hypercorn, is what lets the
+    caller know the real address before serving starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> None:
+    """Serve *app* on the listening *sock* until *shutdown* is set.
+
+    Hypercorn, asked to stop, waits for open connections and then cancels
+    them, so WebSocket viewers would see 1011. Here the viewers are first
+    closed with 1001 (going away) by the hub, and Hypercorn is told to stop
+    once they have gone or the configured timeout has passed.
+    """
+    runtime = app.extensions["livefeed"]
+    config = HypercornConfig()
+    # Hypercorn takes ownership of the descriptor; ours is detached so it is
+    # closed once, by Hypercorn.
+    config.bind = [f"fd://{sock.detach()}"]
+    config.accesslog = None
+    config.graceful_timeout = runtime.config.shutdown_timeout
+
+    async def close_viewers_then_stop() -> None:
+        await shutdown.wait()
+        hub = runtime.hub
+        hub.close_all()
+        try:
+            # Each handler leaves the hub once its close frame is written; the
+            # timeout bounds a peer that never reads.
+            async with asyncio.timeout(runtime.config.shutdown_timeout):
+                await hub.wait_no_clients()
+        except TimeoutError:
+            log.warning("%d viewers did not close in time", len(hub.clients))
+
+    await hypercorn_serve(app, config, shutdown_trigger=close_viewers_then_stop)

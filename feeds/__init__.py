@@ -1,0 +1,19 @@
+"""Feed sources and the plugin API.
+
+A feed source describes itself with a :class:`FeedInfo` and produces values
+from an async iterator. This package knows nothing of WebSockets or Quart: the
+dashboard runs sources and moves their points.
+"""
+
+from feeds.base import FeedInfo, FeedSource, Series
+from feeds.ticker import DEFAULT_SYMBOLS, TickerFeed, TickerParams, ticker_feeds
+
+__all__ = [
+    "DEFAULT_SYMBOLS",
+    "FeedInfo",
+    "FeedSource",
+    "Series",
+    "TickerFeed",
+    "TickerParams",
+    "ticker_feeds",
+]

@@ -1,0 +1,98 @@
+"""The smallest contract between a feed and the dashboard."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+# Feed and series names travel in URLs and JSON and are shown on the page:
+# keep them to a safe, readable alphabet.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+SERIES_KINDS = ("line",)
+
+
+def check_name(name: str, what: str) -> str:
+    """Return *name* if it is a valid feed or series name, else raise ValueError."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"invalid {what} name {name!r}: use 1-64 letters, digits, '_', '.', '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named number line of a feed."""
+
+    name: str
+    kind: str = "line"
+    unit: str = ""
+    #: False for series shown in the table but not drawn (e.g. a ticker's volume).
+    plot: bool = True
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "series")
+        if self.kind not in SERIES_KINDS:
+            raise ValueError(f"unknown series kind {self.kind!r}; known: {', '.join(SERIES_KINDS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "unit": self.unit, "plot": self.plot}
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """What a feed declares about itself; the page lays itself out from this."""
+
+    name: str
+    series: tuple[Series, ...]
+    title: str = ""
+    #: Nominal updates per second (for display and, later, rate limiting).
+    rate: float | None = None
+    description: str = ""
+    series_names: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "feed")
+        if not self.series:
+            raise ValueError(f"feed {self.name!r} declares no series")
+        names = [s.name for s in self.series]
+        if len(set(names)) != len(names):
+            raise ValueError(f"feed {self.name!r} declares a series twice: {names}")
+        object.__setattr__(self, "series_names", frozenset(names))
+        if not self.title:
+            object.__setattr__(self, "title", self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "rate": self.rate,
+            "series": [s.to_dict() for s in self.series],
+        }
+
+
+@runtime_checkable
+class FeedSource(Protocol):
+    """A source of points for one feed.
+
+    Example::
+
+        class Constant:
+            info = FeedInfo("answer", series=(Series("value"),), rate=1.0)
+
+            async def stream(self):
+                while True:
+                    yield {"value": 42.0}
+                    await asyncio.sleep(1)
+
+    Each mapping yielded is one point (series name -> number); the dashboard
+    stamps it with the time it was yielded.
+    """
+
+    info: FeedInfo
+
+    def stream(self) -> AsyncIterator[Mapping[str, float]]: ...

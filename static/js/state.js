@@ -1,0 +1,166 @@
+// The page's data: what every feed has sent, bounded in time and count. No DOM here.
+//
+// A feed holds one row per point: `ts` (ms) and, per series, a value array
+// aligned with it. Two non-numbers have meanings the chart relies on:
+//   null — a gap marker (a break: missed points or a server restart); Plotly
+//          draws a break at a null y when connectgaps is false.
+//   NaN  — this point carried no value for this series; skipped when drawing.
+
+export const WINDOW_MS = 5 * 60 * 1000;
+export const MAX_POINTS = 6000;
+
+class Feed {
+  constructor(name) {
+    this.name = name;
+    this.meta = null;          // the hello's description of the feed, once known
+    this.epoch = null;         // the epoch of lastSeq
+    this.lastSeq = 0;
+    this.ts = [];
+    this.values = new Map();   // series name -> array aligned with ts
+    this.last = new Map();     // series name -> newest value
+    this.count = 0;            // points held (rows that are not gap markers)
+    this.gaps = 0;             // breaks seen
+    this.missed = 0;           // points known to be missing behind those breaks
+    this.version = 0;          // bumped on every change, for the renderer
+  }
+
+  /** Series names in hello order, then any that only points have named. */
+  seriesNames() {
+    const names = this.meta ? this.meta.series.map((s) => s.name) : [];
+    for (const name of this.values.keys()) if (!names.includes(name)) names.push(name);
+    return names;
+  }
+
+  /** First number held for the series (the base of change and change %), or null. */
+  first(series) {
+    const ys = this.values.get(series);
+    if (!ys) return null;
+    for (const y of ys) if (typeof y === 'number' && !Number.isNaN(y)) return y;
+    return null;
+  }
+
+  column(series) {
+    let ys = this.values.get(series);
+    if (!ys) {
+      ys = new Array(this.ts.length).fill(NaN);
+      this.values.set(series, ys);
+    }
+    return ys;
+  }
+
+  pushGap(ts) {
+    // With no series yet there is no line to break; this also keeps isGapRow exact.
+    if (this.values.size === 0) return;
+    this.ts.push(ts);
+    for (const ys of this.values.values()) ys.push(null);
+  }
+
+  push(point) {
+    this.ts.push(point.ts);
+    for (const ys of this.values.values()) ys.push(NaN);
+    const row = this.ts.length - 1;
+    for (const [series, value] of Object.entries(point.values)) {
+      if (typeof value !== 'number') continue;
+      this.column(series)[row] = value;
+      this.last.set(series, value);
+    }
+    this.count += 1;
+  }
+
+  /** Drops rows older than the window (measured from the newest point) or past the cap. */
+  trim() {
+    const n = this.ts.length;
+    if (n === 0) return;
+    const cutoff = this.ts[n - 1] - WINDOW_MS;
+    let drop = Math.max(0, n - MAX_POINTS);
+    while (drop < n && this.ts[drop] < cutoff) drop += 1;
+    // A break with nothing before it means nothing: drop leading gap markers too.
+    while (drop < n && this.isGapRow(drop)) drop += 1;
+    if (drop === 0) return;
+    for (let i = 0; i < drop; i += 1) if (!this.isGapRow(i)) this.count -= 1;
+    this.ts.splice(0, drop);
+    for (const ys of this.values.values()) ys.splice(0, drop);
+  }
+
+  isGapRow(i) {
+    // Gap markers are null in every series; a point is never null in any.
+    const [ys] = this.values.values();
+    return ys !== undefined && ys[i] === null;
+  }
+}
+
+export class State {
+  constructor() {
+    this.feeds = new Map();     // name -> Feed, in order of first appearance
+    this.epoch = null;          // the epoch of the current (or last) connection's hello
+    this.flushIntervalMs = null;
+    this.received = 0;          // points accepted
+    this.duplicates = 0;        // points dropped as already held
+    this.version = 0;           // bumped on any data change
+    this.metaVersion = 0;       // bumped when a hello (re)describes the feeds
+  }
+
+  feed(name) {
+    let feed = this.feeds.get(name);
+    if (!feed) {
+      feed = new Feed(name);
+      this.feeds.set(name, feed);
+    }
+    return feed;
+  }
+
+  /** Takes a hello: the epoch for the batches that follow and the feeds' descriptions. */
+  hello(msg) {
+    this.epoch = msg.epoch;
+    this.flushIntervalMs = msg.flush_interval_ms ?? null;
+    for (const meta of msg.feeds ?? []) this.feed(meta.name).meta = meta;
+    this.metaVersion += 1;
+  }
+
+  /**
+   * Adds points (oldest first) of the given epoch; batches carry no epoch, so
+   * they come with the hello's. Returns the number of points accepted.
+   */
+  ingest(points, epoch = this.epoch) {
+    const touched = new Set();
+    let accepted = 0;
+    for (const point of points) {
+      const feed = this.feed(point.feed);
+      if (feed.epoch === epoch && point.seq <= feed.lastSeq) {
+        this.duplicates += 1;
+        continue;
+      }
+      if (feed.lastSeq > 0 && (feed.epoch !== epoch || point.seq > feed.lastSeq + 1)) {
+        // A restarted server counts from 1 again: everything before this seq is missing.
+        const missing = feed.epoch === epoch ? point.seq - feed.lastSeq - 1 : point.seq - 1;
+        feed.gaps += 1;
+        feed.missed += missing;
+        // Between the two points, so the line breaks exactly in the hole.
+        feed.pushGap((feed.ts[feed.ts.length - 1] + point.ts) / 2);
+      }
+      feed.push(point);
+      feed.epoch = epoch;
+      feed.lastSeq = point.seq;
+      touched.add(feed);
+      accepted += 1;
+    }
+    for (const feed of touched) {
+      feed.trim();
+      feed.version += 1;
+    }
+    if (accepted) {
+      this.received += accepted;
+      this.version += 1;
+    }
+    return accepted;
+  }
+
+  /** What a reconnect sends as `resume`, or null when nothing is held yet. */
+  resume() {
+    const seqs = {};
+    for (const feed of this.feeds.values()) {
+      if (feed.epoch === this.epoch && feed.lastSeq > 0) seqs[feed.name] = feed.lastSeq;
+    }
+    return Object.keys(seqs).length ? { epoch: this.epoch, seqs } : null;
+  }
+}
