@@ -68,6 +68,12 @@ class ClientChannel:
             self._outbox.clear()
         self._ready.set()
 
+    def take_all(self) -> list[str]:
+        """Every queued frame, removed from the outbox, without waiting."""
+        frames = list(self._outbox)
+        self._outbox.clear()
+        return frames
+
     async def next_frame(self) -> str | None:
         """The next frame to write, or None when the channel is closing."""
         while not self._outbox:

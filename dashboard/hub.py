@@ -111,9 +111,13 @@ class Hub:
 
     async def _pump(self) -> None:
         async for point in self.backplane.points():
-            self._pending.append(point)
-            if len(self._pending) >= self._max_pending_points:
-                self.flush()  # bound memory when producers outrun the interval
+            self.take(point)
+
+    def take(self, point: Point) -> None:
+        """Accept one sequenced point for the next flush."""
+        self._pending.append(point)
+        if len(self._pending) >= self._max_pending_points:
+            self.flush()  # bound memory when producers outrun the interval
 
     async def _flush_forever(self) -> None:
         loop = asyncio.get_running_loop()

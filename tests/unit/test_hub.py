@@ -1,0 +1,258 @@
+"""The hub without a server: feeds in, frames out, driven step by step."""
+
+import asyncio
+import json
+
+import pytest
+
+from dashboard.backplane import MemoryBackplane
+from dashboard.hub import Hub
+from dashboard.protocol import Point, Resume, Subscribe
+from feeds.base import FeedInfo, Series
+
+FEEDS = ("A", "B")
+
+
+def make_hub(**kwargs) -> Hub:
+    hub = Hub(MemoryBackplane(), flush_interval=3600, **kwargs)
+    for name in FEEDS:
+        hub.add_feed(FeedInfo(name, series=(Series("price"), Series("volume", plot=False))))
+    return hub
+
+
+def feed_points(hub: Hub, feed: str, seqs: range) -> None:
+    for seq in seqs:
+        hub.take(Point(feed, seq, 1000 + seq, {"price": float(seq), "volume": seq}))
+
+
+def messages(client) -> list[dict]:
+    return [json.loads(frame) for frame in client.take_all()]
+
+
+def seqs(message: dict, feed: str | None = None) -> list[int]:
+    return [p["seq"] for p in message["points"] if feed is None or p["feed"] == feed]
+
+
+def test_new_client_gets_hello_then_snapshot_of_everything():
+    """A client that sends nothing gets hello, then every feed's held points."""
+    hub = make_hub()
+    feed_points(hub, "A", range(1, 4))
+    feed_points(hub, "B", range(1, 3))
+    hub.flush()
+    hello, snapshot = messages(hub.connect())
+    assert hello["type"] == "hello" and hello["epoch"] == hub.epoch
+    assert [f["name"] for f in hello["feeds"]] == ["A", "B"]
+    assert hello["feeds"][0]["series"][1] == {
+        "name": "volume",
+        "kind": "line",
+        "unit": "",
+        "plot": False,
+    }
+    assert snapshot["type"] == "snapshot" and snapshot["reset"] is False
+    assert snapshot["feeds"] == ["A", "B"]
+    assert seqs(snapshot, "A") == [1, 2, 3] and seqs(snapshot, "B") == [1, 2]
+
+
+def test_flush_sends_one_batch_with_every_point_since_last():
+    """Each flush sends one frame per client holding all new points, in order."""
+    hub = make_hub()
+    client = hub.connect()
+    client.take_all()
+    feed_points(hub, "A", range(1, 6))
+    feed_points(hub, "B", range(1, 3))
+    hub.flush()
+    (batch,) = messages(client)
+    assert batch["type"] == "batch"
+    assert seqs(batch, "A") == [1, 2, 3, 4, 5] and seqs(batch, "B") == [1, 2]
+    hub.flush()  # nothing new: nothing sent
+    assert client.take_all() == []
+
+
+def test_same_subscription_shares_one_encoded_frame():
+    """Clients with the same subscription receive the very same string."""
+    hub = make_hub()
+    clients = [hub.connect() for _ in range(3)]
+    for client in clients:
+        client.take_all()
+    feed_points(hub, "A", range(1, 3))
+    hub.flush()
+    frames = [client.take_all()[0] for client in clients]
+    assert frames[0] is frames[1] is frames[2]
+
+
+def test_subscribe_narrows_feeds_and_series():
+    """A subscription to feed B's price gets only B points with only price."""
+    hub = make_hub()
+    feed_points(hub, "B", range(1, 3))
+    hub.flush()
+    client = hub.connect(subscribe=False)
+    client.take_all()
+    hub.receive(client, '{"type":"subscribe","feeds":["B"],"series":["price"]}')
+    (snapshot,) = messages(client)
+    assert snapshot["feeds"] == ["B"]
+    assert snapshot["points"][0]["values"] == {"price": 1.0}
+    feed_points(hub, "A", range(1, 3))
+    feed_points(hub, "B", range(3, 4))
+    hub.flush()
+    (batch,) = messages(client)
+    assert batch["points"] == [{"feed": "B", "seq": 3, "ts": 1003, "values": {"price": 3.0}}]
+
+
+def test_unsubscribed_client_gets_no_batches():
+    """With await_subscribe, nothing but hello arrives before subscribe."""
+    hub = make_hub()
+    client = hub.connect(subscribe=False)
+    feed_points(hub, "A", range(1, 3))
+    hub.flush()
+    assert [m["type"] for m in messages(client)] == ["hello"]
+
+
+def test_resume_gets_exactly_the_missed_points_then_live():
+    """Resuming from seq n replays n+1.. and the next batch continues with no gap."""
+    hub = make_hub()
+    feed_points(hub, "A", range(1, 11))
+    feed_points(hub, "B", range(1, 6))
+    hub.flush()
+    client = hub.connect(subscribe=False)
+    client.take_all()
+    hub.subscribe(client, Subscribe(resume=Resume(hub.epoch, {"A": 7, "B": 5})))
+    (replay,) = messages(client)
+    assert replay["type"] == "replay" and replay["feeds"] == ["A", "B"]
+    assert seqs(replay, "A") == [8, 9, 10] and seqs(replay, "B") == []
+    feed_points(hub, "A", range(11, 13))
+    hub.flush()
+    (batch,) = messages(client)
+    assert seqs(batch, "A") == [11, 12]
+
+
+def test_resume_from_other_epoch_gets_reset_snapshot():
+    """A client from another server run gets an empty replay and a reset snapshot."""
+    hub = make_hub()
+    feed_points(hub, "A", range(1, 4))
+    hub.flush()
+    client = hub.connect(subscribe=False)
+    client.take_all()
+    hub.subscribe(client, Subscribe(resume=Resume("old-epoch", {"A": 99})))
+    replay, snapshot = messages(client)
+    assert replay["points"] == [] and replay["feeds"] == []
+    assert snapshot["reset"] is True and snapshot["feeds"] == ["A", "B"]
+    assert seqs(snapshot, "A") == [1, 2, 3]
+
+
+def test_resume_too_old_resets_only_that_feed():
+    """A feed whose missed points left the ring buffer is reset; others replay."""
+    hub = make_hub(history_size=5)
+    feed_points(hub, "A", range(1, 21))
+    feed_points(hub, "B", range(1, 4))
+    hub.flush()
+    client = hub.connect(subscribe=False)
+    client.take_all()
+    hub.subscribe(client, Subscribe(resume=Resume(hub.epoch, {"A": 3, "B": 2})))
+    replay, snapshot = messages(client)
+    assert replay["feeds"] == ["B"] and seqs(replay) == [3]
+    assert snapshot["reset"] is True and snapshot["feeds"] == ["A"]
+    assert seqs(snapshot) == [16, 17, 18, 19, 20]
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ('{"type":"subscribe","feeds":["NOPE"]}', "unknown_feed"),
+        ('{"type":"subscribe","series":["nope"]}', "unknown_series"),
+        ("not json", "bad_json"),
+        ('{"type":"teleport"}', "unknown_type"),
+    ],
+)
+def test_bad_message_answers_error_and_keeps_subscription(message, code):
+    """A rejected message gets an error; the client's batches go on unchanged."""
+    hub = make_hub()
+    client = hub.connect()
+    client.take_all()
+    hub.receive(client, message)
+    (error,) = messages(client)
+    assert error["type"] == "error" and error["code"] == code
+    feed_points(hub, "A", range(1, 2))
+    hub.flush()
+    assert seqs(messages(client)[0]) == [1]
+
+
+def test_ping_gets_pong():
+    """ping is answered with a pong echoing its id."""
+    hub = make_hub()
+    client = hub.connect(subscribe=False)
+    client.take_all()
+    hub.receive(client, '{"type":"ping","id":42}')
+    assert messages(client) == [{"type": "pong", "id": 42}]
+
+
+def test_slow_client_is_closed_and_others_go_on():
+    """A client whose outbox fills is closed with 1008; the others keep receiving."""
+    hub = make_hub(client_max_frames=4)
+    slow, fast = hub.connect(), hub.connect()
+    for seq in range(1, 10):
+        feed_points(hub, "A", range(seq, seq + 1))
+        hub.flush()
+        fast.take_all()
+    assert slow.close_code == 1008 and slow.queued == 0
+    assert fast.close_code is None
+    feed_points(hub, "A", range(10, 11))
+    hub.flush()
+    assert seqs(messages(fast)[0]) == [10]
+
+
+async def test_close_all_drains_then_signals_close():
+    """close_all lets queued frames out, then next_frame reports the close (1001)."""
+    hub = make_hub()
+    client = hub.connect()
+    hub.close_all()
+    frames = [await client.next_frame() for _ in range(3)]
+    assert [json.loads(f)["type"] for f in frames[:2]] == ["hello", "snapshot"]
+    assert frames[2] is None and client.close_code == 1001
+
+
+async def test_publish_validates_and_started_hub_delivers():
+    """publish refuses bad points; a started hub batches good ones on its own."""
+    hub = Hub(MemoryBackplane(), flush_interval=0.01)
+    hub.add_feed(FeedInfo("A", series=(Series("price"),)))
+    with pytest.raises(KeyError):
+        await hub.publish("NOPE", {"price": 1})
+    with pytest.raises(ValueError):
+        await hub.publish("A", {"price": "high"})
+    await hub.start()
+    try:
+        client = hub.connect()
+        for value in (1.0, 2.0, 3.0):
+            await hub.publish("A", {"price": value})
+        got: list[int] = []
+        async with asyncio.timeout(5):
+            while got != [1, 2, 3]:
+                frame = json.loads(await client.next_frame())
+                if frame["type"] == "batch":
+                    got += seqs(frame)
+    finally:
+        await hub.stop()
+    assert hub.histories["A"].last_seq == 3
+
+
+async def test_backplane_sequences_concurrent_publishers_gaplessly():
+    """Concurrent publishers on a tiny queue still yield seq 1..n in order per feed."""
+    backplane = MemoryBackplane(max_pending=3)
+
+    async def producer(feed: str) -> None:
+        for i in range(50):
+            await backplane.publish(feed, {"v": i})
+
+    async def consumer() -> dict[str, list[int]]:
+        seen: dict[str, list[int]] = {"A": [], "B": []}
+        async for point in backplane.points():
+            seen[point.feed].append(point.seq)
+            if sum(map(len, seen.values())) == 200:
+                return seen
+        raise AssertionError("points() ended")
+
+    async with asyncio.timeout(10):
+        result = await asyncio.gather(
+            consumer(), producer("A"), producer("A"), producer("B"), producer("B")
+        )
+    seen = result[0]
+    assert seen["A"] == list(range(1, 101)) and seen["B"] == list(range(1, 101))

@@ -1,0 +1,133 @@
+import json
+
+import pytest
+
+from dashboard.protocol import (
+    Ping,
+    Point,
+    ProtocolError,
+    Resume,
+    Subscribe,
+    check_values,
+    encode_batch,
+    encode_error,
+    encode_hello,
+    encode_pong,
+    encode_replay,
+    encode_snapshot,
+    parse_client_message,
+)
+
+P1 = Point("ACME", 1, 1000, {"price": 10.5, "volume": 100})
+P2 = Point("GLOBX", 7, 1001, {"price": 3.25, "volume": 200})
+
+
+def test_batch_carries_feed_seq_ts_and_values():
+    """A batch lists its points with feed, seq, ts and values."""
+    message = json.loads(encode_batch([P1, P2]))
+    assert message == {"type": "batch", "points": [P1.to_dict(), P2.to_dict()]}
+
+
+def test_batch_narrowed_to_series():
+    """A series filter keeps only those values in each point."""
+    message = json.loads(encode_batch([P1], frozenset({"price"})))
+    assert message["points"] == [{"feed": "ACME", "seq": 1, "ts": 1000, "values": {"price": 10.5}}]
+
+
+def test_snapshot_replay_hello_pong_error_shapes():
+    """Every server message encodes to the JSON documented in docs/protocol.md."""
+    snap = json.loads(encode_snapshot("e1", ["ACME"], [P1], reset=True))
+    assert snap == {
+        "type": "snapshot",
+        "epoch": "e1",
+        "reset": True,
+        "feeds": ["ACME"],
+        "points": [P1.to_dict()],
+    }
+    replay = json.loads(encode_replay("e1", [], []))
+    assert replay == {"type": "replay", "epoch": "e1", "feeds": [], "points": []}
+    hello = json.loads(encode_hello("e1", 0.05, [{"name": "ACME"}]))
+    assert hello == {
+        "type": "hello",
+        "protocol": 1,
+        "epoch": "e1",
+        "flush_interval_ms": 50,
+        "feeds": [{"name": "ACME"}],
+    }
+    assert json.loads(encode_pong(Ping(id="x"))) == {"type": "pong", "id": "x"}
+    error = json.loads(encode_error(ProtocolError("bad_json", "nope")))
+    assert error == {"type": "error", "code": "bad_json", "message": "nope"}
+
+
+def test_point_wire_is_cached():
+    """A point is encoded once however many frames carry it."""
+    point = Point("ACME", 1, 1, {"price": 1.0})
+    assert point.wire is point.wire
+
+
+def test_parse_subscribe_full():
+    """subscribe with feeds, series and resume parses to frozen sets and ints."""
+    message = parse_client_message(
+        '{"type":"subscribe","feeds":["A","B"],"series":["price"],'
+        '"resume":{"epoch":"e","seqs":{"A":3}}}'
+    )
+    assert message == Subscribe(
+        feeds=frozenset({"A", "B"}),
+        series=frozenset({"price"}),
+        resume=Resume(epoch="e", seqs={"A": 3}),
+    )
+
+
+def test_parse_subscribe_defaults_and_ping():
+    """Omitted fields mean "all"; ping's id is optional."""
+    assert parse_client_message(b'{"type":"subscribe"}') == Subscribe()
+    assert parse_client_message('{"type":"ping"}') == Ping()
+    assert parse_client_message('{"type":"ping","id":5}') == Ping(id=5)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (None, "bad_json"),
+        (b"", "bad_json"),
+        ("{", "bad_json"),
+        (b"\xff\xfe", "bad_json"),
+        ("[1,2]", "bad_message"),
+        ('{"feeds":[]}', "bad_message"),
+        ('{"type":5}', "bad_message"),
+        ('{"type":"dance"}', "unknown_type"),
+        ('{"type":"subscribe","feeds":"ACME"}', "bad_message"),
+        ('{"type":"subscribe","feeds":[1]}', "bad_message"),
+        ('{"type":"subscribe","series":{}}', "bad_message"),
+        ('{"type":"subscribe","resume":[]}', "bad_message"),
+        ('{"type":"subscribe","resume":{"seqs":{}}}', "bad_message"),
+        ('{"type":"subscribe","resume":{"epoch":"e","seqs":{"A":-1}}}', "bad_message"),
+        ('{"type":"subscribe","resume":{"epoch":"e","seqs":{"A":1.5}}}', "bad_message"),
+        ('{"type":"subscribe","resume":{"epoch":"e","seqs":{"A":true}}}', "bad_message"),
+        ('{"type":"ping","id":{"a":1}}', "bad_message"),
+        ('{"type":"ping","id":' + str(2**60) + "}", "bad_message"),
+    ],
+)
+def test_bad_client_messages_rejected_with_code(data, code):
+    """Malformed client messages raise ProtocolError with a precise code."""
+    with pytest.raises(ProtocolError) as info:
+        parse_client_message(data)
+    assert info.value.code == code
+    assert info.value.message
+
+
+def test_check_values_accepts_numbers_and_rejects_the_rest():
+    """Values must be finite numbers of declared series."""
+    known = frozenset({"price", "volume"})
+    assert check_values("A", {"price": 1.5, "volume": 3}, known) == {"price": 1.5, "volume": 3}
+    for bad in (
+        {},
+        {"nope": 1},
+        {"price": "1"},
+        {"price": True},
+        {"price": float("nan")},
+        {"price": float("inf")},
+        {"price": 2**60},
+    ):
+        with pytest.raises(ValueError):
+            check_values("A", bad, known)
