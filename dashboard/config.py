@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from feeds.base import check_name
 from feeds.ticker import DEFAULT_SYMBOLS
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -43,6 +44,10 @@ class DashboardConfig:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
         if not self.symbols:
             raise ValueError("at least one symbol is needed")
+        for symbol in self.symbols:
+            check_name(symbol, "feed")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError(f"duplicate symbols in {', '.join(self.symbols)}")
         for name, value in (
             ("rate", self.rate),
             ("flush_interval", self.flush_interval),

@@ -1,0 +1,122 @@
+"""Shared test helpers: polling with a deadline, and a real Hypercorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+import pytest
+import websockets
+from quart import Quart
+
+from dashboard import DashboardConfig, create_app
+from dashboard.server import bind_socket, serve, url_of
+
+# Fast-moving defaults so tests see many points quickly.
+TEST_CONFIG = DashboardConfig(
+    port=0,
+    rate=40.0,
+    seed=1234,
+    flush_interval=0.05,
+    static_dir=__import__("pathlib").Path("/tmp/st"),
+)  # TEMP
+
+
+async def wait_until(
+    predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, what: str = ""
+) -> None:
+    """Poll *predicate* until it holds; fail with *what* after *timeout* seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
+
+
+async def recv_json(ws: websockets.ClientConnection, timeout: float = 5.0) -> dict:
+    async with asyncio.timeout(timeout):
+        return json.loads(await ws.recv())
+
+
+@dataclass
+class LiveServer:
+    """The app on real Hypercorn, bound to a free loopback port."""
+
+    config: DashboardConfig
+    app: Quart = field(init=False)
+    url: str = ""
+    port: int = 0
+    _task: asyncio.Task[None] | None = None
+    _shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/ws"
+
+    @property
+    def hub(self):
+        return self.app.extensions["livefeed"].hub
+
+    async def start(self) -> None:
+        """Start a fresh app (new hub, new epoch) on this server's port."""
+        self.app = create_app(replace(self.config, port=self.port))
+        sock = bind_socket("127.0.0.1", self.port)
+        self.url = url_of(sock)
+        self.port = sock.getsockname()[1]
+        self._shutdown = asyncio.Event()
+        self._task = asyncio.create_task(serve(self.app, sock, self._shutdown))
+        await wait_until(self._accepting, what=f"server at {self.url}")
+
+    async def _accepting(self) -> bool:
+        try:
+            async with websockets.connect(self.ws_url + "?await_subscribe=1") as ws:
+                await recv_json(ws)  # hello: lifespan done, hub running
+            return True
+        except OSError:
+            return False
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._shutdown.set()
+        task, self._task = self._task, None
+        async with asyncio.timeout(15):
+            await task
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+
+@pytest.fixture
+async def start_server() -> AsyncIterator[Callable[..., Awaitable[LiveServer]]]:
+    """Factory: ``await start_server(**config_overrides)`` -> running LiveServer."""
+    servers: list[LiveServer] = []
+
+    async def start(**overrides) -> LiveServer:
+        server = LiveServer(replace(TEST_CONFIG, **overrides))
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+@pytest.fixture
+async def server(start_server) -> LiveServer:
+    return await start_server()
+
+
+def require_env(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")

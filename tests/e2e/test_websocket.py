@@ -1,0 +1,160 @@
+"""End to end: the app on real Hypercorn, real clients from `websockets`."""
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from tests.conftest import recv_json, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+async def collect(ws, until, timeout=10.0) -> list[dict]:
+    """Receive messages until until(messages) is true."""
+    got: list[dict] = []
+    async with asyncio.timeout(timeout):
+        while not until(got):
+            got.append(json.loads(await ws.recv()))
+    return got
+
+
+def point_seqs(messages: list[dict], feed: str) -> list[int]:
+    return [p["seq"] for m in messages for p in m.get("points", []) if p["feed"] == feed]
+
+
+async def test_snapshot_then_live_batches(server):
+    """A silent client gets hello, a snapshot of every feed, then live batches."""
+    async with websockets.connect(server.ws_url) as ws:
+        hello = await recv_json(ws)
+        snapshot = await recv_json(ws)
+        assert hello["type"] == "hello" and len(hello["feeds"]) == 8
+        assert snapshot["type"] == "snapshot" and snapshot["feeds"] == [
+            f["name"] for f in hello["feeds"]
+        ]
+        batches = await collect(ws, lambda got: len(got) >= 5)
+    assert {m["type"] for m in batches} == {"batch"}
+    for feed in snapshot["feeds"]:
+        seqs = point_seqs([snapshot, *batches], feed)
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"{feed}: gap or duplicate"
+    for point in batches[0]["points"]:
+        assert set(point) == {"feed", "seq", "ts", "values"}
+        assert set(point["values"]) == {"price", "volume"}
+
+
+async def test_two_clients_see_identical_seqs(server):
+    """Two viewers connected at once receive the same points with the same seqs."""
+    async with websockets.connect(server.ws_url) as a, websockets.connect(server.ws_url) as b:
+        got_a = await collect(a, lambda g: max(point_seqs(g, "ACME") or [0]) >= 60)
+        got_b = await collect(b, lambda g: max(point_seqs(g, "ACME") or [0]) >= 60)
+    for feed in ("ACME", "WAYNE"):
+        pts_a = {p["seq"]: p for m in got_a for p in m.get("points", []) if p["feed"] == feed}
+        pts_b = {p["seq"]: p for m in got_b for p in m.get("points", []) if p["feed"] == feed}
+        common = pts_a.keys() & pts_b.keys()
+        assert len(common) > 20
+        assert all(pts_a[s] == pts_b[s] for s in common)
+
+
+async def test_reconnect_with_last_seq_gets_exactly_missed_points(server):
+    """A client that reconnects with its last seqs gets exactly what it missed."""
+    async with websockets.connect(server.ws_url) as ws:
+        got = await collect(ws, lambda g: len(g) >= 4)
+    epoch = got[0]["epoch"]
+    last = {f["name"]: max(point_seqs(got, f["name"])) for f in got[0]["feeds"]}
+    # Let points pile up while disconnected.
+    await wait_until(lambda: server.hub.histories["ACME"].last_seq >= last["ACME"] + 10)
+    async with websockets.connect(server.ws_url + "?await_subscribe=1") as ws:
+        assert (await recv_json(ws))["type"] == "hello"
+        await ws.send(json.dumps({"type": "subscribe", "resume": {"epoch": epoch, "seqs": last}}))
+        replay = await recv_json(ws)
+        assert replay["type"] == "replay" and set(replay["feeds"]) == set(last)
+        live = await collect(ws, lambda g: len(g) >= 3)
+    for feed, seq in last.items():
+        seqs = point_seqs([replay, *live], feed)
+        assert seqs == list(range(seq + 1, seq + 1 + len(seqs))), feed
+    assert len(point_seqs([replay], "ACME")) >= 10
+
+
+async def test_resume_after_server_restart_is_a_reset(server):
+    """After a restart (new epoch), a resume gets a reset snapshot of the new run."""
+    async with websockets.connect(server.ws_url) as ws:
+        hello = await recv_json(ws)
+    await server.restart()
+    async with websockets.connect(server.ws_url + "?await_subscribe=1") as ws:
+        new_hello = await recv_json(ws)
+        assert new_hello["epoch"] != hello["epoch"]
+        resume = {"epoch": hello["epoch"], "seqs": {"ACME": 5}}
+        await ws.send(json.dumps({"type": "subscribe", "resume": resume}))
+        replay, snapshot = await recv_json(ws), await recv_json(ws)
+    assert replay == {"type": "replay", "epoch": new_hello["epoch"], "feeds": [], "points": []}
+    assert snapshot["type"] == "snapshot" and snapshot["reset"] is True
+    assert snapshot["epoch"] == new_hello["epoch"]
+
+
+async def test_subscribe_narrows_live_stream(server):
+    """After subscribing to one feed's price, only that arrives."""
+    async with websockets.connect(server.ws_url + "?await_subscribe=1") as ws:
+        await recv_json(ws)
+        await ws.send(json.dumps({"type": "subscribe", "feeds": ["STARK"], "series": ["price"]}))
+        got = await collect(ws, lambda g: len(g) >= 4)
+    assert got[0]["type"] == "snapshot" and got[0]["feeds"] == ["STARK"]
+    points = [p for m in got for p in m["points"]]
+    assert points and {p["feed"] for p in points} == {"STARK"}
+    assert all(list(p["values"]) == ["price"] for p in points)
+
+
+async def test_malformed_messages_get_errors_and_everyone_goes_on(server):
+    """Garbage from one client is answered with errors; it and others keep streaming."""
+    async with websockets.connect(server.ws_url) as bad, websockets.connect(server.ws_url) as good:
+        await collect(bad, lambda g: len(g) >= 2)
+        for garbage in (
+            "{",
+            "[]",
+            '{"type":"x"}',
+            b"\x00\xff",
+            b"",
+            '{"type":"subscribe","feeds":["Z"]}',
+        ):
+            await bad.send(garbage)
+        got = await collect(bad, lambda g: sum(m["type"] == "error" for m in g) >= 6)
+        errors = [m["code"] for m in got if m["type"] == "error"]
+        assert errors == [
+            "bad_json",
+            "bad_message",
+            "unknown_type",
+            "bad_json",
+            "bad_json",
+            "unknown_feed",
+        ]
+        await bad.send(json.dumps({"type": "ping", "id": 9}))
+        after = await collect(bad, lambda g: any(m["type"] == "pong" for m in g))
+        assert after[-1] == {"type": "pong", "id": 9}
+        still = await collect(bad, lambda g: any(m["type"] == "batch" for m in g))
+        assert still[-1]["type"] == "batch"
+        good_got = await collect(good, lambda g: sum(m["type"] == "batch" for m in g) >= 3)
+        assert not any(m["type"] == "error" for m in good_got)
+
+
+async def test_await_subscribe_times_out_with_1008(start_server):
+    """A client that asks to speak first but stays silent is closed with 1008."""
+    server = await start_server(await_subscribe_timeout=0.3)
+    async with websockets.connect(server.ws_url + "?await_subscribe=1") as ws:
+        assert (await recv_json(ws))["type"] == "hello"
+        with pytest.raises(websockets.ConnectionClosed):
+            await recv_json(ws)
+    assert ws.close_code == 1008
+
+
+async def test_shutdown_closes_viewers_with_1001(start_server):
+    """Stopping the server closes every viewer with 1001 (going away), not 1011."""
+    server = await start_server()
+    async with websockets.connect(server.ws_url) as a, websockets.connect(server.ws_url) as b:
+        await recv_json(a)
+        await recv_json(b)
+        await server.stop()
+        for ws in (a, b):
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await recv_json(ws)
+            assert ws.close_code == 1001
