@@ -21,8 +21,7 @@ TEST_CONFIG = DashboardConfig(
     rate=40.0,
     seed=1234,
     flush_interval=0.05,
-    static_dir=__import__("pathlib").Path("/tmp/st"),
-)  # TEMP
+)
 
 
 async def wait_until(

@@ -158,3 +158,33 @@ async def test_shutdown_closes_viewers_with_1001(start_server):
                 while True:
                     await recv_json(ws)
             assert ws.close_code == 1001
+
+
+async def raw_get(server, path: str) -> int:
+    """GET *path* byte for byte (no client-side normalisation) and return the status."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    async with asyncio.timeout(5):
+        response = await reader.read()  # to the end: Connection: close
+    writer.close()
+    await writer.wait_closed()
+    return int(response.split(maxsplit=2)[1])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../pyproject.toml",
+        "/static/../x",
+        "/static/v1/../../pyproject.toml",
+        "/static/v1/%2e%2e/%2e%2e/pyproject.toml",
+        "/static/v1/..%2f..%2fpyproject.toml",
+        "/static/v1/js/../../../dashboard/app.py",
+        "/static/v1/%2Fetc%2Fpasswd",
+    ],
+)
+async def test_static_path_traversal_is_404(server, path):
+    """Paths that try to leave static/ get 404 from the real server."""
+    assert await raw_get(server, path) == 404
+    assert await raw_get(server, "/static/v1/js/main.js") == 200
