@@ -10,14 +10,16 @@ export const WINDOW_MS = 5 * 60 * 1000;
 export const MAX_POINTS = 6000;
 
 class Feed {
-  constructor(name) {
+  constructor(name, index) {
     this.name = name;
+    this.index = index;        // order of first appearance (picks the feed's colour)
     this.meta = null;          // the hello's description of the feed, once known
     this.epoch = null;         // the epoch of lastSeq
     this.lastSeq = 0;
     this.ts = [];
     this.values = new Map();   // series name -> array aligned with ts
     this.last = new Map();     // series name -> newest value
+    this.fractional = new Set(); // series that have carried a non-integer (for formatting)
     this.count = 0;            // points held (rows that are not gap markers)
     this.gaps = 0;             // breaks seen
     this.missed = 0;           // points known to be missing behind those breaks
@@ -63,6 +65,7 @@ class Feed {
       if (typeof value !== 'number') continue;
       this.column(series)[row] = value;
       this.last.set(series, value);
+      if (!Number.isInteger(value)) this.fractional.add(series);
     }
     this.count += 1;
   }
@@ -103,7 +106,7 @@ export class State {
   feed(name) {
     let feed = this.feeds.get(name);
     if (!feed) {
-      feed = new Feed(name);
+      feed = new Feed(name, this.feeds.size);
       this.feeds.set(name, feed);
     }
     return feed;

@@ -181,7 +181,7 @@ async def raw_get(server, path: str) -> int:
         "/static/v1/%2e%2e/%2e%2e/pyproject.toml",
         "/static/v1/..%2f..%2fpyproject.toml",
         "/static/v1/js/../../../dashboard/app.py",
-        "/static/v1/%2Fetc%2Fpasswd",
+        "/static/v1/..%5c..%5cpyproject.toml",
     ],
 )
 async def test_static_path_traversal_is_404(server, path):
