@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -39,6 +40,7 @@ class ClientChannel:
         self._max_frames = max_frames
         self._outbox: deque[str] = deque()
         self._ready = asyncio.Event()
+        self._on_discard: Callable[[], object] | None = None
 
     @property
     def queued(self) -> int:
@@ -58,15 +60,23 @@ class ClientChannel:
         self._ready.set()
         return True
 
+    def on_discard(self, callback: Callable[[], object]) -> None:
+        """Call *callback* when the channel is closed with ``discard``: the
+        connection uses it to abandon a write stuck on a peer that stopped
+        reading."""
+        self._on_discard = callback
+
     def close(self, code: int, reason: str, *, discard: bool = False) -> None:
         """Ask the writer to close with *code* once queued frames are written
-        (or at once, dropping them, with ``discard``)."""
+        (or at once, dropping them and any write in progress, with ``discard``)."""
         if self.closing:
             return
         self.close_code, self.close_reason = code, reason
+        self._ready.set()
         if discard:
             self._outbox.clear()
-        self._ready.set()
+            if self._on_discard is not None:
+                self._on_discard()
 
     def take_all(self) -> list[str]:
         """Every queued frame, removed from the outbox, without waiting."""
