@@ -1,7 +1,10 @@
 """End to end: the app on real Hypercorn, real clients from `websockets`."""
 
 import asyncio
+import base64
 import json
+import os
+import socket
 
 import pytest
 import websockets
@@ -188,3 +191,78 @@ async def test_static_path_traversal_is_404(server, path):
     """Paths that try to leave static/ get 404 from the real server."""
     assert await raw_get(server, path) == 404
     assert await raw_get(server, "/static/v1/js/main.js") == 200
+
+
+def open_raw_websocket(port: int) -> socket.socket:
+    """A WebSocket handshake on a plain socket that then never reads, like a
+    frozen browser tab: TCP backs up to the server."""
+    sock = socket.socket()
+    # A modest receive buffer, set before connecting so the window is
+    # negotiated with it: the server's writes back up within seconds. (Under
+    # one MSS, Linux would stall a draining reader on zero-window probes.)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        f"Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    sock.setblocking(False)
+    return sock
+
+
+async def test_client_that_stops_reading_is_closed_1008_and_others_go_on(start_server):
+    """A viewer that stops reading is closed with 1008 once its outbox fills;
+    a reading viewer meanwhile gets every point."""
+    symbols = tuple(f"S{i}" for i in range(100))
+    server = await start_server(symbols=symbols, rate=100.0, client_max_frames=8)
+    stalled = open_raw_websocket(server.port)
+    try:
+        async with websockets.connect(server.ws_url, max_size=None) as reader:
+            got: list[dict] = []
+
+            async def read_until_stalled_dropped() -> bool:
+                got.append(json.loads(await reader.recv()))
+                return len(server.hub.clients) == 1
+
+            await wait_until(read_until_stalled_dropped, timeout=60, what="stalled client dropped")
+            got += await collect(reader, lambda g: len(g) >= 5)
+        seqs = point_seqs(got, "S0")
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        # Reading again, the stalled client drains what was buffered, then the close.
+        async with asyncio.timeout(30):
+            close_code = await read_until_close_frame(stalled)
+    finally:
+        stalled.close()
+    assert close_code == 1008
+
+
+async def read_until_close_frame(sock: socket.socket) -> int:
+    """Read raw (unmasked, server-sent) frames until a close frame; return its code."""
+    loop = asyncio.get_running_loop()
+    buffer = bytearray()
+
+    async def need(n: int) -> None:
+        while len(buffer) < n:
+            chunk = await loop.sock_recv(sock, 1 << 20)
+            if not chunk:
+                raise AssertionError("connection ended without a close frame")
+            buffer.extend(chunk)
+
+    await need(4)
+    while not buffer.startswith(b"HTTP/1.1 101") or b"\r\n\r\n" not in buffer:
+        await need(len(buffer) + 1)
+    del buffer[: buffer.index(b"\r\n\r\n") + 4]
+    while True:
+        await need(2)
+        opcode, length, header = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+        if length >= 126:
+            extra = 2 if length == 126 else 8
+            await need(2 + extra)
+            length, header = int.from_bytes(buffer[2 : 2 + extra], "big"), 2 + extra
+        await need(header + length)
+        payload = bytes(buffer[header : header + length])
+        del buffer[: header + length]
+        if opcode == 0x8:
+            return int.from_bytes(payload[:2], "big")
