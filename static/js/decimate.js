@@ -20,9 +20,9 @@ function lowerBound(xs, value) {
  * ys may hold null (a break: kept, one per bucket, so the line still breaks)
  * and NaN (no value: skipped). `range` [x0, x1] limits the work to what is
  * visible (one point beyond each end is kept so lines reach the edges); null
- * means everything. `shift` is added to every x (used to show local time).
+ * means everything.
  */
-export function decimate(xs, ys, buckets, range = null, shift = 0) {
+export function decimate(xs, ys, buckets, range = null) {
   let from = 0;
   let to = xs.length;
   if (range) {
@@ -32,7 +32,7 @@ export function decimate(xs, ys, buckets, range = null, shift = 0) {
   const x = [];
   const y = [];
   const emit = (i) => {
-    x.push(xs[i] + shift);
+    x.push(xs[i]);
     y.push(ys[i]);
   };
 

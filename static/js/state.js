@@ -96,10 +96,8 @@ export class State {
   constructor() {
     this.feeds = new Map();     // name -> Feed, in order of first appearance
     this.epoch = null;          // the epoch of the current (or last) connection's hello
-    this.flushIntervalMs = null;
     this.received = 0;          // points accepted
     this.duplicates = 0;        // points dropped as already held
-    this.version = 0;           // bumped on any data change
     this.metaVersion = 0;       // bumped when a hello (re)describes the feeds
   }
 
@@ -115,18 +113,16 @@ export class State {
   /** Takes a hello: the epoch for the batches that follow and the feeds' descriptions. */
   hello(msg) {
     this.epoch = msg.epoch;
-    this.flushIntervalMs = msg.flush_interval_ms ?? null;
     for (const meta of msg.feeds ?? []) this.feed(meta.name).meta = meta;
     this.metaVersion += 1;
   }
 
   /**
    * Adds points (oldest first) of the given epoch; batches carry no epoch, so
-   * they come with the hello's. Returns the number of points accepted.
+   * they come with the hello's.
    */
   ingest(points, epoch = this.epoch) {
     const touched = new Set();
-    let accepted = 0;
     for (const point of points) {
       const feed = this.feed(point.feed);
       if (feed.epoch === epoch && point.seq <= feed.lastSeq) {
@@ -145,17 +141,12 @@ export class State {
       feed.epoch = epoch;
       feed.lastSeq = point.seq;
       touched.add(feed);
-      accepted += 1;
+      this.received += 1;
     }
     for (const feed of touched) {
       feed.trim();
       feed.version += 1;
     }
-    if (accepted) {
-      this.received += accepted;
-      this.version += 1;
-    }
-    return accepted;
   }
 
   /** What a reconnect sends as `resume`, or null when nothing is held yet. */

@@ -1,0 +1,221 @@
+// One panel per feed with a Plotly line per plotted series. Rendering is
+// driven by main.js's animation-frame loop, never by incoming messages.
+
+import { decimate } from './decimate.js';
+import { colorOf } from './palette.js';
+import { formatValue } from './format.js';
+
+// Fixed margins: automargin would shift the plot sideways as tick labels change width.
+const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
+const INK = '#8b95a7';
+const GRID = '#222a37';
+
+const CONFIG = {
+  displaylogo: false,
+  responsive: true,
+  displayModeBar: 'hover',
+  showTips: false,
+  // No uploading the data to Plotly's cloud from a live dashboard.
+  modeBarButtonsToRemove: ['sendChartToCloud', 'select2d', 'lasso2d', 'autoScale2d'],
+};
+
+// Plotly renders trace names, axis titles and hover text as its own small
+// HTML dialect: escape server-provided strings so they only ever show as text.
+function plotlyText(s) {
+  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+// Plotly takes epoch milliseconds on a date axis as the viewer's local time
+// and reports axis ranges back as local "YYYY-MM-DD HH:MM:SS.ffff" strings.
+function parseAxisDate(value) {
+  if (typeof value === 'number') return value;
+  const m = /^(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d)(?::(\d\d)(?::(\d\d(?:\.\d+)?))?)?)?/.exec(value);
+  if (!m) return NaN;
+  const [, y, mo, d, h = 0, mi = 0, s = 0] = m;
+  return new Date(+y, +mo - 1, +d, +h, +mi).getTime() + parseFloat(s) * 1000;
+}
+
+function el(tag, className) {
+  const node = document.createElement(tag);
+  node.className = className;
+  return node;
+}
+
+class Panel {
+  constructor(feed, requestRender) {
+    this.name = feed.name;
+    this.requestRender = requestRender;
+    this.color = colorOf(feed.index);
+    this.root = el('section', 'panel');
+    this.root.dataset.feed = feed.name;
+    this.root.style.setProperty('--feed-color', this.color);
+    const head = el('header', 'panel-head');
+    this.title = el('h2', 'panel-title');
+    this.last = el('span', 'panel-last');
+    this.unit = el('span', 'panel-unit');
+    head.append(this.title, this.last, this.unit);
+    this.chart = el('div', 'panel-chart');
+    this.root.append(head, this.chart);
+
+    this.width = 0;            // the chart's width in CSS px, kept by the ResizeObserver
+    this.range = null;         // the user's zoomed x range in epoch ms, or null for all
+    this.drawnVersion = -1;
+    this.stale = true;         // must redraw even if the data did not change
+    this.listening = false;
+    new ResizeObserver(([entry]) => {
+      this.width = entry.contentRect.width;
+      this.invalidate();
+    }).observe(this.chart);
+  }
+
+  invalidate() {
+    this.stale = true;
+    this.requestRender();
+  }
+
+  describe(meta) {
+    this.series = meta.series.filter((s) => s.plot);
+    this.title.textContent = meta.title || meta.name;
+    const units = [...new Set(this.series.map((s) => s.unit).filter(Boolean))];
+    this.unitText = units.join(' / ');
+    this.unit.textContent = this.unitText;
+    this.invalidate();
+  }
+
+  needsDraw(feed) {
+    return this.stale || feed.version !== this.drawnVersion;
+  }
+
+  /** Redraws if needed; returns whether Plotly was called. */
+  render(feed) {
+    if (!this.needsDraw(feed)) return false;
+    const first = this.series[0];
+    if (first) this.last.textContent = formatValue(feed.last.get(first.name), feed.fractional.has(first.name));
+
+    const width = this.width || this.chart.clientWidth;
+    const buckets = Math.max(50, Math.round(width - MARGIN.l - MARGIN.r));
+    const traces = this.series.map((s, i) => {
+      const { x, y } = decimate(feed.ts, feed.values.get(s.name) ?? [], buckets, this.range);
+      return {
+        type: 'scatter',
+        mode: 'lines',
+        name: plotlyText(s.name),
+        x,
+        y,
+        connectgaps: false,
+        line: { color: colorOf(feed.index + i), width: 1.5 },
+        meta: [plotlyText(s.unit ?? '')],
+        hovertemplate: '%{y:,.4~f} %{meta[0]}<extra></extra>',
+      };
+    });
+    Plotly.react(this.chart, traces, this.layout(traces.length), CONFIG);
+    if (!this.listening) {
+      // gd.on exists once Plotly has drawn into the div.
+      this.chart.on('plotly_relayout', (event) => this.zoomed(event));
+      this.listening = true;
+    }
+    this.drawnVersion = feed.version;
+    this.stale = false;
+    return true;
+  }
+
+  layout(traceCount) {
+    return {
+      uirevision: this.name,   // keeps the user's zoom and pan across redraws
+      margin: MARGIN,
+      paper_bgcolor: 'rgba(0,0,0,0)',
+      plot_bgcolor: 'rgba(0,0,0,0)',
+      font: { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 10, color: INK },
+      showlegend: traceCount > 1,
+      legend: { orientation: 'h', x: 0, y: 1, yanchor: 'bottom', font: { size: 10 } },
+      hovermode: 'x',
+      hoverlabel: { bgcolor: '#131923', bordercolor: this.color, font: { color: '#e6e9ef', size: 11 } },
+      xaxis: {
+        type: 'date',
+        gridcolor: GRID,
+        linecolor: GRID,
+        // The window is minutes long: the clock is enough, the date is noise.
+        tickformat: '%H:%M:%S',
+        nticks: 5,
+        hoverformat: '%H:%M:%S.%L',
+        tickfont: { size: 10 },
+      },
+      yaxis: {
+        title: { text: plotlyText(this.unitText), standoff: 6, font: { size: 10 } },
+        gridcolor: GRID,
+        zeroline: false,
+        tickfont: { size: 10 },
+      },
+    };
+  }
+
+  // Decimation works on what is visible: after a zoom, draw the zoomed span in
+  // full detail instead of a zoomed-in picture of the whole window's decimation.
+  zoomed(event) {
+    let range;
+    if (event['xaxis.autorange']) {
+      range = null;
+    } else if ('xaxis.range[0]' in event) {
+      range = [event['xaxis.range[0]'], event['xaxis.range[1]']];
+    } else if (Array.isArray(event['xaxis.range'])) {
+      range = event['xaxis.range'];
+    } else {
+      return; // not about the x axis (a resize, a y-only zoom)
+    }
+    this.range = range && range.map(parseAxisDate);
+    if (this.range && this.range.some(Number.isNaN)) this.range = null;
+    this.invalidate();
+  }
+}
+
+export class Charts {
+  constructor(container, requestRender) {
+    this.container = container;
+    this.requestRender = requestRender;
+    this.panels = new Map();
+    this.cursor = 0;           // where the next budgeted render starts (round robin)
+  }
+
+  /** Makes or updates a panel for every described feed that has a plotted series. */
+  layout(state) {
+    for (const feed of state.feeds.values()) {
+      if (!feed.meta || !feed.meta.series.some((s) => s.plot)) continue;
+      let panel = this.panels.get(feed.name);
+      if (!panel) {
+        panel = new Panel(feed, this.requestRender);
+        this.panels.set(feed.name, panel);
+        this.container.append(panel.root);
+      }
+      panel.describe(feed.meta);
+    }
+  }
+
+  /**
+   * Redraws panels whose feed changed, least recently drawn first, until
+   * `budgetMs` is spent (at least one). Returns how many were drawn; the rest
+   * wait for a later frame (see pending).
+   */
+  render(state, budgetMs) {
+    const start = performance.now();
+    const panels = [...this.panels.values()];
+    let drawn = 0;
+    for (let k = 0; k < panels.length; k += 1) {
+      const i = (this.cursor + k) % panels.length;
+      if (!panels[i].render(state.feeds.get(panels[i].name))) continue;
+      drawn += 1;
+      if (performance.now() - start >= budgetMs) {
+        this.cursor = (i + 1) % panels.length;
+        break;
+      }
+    }
+    return drawn;
+  }
+
+  /** Whether some panel still has changes to draw. */
+  pending(state) {
+    for (const [name, panel] of this.panels) {
+      if (panel.needsDraw(state.feeds.get(name))) return true;
+    }
+    return false;
+  }
+}

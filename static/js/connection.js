@@ -1,0 +1,150 @@
+// The WebSocket to /ws (docs/protocol.md): connect, resume after a loss, notice
+// a dead link, and tell the page what state the link is in.
+//
+// Status: "connecting" (never had a hello yet), "live" (hello received),
+// "reconnecting" (lost, a retry is scheduled or running), "offline" (the
+// browser says there is no network: no retries until it says there is again).
+
+const BACKOFF_BASE_MS = 250;
+const BACKOFF_CAP_MS = 10_000;
+const PING_AFTER_MS = 10_000;   // quiet this long: ask the server for a pong
+const DEAD_AFTER_MS = 20_000;   // quiet this long: the link is dead even if TCP has not noticed
+const WATCHDOG_TICK_MS = 1_000;
+
+function wsUrl(pathAndQuery) {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}${pathAndQuery}`;
+}
+
+export class Connection {
+  /**
+   * onMessage(msg): every parsed server message except pong.
+   * onStatus(status): on each status change.
+   * resume(): the `resume` object for a reconnect, or null to start afresh.
+   */
+  constructor({ onMessage, onStatus, resume }) {
+    this.onMessage = onMessage;
+    this.onStatus = onStatus;
+    this.resume = resume;
+    this.status = 'connecting';
+    this.ws = null;
+    this.attempt = 0;          // failures since the last hello, for the backoff
+    this.retryTimer = null;
+    this.everLive = false;
+    this.lastHeardAt = 0;
+    this.pinged = false;
+    this.pingId = 0;
+  }
+
+  start() {
+    window.addEventListener('offline', () => this.wentOffline());
+    window.addEventListener('online', () => this.cameOnline());
+    setInterval(() => this.watchdog(), WATCHDOG_TICK_MS);
+    if (navigator.onLine) this.open();
+    else this.setStatus('offline');
+  }
+
+  open() {
+    // With points held, resume: the server then sends exactly what was missed
+    // (and a reset snapshot for feeds it cannot resume) instead of a snapshot
+    // that overlaps what is held.
+    const resume = this.resume();
+    const ws = new WebSocket(wsUrl(resume ? '/ws?await_subscribe=1' : '/ws'));
+    this.ws = ws;
+    this.lastHeardAt = performance.now();
+    this.pinged = false;
+    ws.onopen = () => {
+      if (resume) ws.send(JSON.stringify({ type: 'subscribe', resume }));
+    };
+    ws.onmessage = (event) => this.receive(event.data);
+    // An error is always followed by a close; the close alone drives the retry.
+    ws.onclose = () => this.lost();
+  }
+
+  receive(data) {
+    this.lastHeardAt = performance.now();
+    this.pinged = false;
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return; // the server only sends JSON objects; nothing to do with anything else
+    }
+    if (msg === null || typeof msg !== 'object') return;
+    if (msg.type === 'pong') return;
+    if (msg.type === 'error') {
+      // Only our own messages are answered with errors: that is a bug worth seeing.
+      console.warn(`livefeed: server rejected a message: ${msg.code}: ${msg.message}`);
+      return;
+    }
+    this.onMessage(msg);
+    if (msg.type === 'hello') {
+      this.attempt = 0;
+      this.everLive = true;
+      this.setStatus('live');
+    }
+  }
+
+  lost() {
+    this.drop();
+    if (!navigator.onLine) {
+      this.setStatus('offline');
+      return;
+    }
+    this.setStatus(this.everLive ? 'reconnecting' : 'connecting');
+    // Full jitter: after a server restart, clients spread out instead of stampeding.
+    const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
+    this.attempt += 1;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.open();
+    }, delay);
+  }
+
+  /** Forgets the current socket; its late events must not reach the page. */
+  drop() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    ws.onmessage = ws.onclose = null;
+    if (ws.readyState === WebSocket.CONNECTING) {
+      // Closing a socket still connecting logs a browser error: close it once open.
+      ws.onopen = () => ws.close();
+    } else {
+      ws.onopen = null;
+      ws.close();
+    }
+  }
+
+  watchdog() {
+    if (!this.ws) return;
+    const quiet = performance.now() - this.lastHeardAt;
+    if (quiet >= DEAD_AFTER_MS) {
+      this.lost();
+    } else if (quiet >= PING_AFTER_MS && !this.pinged && this.ws.readyState === WebSocket.OPEN) {
+      this.pinged = true;
+      this.pingId += 1;
+      this.ws.send(JSON.stringify({ type: 'ping', id: this.pingId }));
+    }
+  }
+
+  wentOffline() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.drop();
+    this.setStatus('offline');
+  }
+
+  cameOnline() {
+    if (this.ws || this.retryTimer) return;
+    this.attempt = 0;
+    this.setStatus(this.everLive ? 'reconnecting' : 'connecting');
+    this.open();
+  }
+
+  setStatus(status) {
+    if (status === this.status) return;
+    this.status = status;
+    this.onStatus(status);
+  }
+}

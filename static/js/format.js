@@ -1,0 +1,37 @@
+// Number formatting for the table and panel heads. Formatters are built once:
+// constructing Intl.NumberFormat on every update would dominate the cost.
+
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const fixed2 = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const small = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 4 });
+
+/**
+ * A value as people read it. `fractional` says the series has shown decimals
+ * (decided per series, so a price of exactly 100 still reads "100.00"); below
+ * a cent, two decimals would say 0.00, so significant digits take over.
+ */
+export function formatValue(v, fractional) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (!fractional) return integer.format(v);
+  return v !== 0 && Math.abs(v) < 0.01 ? small.format(v) : fixed2.format(v);
+}
+
+function signed(text, v) {
+  return v > 0 ? `+${text}` : text;
+}
+
+export function formatChange(v, fractional) {
+  if (v === null || Number.isNaN(v)) return '—';
+  return signed(formatValue(v, fractional), v);
+}
+
+export function formatPercent(v) {
+  if (v === null || !Number.isFinite(v)) return '—';
+  return `${signed(fixed2.format(v), v)}%`;
+}
+
+/** -1, 0 or 1: which way a change went, for colouring. */
+export function direction(v) {
+  if (v === null || !Number.isFinite(v) || v === 0) return 0;
+  return v > 0 ? 1 : -1;
+}

@@ -1,0 +1,130 @@
+// Wires the page: messages go into the state, and one animation-frame loop
+// draws whatever changed (charts, table, header). Messages never draw.
+
+import { State } from './state.js';
+import { Connection } from './connection.js';
+import { Charts } from './charts.js';
+import { Table } from './table.js';
+
+const state = new State();
+const charts = new Charts(document.getElementById('charts'), requestRender);
+const table = new Table(document.querySelector('#feeds tbody'));
+const statusEl = document.getElementById('status');
+const summaryEl = document.getElementById('summary');
+
+// A Plotly redraw costs milliseconds per chart whatever the point count. So a
+// frame draws charts only until FRAME_BUDGET_MS is spent (no long tasks; the
+// rest wait their turn) and the next drawing frame comes after REST_FACTOR
+// times that cost: drawing takes at most ~40% of the main thread, and a slow
+// machine gets fewer redraws per second instead of a frozen tab.
+const FRAME_BUDGET_MS = 12;
+const REST_FACTOR = 1.5;
+
+let frameRequested = false;
+let drawnMeta = -1;
+let redraws = 0;       // frames that redrew at least one chart
+let renderMs = 0;      // cost of the last such frame
+let nextDrawAt = 0;
+
+function requestRender() {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(frame);
+}
+
+function frame(now) {
+  if (now < nextDrawAt) {
+    requestAnimationFrame(frame);
+    return;
+  }
+  const start = performance.now();
+  try {
+    if (drawnMeta !== state.metaVersion) {
+      drawnMeta = state.metaVersion;
+      charts.layout(state);
+      table.layout(state);
+    }
+    const drawn = charts.render(state, FRAME_BUDGET_MS);
+    table.render(state);
+    renderSummary();
+    if (drawn) {
+      redraws += 1;
+      renderMs = performance.now() - start;
+      nextDrawAt = performance.now() + renderMs * REST_FACTOR;
+    }
+  } finally {
+    // Cleared last: invalidations made while drawing were drawn in this frame.
+    frameRequested = false;
+  }
+  if (charts.pending(state)) requestRender();
+}
+
+function totals() {
+  let points = 0;
+  let gaps = 0;
+  for (const feed of state.feeds.values()) {
+    points += feed.count;
+    gaps += feed.gaps;
+  }
+  return { points, gaps };
+}
+
+function renderSummary() {
+  const { points, gaps } = totals();
+  const parts = [`${state.feeds.size} feeds`, `${points.toLocaleString()} points`];
+  if (gaps) parts.push(`${gaps} ${gaps === 1 ? 'break' : 'breaks'}`);
+  const text = parts.join(' · ');
+  if (summaryEl.textContent !== text) summaryEl.textContent = text;
+}
+
+function renderStatus(status) {
+  statusEl.dataset.state = status;
+  statusEl.textContent = status;
+}
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case 'hello':
+      state.hello(msg);
+      break;
+    case 'snapshot':
+    case 'replay':
+      state.ingest(msg.points ?? [], msg.epoch ?? state.epoch);
+      break;
+    case 'batch':
+      state.ingest(msg.points ?? []);
+      break;
+    default:
+      return; // a type this page does not know (a newer server): nothing to draw
+  }
+  requestRender();
+}
+
+const connection = new Connection({ onMessage, onStatus: renderStatus, resume: () => state.resume() });
+
+/** Plain-JSON numbers for tests and for a look from the console. */
+function stats() {
+  const perFeed = {};
+  for (const feed of state.feeds.values()) {
+    perFeed[feed.name] = {
+      epoch: feed.epoch,
+      lastSeq: feed.lastSeq,
+      count: feed.count,
+      gaps: feed.gaps,
+      missed: feed.missed,
+    };
+  }
+  return {
+    points: totals().points,
+    perFeed,
+    status: connection.status,
+    redraws,
+    renderMs,
+    received: state.received,
+    duplicates: state.duplicates,
+  };
+}
+
+window.livefeed = Object.freeze({ state, connection, charts, stats });
+renderStatus(connection.status);
+connection.start();
