@@ -9,6 +9,8 @@ import { formatValue } from './format.js';
 const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
 const INK = '#8b95a7';
 const GRID = '#222a37';
+// Below this span of data, ticks are pinned one second apart (see layout).
+const MIN_AUTO_TICK_SPAN_MS = 5000;
 
 const CONFIG = {
   displaylogo: false,
@@ -82,6 +84,14 @@ class Panel {
     this.invalidate();
   }
 
+  /** The header's last value: cheap, so kept current every frame, unlike the chart. */
+  label(feed) {
+    const first = this.series[0];
+    if (!first) return;
+    const text = formatValue(feed.last.get(first.name), feed.fractional.has(first.name));
+    if (this.last.textContent !== text) this.last.textContent = text;
+  }
+
   needsDraw(feed) {
     return this.stale || feed.version !== this.drawnVersion;
   }
@@ -89,8 +99,6 @@ class Panel {
   /** Redraws if needed; returns whether Plotly was called. */
   render(feed) {
     if (!this.needsDraw(feed)) return false;
-    const first = this.series[0];
-    if (first) this.last.textContent = formatValue(feed.last.get(first.name), feed.fractional.has(first.name));
 
     const width = this.width || this.chart.clientWidth;
     const buckets = Math.max(50, Math.round(width - MARGIN.l - MARGIN.r));
@@ -108,7 +116,8 @@ class Panel {
         hovertemplate: '%{y:,.4~f} %{meta[0]}<extra></extra>',
       };
     });
-    Plotly.react(this.chart, traces, this.layout(traces.length), CONFIG);
+    const spanMs = feed.ts.length ? feed.ts[feed.ts.length - 1] - feed.ts[0] : 0;
+    Plotly.react(this.chart, traces, this.layout(traces.length, spanMs), CONFIG);
     if (!this.listening) {
       // gd.on exists once Plotly has drawn into the div.
       this.chart.on('plotly_relayout', (event) => this.zoomed(event));
@@ -119,7 +128,7 @@ class Panel {
     return true;
   }
 
-  layout(traceCount) {
+  layout(traceCount, spanMs) {
     return {
       uirevision: this.name,   // keeps the user's zoom and pan across redraws
       margin: MARGIN,
@@ -136,6 +145,9 @@ class Panel {
         linecolor: GRID,
         // The window is minutes long: the clock is enough, the date is noise.
         tickformat: '%H:%M:%S',
+        // In the first seconds Plotly would tick every 200-500 ms and print
+        // the same second twice: keep ticks at least a second apart.
+        ...(spanMs < MIN_AUTO_TICK_SPAN_MS ? { dtick: 1000 } : {}),
         nticks: 5,
         hoverformat: '%H:%M:%S.%L',
         tickfont: { size: 10 },
@@ -198,6 +210,7 @@ export class Charts {
   render(state, budgetMs) {
     const start = performance.now();
     const panels = [...this.panels.values()];
+    for (const panel of panels) panel.label(state.feeds.get(panel.name));
     let drawn = 0;
     for (let k = 0; k < panels.length; k += 1) {
       const i = (this.cursor + k) % panels.length;
