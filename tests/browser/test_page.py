@@ -58,7 +58,8 @@ async def test_page_goes_live_plots_every_feed_and_fills_the_table(server, page)
     await wait_for(page, "window.livefeed.stats().points > 8 * 80")
     await page.wait_for_function(
         """(before) => [...document.querySelectorAll('.panel')].every(p =>
-             p.querySelector('.js-plotly-plot').data[0].x.length > (before[p.dataset.feed] ?? 0))""",
+             p.querySelector('.js-plotly-plot').data[0].x.length
+               > (before[p.dataset.feed] ?? 0))""",
         arg=first,
         timeout=15_000,
     )
