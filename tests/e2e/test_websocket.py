@@ -118,9 +118,10 @@ async def test_malformed_messages_get_errors_and_everyone_goes_on(server):
             b"\x00\xff",
             b"",
             '{"type":"subscribe","feeds":["Z"]}',
+            '{"type":"subscribe","series":["colour"]}',
         ):
             await bad.send(garbage)
-        got = await collect(bad, lambda g: sum(m["type"] == "error" for m in g) >= 6)
+        got = await collect(bad, lambda g: sum(m["type"] == "error" for m in g) >= 7)
         errors = [m["code"] for m in got if m["type"] == "error"]
         assert errors == [
             "bad_json",
@@ -129,6 +130,7 @@ async def test_malformed_messages_get_errors_and_everyone_goes_on(server):
             "bad_json",
             "bad_json",
             "unknown_feed",
+            "unknown_series",
         ]
         await bad.send(json.dumps({"type": "ping", "id": 9}))
         after = await collect(bad, lambda g: any(m["type"] == "pong" for m in g))

@@ -154,6 +154,19 @@ def test_resume_too_old_resets_only_that_feed():
     assert seqs(snapshot) == [16, 17, 18, 19, 20]
 
 
+def test_resume_ignores_feeds_the_server_does_not_have():
+    """resume.seqs naming a vanished feed is ignored, not refused."""
+    hub = make_hub()
+    feed_points(hub, "A", range(1, 4))
+    hub.flush()
+    client = hub.connect(subscribe=False)
+    client.take_all()
+    hub.subscribe(client, Subscribe(resume=Resume(hub.epoch, {"A": 1, "GONE": 7})))
+    replay, snapshot = messages(client)
+    assert replay["feeds"] == ["A"] and seqs(replay) == [2, 3]
+    assert snapshot["feeds"] == ["B"] and snapshot["points"] == []
+
+
 @pytest.mark.parametrize(
     ("message", "code"),
     [
