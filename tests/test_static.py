@@ -2,6 +2,7 @@
 
 import re
 import shutil
+import site
 import subprocess
 import sys
 import zipfile
@@ -106,16 +107,23 @@ def test_wheel_ships_and_serves_the_page(tmp_path):
     }
     assert expected <= shipped
     assert not [n for n in shipped if n.endswith("plotly.min.js")]
-    # Install into a fresh environment that sees the test deps but not this
-    # checkout, and serve / from there.
+    # Install into a fresh environment that sees this environment's packages
+    # (for the dependencies) after its own, where the wheel's dashboard is.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     subprocess.run(
         [python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
         check=True,
         capture_output=True,
     )
+    venv_site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(venv_site, "outer-env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     probe = (
         "import asyncio, dashboard, dashboard.assets as a\n"
         "print(a.find_static_dir())\n"
