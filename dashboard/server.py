@@ -48,6 +48,9 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     # closed once, by Hypercorn.
     config.bind = [f"fd://{sock.detach()}"]
     config.accesslog = None
+    # Hypercorn's own handler would print each of its lines a second time
+    # beside the application's logging; route it through logging instead.
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = runtime.config.shutdown_timeout
 
     async def close_viewers_then_stop() -> None:
