@@ -13,7 +13,9 @@ import websockets
 from quart import Quart
 
 from dashboard import DashboardConfig, create_app
+from dashboard.app import default_sources
 from dashboard.server import bind_socket, serve, url_of
+from feeds.base import FeedInfo, FeedSource, Series
 
 # Fast-moving defaults so tests see many points quickly.
 TEST_CONFIG = DashboardConfig(
@@ -51,6 +53,8 @@ class LiveServer:
     """The app on real Hypercorn, bound to a free loopback port."""
 
     config: DashboardConfig
+    #: Feeds beside the configured tickers (fresh instances on every start).
+    extra_sources: Callable[[], list[FeedSource]] = list
     app: Quart = field(init=False)
     url: str = ""
     port: int = 0
@@ -67,7 +71,9 @@ class LiveServer:
 
     async def start(self) -> None:
         """Start a fresh app (new hub, new epoch) on this server's port."""
-        self.app = create_app(replace(self.config, port=self.port))
+        config = replace(self.config, port=self.port)
+        sources = default_sources(config) + self.extra_sources()
+        self.app = create_app(config, sources=sources)
         sock = bind_socket("127.0.0.1", self.port)
         self.url = url_of(sock)
         self.port = sock.getsockname()[1]
@@ -98,11 +104,11 @@ class LiveServer:
 
 @pytest.fixture
 async def start_server() -> AsyncIterator[Callable[..., Awaitable[LiveServer]]]:
-    """Factory: ``await start_server(**config_overrides)`` -> running LiveServer."""
+    """Factory: ``await start_server(extra_sources=None, **config_overrides)``."""
     servers: list[LiveServer] = []
 
-    async def start(**overrides) -> LiveServer:
-        server = LiveServer(replace(TEST_CONFIG, **overrides))
+    async def start(extra_sources=list, **overrides) -> LiveServer:
+        server = LiveServer(replace(TEST_CONFIG, **overrides), extra_sources)
         await server.start()
         servers.append(server)
         return server
@@ -119,3 +125,13 @@ async def server(start_server) -> LiveServer:
 
 def require_env(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+class SilentFeed:
+    """A feed that is declared but never yields: its panel must cope with no data."""
+
+    info = FeedInfo("QUIET", series=(Series("level", unit="dB"),))
+
+    async def stream(self):
+        await asyncio.Event().wait()
+        yield {}  # pragma: no cover - never reached

@@ -9,8 +9,7 @@ import { formatValue } from './format.js';
 const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
 const INK = '#8b95a7';
 const GRID = '#222a37';
-// Below this span of data, ticks are pinned one second apart (see layout).
-const MIN_AUTO_TICK_SPAN_MS = 5000;
+const MAX_TICKS = 5;
 
 const CONFIG = {
   displaylogo: false,
@@ -146,9 +145,10 @@ class Panel {
         // The window is minutes long: the clock is enough, the date is noise.
         tickformat: '%H:%M:%S',
         // In the first seconds Plotly would tick every 200-500 ms and print
-        // the same second twice: keep ticks at least a second apart.
-        ...(spanMs < MIN_AUTO_TICK_SPAN_MS ? { dtick: 1000 } : {}),
-        nticks: 5,
+        // the same second twice: allow one tick per second of data. (nticks
+        // is only an upper bound; pinning dtick instead would ask for
+        // millions of ticks on an empty axis, which defaults to a year.)
+        nticks: this.range ? MAX_TICKS : Math.max(2, Math.min(MAX_TICKS, Math.floor(spanMs / 1000) + 1)),
         hoverformat: '%H:%M:%S.%L',
         tickfont: { size: 10 },
       },

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.browser.conftest import screenshot
+from tests.conftest import SilentFeed
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -77,6 +78,32 @@ async def test_page_goes_live_plots_every_feed_and_fills_the_table(server, page)
     assert all(f["gaps"] == 0 for f in result["perFeed"].values()), result
     assert result["duplicates"] == 0
     assert all(url.startswith(server.url) for url in requests), requests
+    assert page.console_log.problems() == []
+
+
+LONGEST_TASK = """
+window.__longest = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) window.__longest = Math.max(window.__longest, e.duration);
+}).observe({type: 'longtask'});
+"""
+
+
+async def test_feed_without_points_gets_a_panel_and_never_freezes_the_tab(start_server, page):
+    """A declared feed with no data yet gets an empty panel, the others draw,
+    and no task blocks the page for seconds (an empty date axis once asked
+    Plotly for a year of one-second ticks: a 10 s freeze)."""
+    server = await start_server(extra_sources=lambda: [SilentFeed()])
+    await open_dashboard(page, server)
+    await wait_for(page, "document.getElementById('status').dataset.state === 'live'")
+    await page.evaluate(LONGEST_TASK)
+    await wait_for(page, "document.querySelectorAll('.panel .js-plotly-plot').length === 9")
+    await wait_for(page, "window.livefeed.stats().redraws > 30")
+    quiet = await page.inner_text(".panel[data-feed='QUIET']")
+    assert "QUIET" in quiet and "dB" in quiet
+    longest = await page.evaluate("window.__longest")
+    # Generous: a busy CI core may stall a frame, but never for whole seconds.
+    assert longest < 2000, f"a task blocked the page for {longest:.0f} ms"
     assert page.console_log.problems() == []
 
 
