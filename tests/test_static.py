@@ -50,6 +50,14 @@ async def test_every_asset_and_module_is_served_and_immutable(client):
         assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
 
 
+async def test_every_module_is_preloaded(client):
+    """index.html preloads every ES module, so the import graph loads in one round."""
+    html = await (await client.get("/")).get_data(as_text=True)
+    preloaded = set(re.findall(r'rel="modulepreload" href="/static/[^/]+/js/([^"]+)"', html))
+    modules = {p.name for p in (find_static_dir() / "js").glob("*.js")} - {"main.js"}
+    assert preloaded == modules
+
+
 async def test_plotly_comes_from_the_installed_package(client):
     """plotly.min.js is the installed plotly package's own file, byte for byte."""
     version = StaticAssets().version

@@ -224,6 +224,12 @@ export class Charts {
     return drawn;
   }
 
+  /** Whether some panel has never been drawn (the page's first paint is not done). */
+  firstPaintPending() {
+    for (const panel of this.panels.values()) if (panel.drawnVersion < 0) return true;
+    return false;
+  }
+
   /** Whether some panel still has changes to draw. */
   pending(state) {
     for (const [name, panel] of this.panels) {
