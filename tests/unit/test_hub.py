@@ -25,6 +25,13 @@ def feed_points(hub: Hub, feed: str, seqs: range) -> None:
         hub.take(Point(feed, seq, 1000 + seq, {"price": float(seq), "volume": seq}))
 
 
+def silent_client(hub: Hub):
+    """A client connected with await_subscribe, its hello already read."""
+    client = hub.connect(subscribe=False)
+    client.take_all()
+    return client
+
+
 def messages(client) -> list[dict]:
     return [json.loads(frame) for frame in client.take_all()]
 
@@ -85,8 +92,7 @@ def test_subscribe_narrows_feeds_and_series():
     hub = make_hub()
     feed_points(hub, "B", range(1, 3))
     hub.flush()
-    client = hub.connect(subscribe=False)
-    client.take_all()
+    client = silent_client(hub)
     hub.receive(client, '{"type":"subscribe","feeds":["B"],"series":["price"]}')
     (snapshot,) = messages(client)
     assert snapshot["feeds"] == ["B"]
@@ -113,8 +119,7 @@ def test_resume_gets_exactly_the_missed_points_then_live():
     feed_points(hub, "A", range(1, 11))
     feed_points(hub, "B", range(1, 6))
     hub.flush()
-    client = hub.connect(subscribe=False)
-    client.take_all()
+    client = silent_client(hub)
     hub.subscribe(client, Subscribe(resume=Resume(hub.epoch, {"A": 7, "B": 5})))
     (replay,) = messages(client)
     assert replay["type"] == "replay" and replay["feeds"] == ["A", "B"]
@@ -130,8 +135,7 @@ def test_resume_from_other_epoch_gets_reset_snapshot():
     hub = make_hub()
     feed_points(hub, "A", range(1, 4))
     hub.flush()
-    client = hub.connect(subscribe=False)
-    client.take_all()
+    client = silent_client(hub)
     hub.subscribe(client, Subscribe(resume=Resume("old-epoch", {"A": 99})))
     replay, snapshot = messages(client)
     assert replay["points"] == [] and replay["feeds"] == []
@@ -145,8 +149,7 @@ def test_resume_too_old_resets_only_that_feed():
     feed_points(hub, "A", range(1, 21))
     feed_points(hub, "B", range(1, 4))
     hub.flush()
-    client = hub.connect(subscribe=False)
-    client.take_all()
+    client = silent_client(hub)
     hub.subscribe(client, Subscribe(resume=Resume(hub.epoch, {"A": 3, "B": 2})))
     replay, snapshot = messages(client)
     assert replay["feeds"] == ["B"] and seqs(replay) == [3]
@@ -159,8 +162,7 @@ def test_resume_ignores_feeds_the_server_does_not_have():
     hub = make_hub()
     feed_points(hub, "A", range(1, 4))
     hub.flush()
-    client = hub.connect(subscribe=False)
-    client.take_all()
+    client = silent_client(hub)
     hub.subscribe(client, Subscribe(resume=Resume(hub.epoch, {"A": 1, "GONE": 7})))
     replay, snapshot = messages(client)
     assert replay["feeds"] == ["A"] and seqs(replay) == [2, 3]
@@ -192,8 +194,7 @@ def test_bad_message_answers_error_and_keeps_subscription(message, code):
 def test_ping_gets_pong():
     """ping is answered with a pong echoing its id."""
     hub = make_hub()
-    client = hub.connect(subscribe=False)
-    client.take_all()
+    client = silent_client(hub)
     hub.receive(client, '{"type":"ping","id":42}')
     assert messages(client) == [{"type": "pong", "id": 42}]
 
