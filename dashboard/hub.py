@@ -75,11 +75,14 @@ class Hub:
     # --- feeds in ---------------------------------------------------------
 
     def add_feed(self, info: FeedInfo) -> None:
+        """Register a feed; viewers already connected get a new hello listing it."""
         if info.name in self.feeds:
             raise ValueError(f"feed {info.name!r} is already registered")
         self.feeds[info.name] = info
         self.histories[info.name] = FeedHistory(self._history_size)
         self._hello = None
+        for client in self._clients:
+            self._send(client, self.hello())
 
     async def publish(self, feed: str, values: Mapping[str, Any], ts: int | None = None) -> None:
         """Validate one point of *feed* and hand it to the backplane."""

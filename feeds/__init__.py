@@ -5,11 +5,15 @@ from an async iterator. This package knows nothing of WebSockets or Quart: the
 dashboard runs sources and moves their points.
 """
 
+from feeds.api import Feed, FunctionFeed, feed
 from feeds.base import FeedInfo, FeedSource, Series
 from feeds.ticker import DEFAULT_SYMBOLS, TickerFeed, TickerParams, ticker_feeds
 
 __all__ = [
     "DEFAULT_SYMBOLS",
+    "Feed",
+    "FunctionFeed",
+    "feed",
     "FeedInfo",
     "FeedSource",
     "Series",

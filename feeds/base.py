@@ -50,8 +50,10 @@ class FeedInfo:
     name: str
     series: tuple[Series, ...]
     title: str = ""
-    #: Nominal updates per second (for display and, later, rate limiting).
+    #: Nominal updates per second (shown on the page).
     rate: float | None = None
+    #: Points yielded faster than this are dropped (and counted); None: no cap.
+    max_rate: float | None = None
     description: str = ""
     series_names: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -65,12 +67,16 @@ class FeedInfo:
         object.__setattr__(self, "series_names", frozenset(names))
         if not self.title:
             object.__setattr__(self, "title", self.name)
+        for label, value in (("rate", self.rate), ("max_rate", self.max_rate)):
+            if value is not None and not value > 0:
+                raise ValueError(f"feed {self.name!r}: {label} must be > 0, not {value}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "title": self.title,
             "rate": self.rate,
+            "max_rate": self.max_rate,
             "series": [s.to_dict() for s in self.series],
         }
 

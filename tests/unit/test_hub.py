@@ -191,6 +191,19 @@ def test_bad_message_answers_error_and_keeps_subscription(message, code):
     assert seqs(messages(client)[0]) == [1]
 
 
+def test_feed_added_later_is_announced_and_streamed():
+    """A feed registered while viewers are connected reaches them: a new hello, then its points."""
+    hub = make_hub()
+    client = hub.connect()
+    client.take_all()
+    hub.add_feed(FeedInfo("LATE", series=(Series("v", unit="m"),)))
+    (hello,) = messages(client)
+    assert hello["type"] == "hello" and hello["feeds"][-1]["name"] == "LATE"
+    hub.take(Point("LATE", 1, 5, {"v": 1.0}))
+    hub.flush()
+    assert seqs(messages(client)[0], "LATE") == [1]
+
+
 def test_ping_gets_pong():
     """ping is answered with a pong echoing its id."""
     hub = make_hub()
