@@ -22,6 +22,7 @@ from dashboard.assets import StaticAssets
 from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
+from dashboard.ingest import ingest_blueprint
 from dashboard.producers import Producers
 from dashboard.viewer import serve_viewer
 from feeds.base import FeedSource
@@ -152,6 +153,8 @@ def create_app(
         return jsonify(
             feed=feed, epoch=hub.epoch, truncated=truncated, points=[p.to_dict() for p in points]
         )
+
+    app.register_blueprint(ingest_blueprint(runtime))
 
     @app.websocket("/ws")
     async def ws() -> None:

@@ -31,6 +31,12 @@ class DashboardConfig:
     client_max_frames: int = 256  # a viewer's outbox; past it the viewer is closed (1008)
     await_subscribe_timeout: float = 5.0  # for /ws?await_subscribe=1
 
+    # Push ingest (POST /api/feeds/<feed>/points, WS /api/ingest): off without a token.
+    ingest_token: str | None = None
+    ingest_create_feeds: bool = True  # pushing to an unknown feed name creates it
+    ingest_max_points: int = 100_000  # per request or WebSocket message
+    ingest_max_bytes: int = 16 * 2**20  # request body / message size
+
     # The page's folder; None: the one shipped with the package.
     static_dir: Path | None = None
 
