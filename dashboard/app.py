@@ -23,10 +23,11 @@ from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
 from dashboard.ingest import ingest_blueprint
-from dashboard.producers import Producers
+from dashboard.producers import Backoff, Producers
 from dashboard.viewer import serve_viewer
 from feeds.base import FeedSource
-from feeds.ticker import TickerParams, ticker_feeds
+from feeds.loader import FeedLoadError, FeedSpec
+from feeds.loader import load as load_feed
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -42,9 +43,30 @@ class Runtime:
     started: float = field(default_factory=time.monotonic)
 
 
+#: What runs when no feed is configured; loaded like any other feed.
+DEFAULT_FEED = "feeds.ticker:tickers"
+
+
 def default_sources(config: DashboardConfig) -> list[FeedSource]:
-    params = TickerParams(rate=config.rate, drift=config.drift, volatility=config.volatility)
-    return list(ticker_feeds(config.symbols, params=params, seed=config.seed))
+    """The configured feeds, or the simulated tickers; raises FeedLoadError."""
+    specs = config.feeds or (
+        FeedSpec(
+            DEFAULT_FEED,
+            {
+                "symbols": config.symbols,
+                "rate": config.rate,
+                "seed": config.seed,
+                "drift": config.drift,
+                "volatility": config.volatility,
+            },
+        ),
+    )
+    sources = [source for spec in specs for source in load_feed(spec)]
+    names = [s.info.name for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise FeedLoadError(f"two feeds are named {', '.join(duplicates)}: rename one (name=...)")
+    return sources
 
 
 def create_app(
@@ -61,7 +83,10 @@ def create_app(
         history_size=config.history_size,
         client_max_frames=config.client_max_frames,
     )
-    producers = Producers(hub, default_sources(config) if sources is None else sources)
+    backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
+    producers = Producers(
+        hub, default_sources(config) if sources is None else sources, backoff=backoff
+    )
     runtime = Runtime(config, hub, producers, StaticAssets(config.static_dir))
     app.extensions["livefeed"] = runtime
 
@@ -125,8 +150,12 @@ def create_app(
             feeds.append(
                 {
                     **info.to_dict(),
+                    # Pushed-in feeds have no producer here: "external".
                     "status": status.state if status else "external",
                     "error": status.error if status else "",
+                    "restarts": status.restarts if status else 0,
+                    "published": status.published if status else history.last_seq,
+                    "dropped": status.dropped if status else 0,
                     "last_seq": history.last_seq,
                     "held": len(history),
                 }

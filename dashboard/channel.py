@@ -35,6 +35,7 @@ class ClientChannel:
             raise ValueError(f"max_frames must be >= 1, not {max_frames}")
         self.address = address
         self.subscription: Subscription | None = None  # None: not subscribed yet
+        self.status_version = 0  # the feeds' status it has seen; 0: none yet
         self.close_code: int | None = None
         self.close_reason = ""
         self._max_frames = max_frames

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feeds.base import check_name
+from feeds.loader import FeedSpec
 from feeds.ticker import DEFAULT_SYMBOLS
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -18,7 +19,17 @@ class DashboardConfig:
     port: int = 8000
     log_level: str = "info"
 
-    # Simulated tickers.
+    # Feeds to run; empty: the simulated tickers below.
+    feeds: tuple[FeedSpec, ...] = ()
+    # Feed supervision: a feed that raises is restarted after a backoff that
+    # doubles from restart_backoff up to restart_backoff_max (reset once it has
+    # run for restart_backoff_max); after max_restarts failures in a row it is
+    # left failed (0: never give up).
+    restart_backoff: float = 0.5
+    restart_backoff_max: float = 30.0
+    max_restarts: int = 0
+
+    # Simulated tickers (when no feeds are configured).
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     rate: float = 10.0  # updates per second per symbol
     seed: int | None = None
@@ -59,6 +70,8 @@ class DashboardConfig:
             ("flush_interval", self.flush_interval),
             ("await_subscribe_timeout", self.await_subscribe_timeout),
             ("shutdown_timeout", self.shutdown_timeout),
+            ("restart_backoff", self.restart_backoff),
+            ("restart_backoff_max", self.restart_backoff_max),
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, not {value}")

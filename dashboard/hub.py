@@ -28,6 +28,7 @@ from dashboard.protocol import (
     encode_pong,
     encode_replay,
     encode_snapshot,
+    encode_status,
     parse_client_message,
 )
 from feeds.base import FeedInfo
@@ -62,6 +63,9 @@ class Hub:
         self._no_clients.set()
         self._pending: list[Point] = []
         self._hello: str | None = None
+        self._status: dict[str, Mapping[str, Any]] = {}
+        self._status_version = 0  # bumped on every change
+        self._status_sent = 0  # the version the last flush sent
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -83,6 +87,17 @@ class Hub:
         self._hello = None
         for client in self._clients:
             self._send(client, self.hello())
+
+    def set_status(self, feed: str, status: Mapping[str, Any]) -> None:
+        """Record a feed's state (running, restarting, ...); viewers get the
+        changes of a flush interval in one status message."""
+        if self._status.get(feed) != status:
+            self._status[feed] = dict(status)
+            self._status_version += 1
+
+    @property
+    def status(self) -> Mapping[str, Mapping[str, Any]]:
+        return self._status
 
     async def publish(self, feed: str, values: Mapping[str, Any], ts: int | None = None) -> None:
         """Validate one point of *feed* and hand it to the backplane."""
@@ -140,6 +155,14 @@ class Hub:
 
     def flush(self) -> None:
         """Record pending points and send each subscription its batch."""
+        if self._status_sent != self._status_version:
+            self._status_sent = version = self._status_version
+            frame = encode_status(self._status)
+            for client in self._clients:
+                # Only subscribed viewers that have not seen this version yet.
+                if 0 < client.status_version < version:
+                    client.status_version = version
+                    self._send(client, frame)
         points, self._pending = self._pending, []
         if not points:
             return
@@ -248,6 +271,10 @@ class Hub:
                 self.epoch, fresh, points, reset=resume is not None, series=series
             )
             self._send(client, snapshot)
+        if self._status and not client.status_version:
+            # Once per connection, after its data; later changes come with flushes.
+            self._send(client, encode_status(self._status))
+        client.status_version = max(self._status_version, 1)
 
     def _send(self, client: ClientChannel, frame: str) -> None:
         if not client.push(frame):

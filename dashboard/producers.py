@@ -1,13 +1,21 @@
-"""Run feed sources as owned tasks, publishing what they yield into the hub."""
+"""Run feed sources as supervised, owned tasks publishing into the hub.
+
+Each source runs in its own task: set-up, stream, teardown. A source that
+raises is logged with its traceback and restarted after an exponential
+backoff; the hub and the other feeds go on untouched. A source yielding faster
+than its ``max_rate`` has the excess dropped and counted.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+import random
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from dashboard.backplane import now_ms
 from dashboard.hub import Hub
 from feeds.base import FeedSource
 
@@ -16,18 +24,57 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ProducerStatus:
-    state: str = "idle"  # idle, running, stopped, failed
+    state: str = "idle"  # idle, running, restarting, stopped, failed
     error: str = ""
+    restarts: int = 0
     published: int = 0
+    dropped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_wire(self) -> dict[str, Any]:
+        """What viewers are told (``published`` changes on every point: not sent)."""
+        return {k: v for k, v in asdict(self).items() if k != "published"}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 0.5
+    maximum: float = 30.0
+    max_restarts: int = 0  # failures in a row before giving up; 0: never
+
+    def delay(self, failures: int) -> float:
+        """Seconds before restart number *failures* (1-based), with +-10 % jitter
+        so feeds failing together do not retry in lockstep."""
+        base = min(self.maximum, self.initial * 2 ** (failures - 1))
+        return base * random.uniform(0.9, 1.1)
+
+
+class RateLimit:
+    """A token bucket: ``rate`` points per second, bursts up to one second's worth."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
 
 
 class Producers:
-    """One task per feed source. A source that raises is logged and marked
-    failed; the hub and the other sources go on."""
-
-    def __init__(self, hub: Hub, sources: Iterable[FeedSource]) -> None:
+    def __init__(self, hub: Hub, sources: Iterable[FeedSource], backoff: Backoff | None = None):
         self.hub = hub
         self.sources = list(sources)
+        self.backoff = backoff or Backoff()
         self.status: dict[str, ProducerStatus] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         for source in self.sources:
@@ -37,7 +84,7 @@ class Producers:
     def start(self) -> None:
         for source in self.sources:
             name = source.info.name
-            self._tasks[name] = asyncio.create_task(self._run(source), name=f"feed-{name}")
+            self._tasks[name] = asyncio.create_task(self._supervise(source), name=f"feed-{name}")
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
@@ -46,20 +93,71 @@ class Producers:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
 
-    async def _run(self, source: FeedSource) -> None:
-        name = source.info.name
+    def _set(self, name: str, **changes: Any) -> None:
         status = self.status[name]
-        status.state = "running"
+        for key, value in changes.items():
+            setattr(status, key, value)
+        self.hub.set_status(name, status.to_wire())
+
+    async def _supervise(self, source: FeedSource) -> None:
+        name = source.info.name
+        failures = 0
         try:
-            async for values in source.stream():
-                # Stamp at the moment the source yields: that is the
-                # producer timestamp clients measure latency from.
-                await self.hub.publish(name, values, now_ms())
-                status.published += 1
-            status.state = "stopped"
+            while True:
+                started = time.monotonic()
+                try:
+                    await self._run_once(source)
+                    self._set(name, state="stopped", error="")
+                    return
+                except Exception as exc:
+                    # A long healthy run forgives earlier failures.
+                    if time.monotonic() - started > self.backoff.maximum:
+                        failures = 0
+                    failures += 1
+                    error = f"{type(exc).__name__}: {exc}"
+                    log.exception("feed %s failed (failure %d in a row)", name, failures)
+                    if self.backoff.max_restarts and failures > self.backoff.max_restarts:
+                        self._set(name, state="failed", error=error)
+                        return
+                    delay = self.backoff.delay(failures)
+                    restarts = self.status[name].restarts + 1
+                    self._set(name, state="restarting", error=error, restarts=restarts)
+                    await asyncio.sleep(delay)  # the backoff itself
         except asyncio.CancelledError:
-            status.state = "stopped"
+            self._set(name, state="stopped")
             raise
-        except Exception as exc:
-            status.state, status.error = "failed", f"{type(exc).__name__}: {exc}"
-            log.exception("feed %s failed", name)
+
+    async def _run_once(self, source: FeedSource) -> None:
+        name = source.info.name
+        setup = getattr(source, "setup", None)
+        teardown = getattr(source, "teardown", None)
+        limit = RateLimit(source.info.max_rate) if source.info.max_rate else None
+        status = self.status[name]
+        if setup is not None:
+            await setup()
+        try:
+            self._set(name, state="running")
+            async for values in source.stream():
+                if limit is not None and not limit.allow():
+                    status.dropped += 1
+                    self.hub.set_status(name, status.to_wire())
+                    continue
+                values, ts = split_ts(values)
+                await self.hub.publish(name, values, ts)
+                status.published += 1
+        finally:
+            if teardown is not None:
+                try:
+                    await teardown()
+                except Exception:
+                    log.exception("feed %s: teardown failed", name)
+
+
+def split_ts(values: Mapping[str, Any]) -> tuple[Mapping[str, Any], int | None]:
+    """A yielded point's own ``ts`` (ms since the epoch), if it carries one."""
+    if "ts" not in values:
+        return values, None
+    ts = values["ts"]
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not 0 <= ts < 2**53:
+        raise ValueError(f"'ts' must be milliseconds since the epoch, not {ts!r}")
+    return {k: v for k, v in values.items() if k != "ts"}, int(ts)

@@ -221,6 +221,10 @@ def encode_batch(points: Iterable[Point], series: frozenset[str] | None = None) 
     return _frame({"type": "batch"}, _points_array(points, series))
 
 
+def encode_status(feeds: Mapping[str, Mapping[str, Any]]) -> str:
+    return orjson.dumps({"type": "status", "feeds": feeds}).decode()
+
+
 def encode_pong(ping: Ping) -> str:
     return orjson.dumps({"type": "pong", "id": ping.id}).decode()
 

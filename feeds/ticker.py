@@ -138,3 +138,16 @@ def ticker_feeds(
     if len(set(symbols)) != len(symbols):
         raise ValueError(f"duplicate symbols in {list(symbols)}")
     return [TickerFeed(s, params=params, seed=seed) for s in symbols]
+
+
+def tickers(
+    symbols: Sequence[str] = DEFAULT_SYMBOLS,
+    rate: float = 10.0,
+    seed: int | None = None,
+    drift: float = 0.0,
+    volatility: float = 0.05,
+) -> list[TickerFeed]:
+    """The simulated tickers as one configurable entry (``--feed ticker``):
+    one feed per symbol, e.g. ``--feed ticker symbols=ACME,GLOBX rate=5 seed=1``."""
+    params = TickerParams(rate=rate, drift=drift, volatility=volatility)
+    return ticker_feeds(symbols, params=params, seed=seed)

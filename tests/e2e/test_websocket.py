@@ -32,7 +32,12 @@ async def test_snapshot_then_live_batches(server):
     async with websockets.connect(server.ws_url) as ws:
         hello = await recv_json(ws)
         snapshot = await recv_json(ws)
+        status = await recv_json(ws)
         assert hello["type"] == "hello" and len(hello["feeds"]) == 8
+        assert status["type"] == "status"
+        assert {f: s["state"] for f, s in status["feeds"].items()} == {
+            f["name"]: "running" for f in hello["feeds"]
+        }
         assert snapshot["type"] == "snapshot" and snapshot["feeds"] == [
             f["name"] for f in hello["feeds"]
         ]
@@ -102,7 +107,8 @@ async def test_subscribe_narrows_live_stream(server):
         await ws.send(json.dumps({"type": "subscribe", "feeds": ["STARK"], "series": ["price"]}))
         got = await collect(ws, lambda g: len(g) >= 4)
     assert got[0]["type"] == "snapshot" and got[0]["feeds"] == ["STARK"]
-    points = [p for m in got for p in m["points"]]
+    assert [m["type"] for m in got[:2]] == ["snapshot", "status"]
+    points = [p for m in got for p in m.get("points", [])]
     assert points and {p["feed"] for p in points} == {"STARK"}
     assert all(list(p["values"]) == ["price"] for p in points)
 

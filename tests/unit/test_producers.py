@@ -1,0 +1,167 @@
+"""Feed supervision: set-up/teardown, crash and restart with backoff, rate limits."""
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from dashboard.backplane import MemoryBackplane
+from dashboard.hub import Hub
+from dashboard.producers import Backoff, Producers, split_ts
+from feeds import Feed, feed
+from tests.conftest import wait_until
+
+
+@pytest.fixture
+async def hub():
+    hub = Hub(MemoryBackplane(), flush_interval=0.01)
+    await hub.start()
+    yield hub
+    await hub.stop()
+
+
+class Flaky(Feed):
+    """Yields two points, then raises; records each start."""
+
+    name = "flaky"
+    series = ["v"]
+
+    def __init__(self):
+        self.starts: list[float] = []
+        self.teardowns = 0
+
+    async def setup(self):
+        self.starts.append(time.monotonic())
+
+    async def stream(self):
+        yield {"v": 1}
+        yield {"v": 2}
+        raise RuntimeError("sensor unplugged")
+
+    async def teardown(self):
+        self.teardowns += 1
+
+
+async def test_crashing_feed_restarts_with_growing_backoff_and_others_go_on(hub):
+    """A feed that raises is restarted after doubling delays; a healthy feed beside it
+    keeps publishing, and the failure shows as restarting with the error."""
+    flaky = Flaky()
+
+    @feed("steady", series=["v"])
+    async def steady():
+        n = 0
+        while True:
+            n += 1
+            yield {"v": n}
+            await asyncio.sleep(0.005)
+
+    producers = Producers(hub, [flaky, steady], backoff=Backoff(initial=0.05, maximum=1.0))
+    producers.start()
+    try:
+        await wait_until(lambda: len(flaky.starts) >= 4, what="four starts")
+        status = producers.status["flaky"]
+        assert status.state == "restarting" or status.state == "running"
+        assert status.restarts >= 3 and "RuntimeError: sensor unplugged" in status.error
+        gaps = [b - a for a, b in zip(flaky.starts, flaky.starts[1:], strict=False)]
+        # Nominal 0.05, 0.1, 0.2 s with +-10 % jitter: lower bounds only.
+        for gap, nominal in zip(gaps, (0.05, 0.1, 0.2), strict=False):
+            assert gap >= nominal * 0.9
+        assert flaky.teardowns >= 3  # teardown ran after every failure
+        assert producers.status["steady"].state == "running"
+        assert producers.status["steady"].published > 20
+        assert hub.status["flaky"]["restarts"] == status.restarts
+    finally:
+        await producers.stop()
+    assert producers.status["steady"].state == "stopped"
+
+
+async def test_gives_up_after_max_restarts(hub):
+    """With max_restarts, a feed failing that often in a row is marked failed."""
+    flaky = Flaky()
+    producers = Producers(hub, [flaky], backoff=Backoff(0.01, 0.05, max_restarts=2))
+    producers.start()
+    try:
+        await wait_until(lambda: producers.status["flaky"].state == "failed")
+        assert len(flaky.starts) == 3  # the first run and two restarts
+        assert "sensor unplugged" in producers.status["flaky"].error
+    finally:
+        await producers.stop()
+
+
+async def test_bad_points_count_as_a_crash(hub):
+    """A feed yielding a non-number is logged and restarted like one that raises."""
+
+    @feed("bad", series=["v"])
+    async def bad():
+        yield {"v": "high"}
+
+    producers = Producers(hub, [bad], backoff=Backoff(0.01, 0.05))
+    producers.start()
+    try:
+        await wait_until(lambda: producers.status["bad"].restarts >= 1)
+        assert "is not a number" in producers.status["bad"].error
+    finally:
+        await producers.stop()
+
+
+async def test_too_fast_feed_is_limited_and_drops_counted(hub):
+    """A feed yielding far above its max_rate is held to it; the excess is counted."""
+
+    @feed("firehose", series=["v"], max_rate=50)
+    async def firehose():
+        n = 0
+        while True:
+            n += 1
+            yield {"v": n}
+            if n % 100 == 0:
+                await asyncio.sleep(0)  # let the loop breathe, not a pace
+
+    producers = Producers(hub, [firehose])
+    producers.start()
+    start = time.monotonic()
+    try:
+        await wait_until(lambda: producers.status["firehose"].dropped > 5000)
+        elapsed = time.monotonic() - start
+        published = producers.status["firehose"].published
+        # At most one second's burst plus the rate over the elapsed time.
+        assert published <= 50 + 50 * elapsed + 1
+        assert hub.status["firehose"]["dropped"] > 0
+    finally:
+        await producers.stop()
+
+
+async def test_yielded_ts_is_the_points_timestamp(hub):
+    """A point carrying its own ts keeps it; the ts is not a series."""
+
+    @feed("stamped", series=["v"])
+    async def stamped():
+        yield {"v": 1.5, "ts": 1_700_000_000_000}
+        await asyncio.Event().wait()
+
+    producers = Producers(hub, [stamped])
+    client = hub.connect()
+    producers.start()
+    try:
+        points = []
+        async with asyncio.timeout(5):
+            while not points:
+                message = json.loads(await client.next_frame())
+                points += [p for p in message.get("points", []) if p["feed"] == "stamped"]
+        assert points[0]["ts"] == 1_700_000_000_000 and points[0]["values"] == {"v": 1.5}
+    finally:
+        await producers.stop()
+
+
+@pytest.mark.parametrize("ts", ["soon", -1, 2**60, True, 1.5e30])
+def test_bad_ts_rejected(ts):
+    """A yielded ts must be milliseconds since the epoch."""
+    with pytest.raises(ValueError, match="'ts'"):
+        split_ts({"v": 1, "ts": ts})
+
+
+def test_backoff_doubles_to_a_cap():
+    """Delays double from the initial one and stop at the maximum (within jitter)."""
+    backoff = Backoff(initial=1, maximum=8)
+    for failures, nominal in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 8)]:
+        assert nominal * 0.9 <= backoff.delay(failures) <= nominal * 1.1
