@@ -1,19 +1,30 @@
-"""Command line: ``python -m dashboard`` (also installed as ``livefeed``)."""
+"""Command line: ``python -m dashboard`` (also installed as ``livefeed``).
+
+``python -m dashboard [options]`` serves; ``python -m dashboard feeds`` lists
+the feeds that can be loaded by name.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 from dashboard.app import create_app
 from dashboard.config import LOG_LEVELS, DashboardConfig
+from dashboard.config_file import read_config_file
 from dashboard.server import bind_socket, serve, url_of
+from feeds.loader import FeedLoadError, FeedSpec, available
 
 log = logging.getLogger("dashboard")
+
+TOKEN_ENV = "DASHBOARD_INGEST_TOKEN"
 
 
 def _symbols(text: str) -> tuple[str, ...]:
@@ -37,51 +48,63 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = DashboardConfig()
     parser = argparse.ArgumentParser(
         prog="python -m dashboard",
-        description="Serve the live data feed dashboard.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Serve the live data feed dashboard. "
+        "`python -m dashboard feeds` lists the feeds that can be loaded by name.",
+        epilog=f"Push ingest needs a token: --ingest-token or ${TOKEN_ENV}.",
     )
-    parser.add_argument("--host", default=defaults.host, help="address to bind")
-    parser.add_argument("--port", type=int, default=defaults.port, help="port (0: any free one)")
-    parser.add_argument(
-        "--symbols",
-        type=_symbols,
-        default=defaults.symbols,
-        help="comma-separated ticker symbols",
+    # Defaults are None so that an option given on the command line can be
+    # told apart from one left out, which a --config file may then set.
+    add = parser.add_argument
+    add("--config", type=Path, help="TOML file with [server] settings and [[feeds]]")
+    add("--host", help=f"address to bind (default {defaults.host})")
+    add("--port", type=int, help=f"port, 0 for any free one (default {defaults.port})")
+    add(
+        "--feed",
+        nargs="+",
+        action="append",
+        metavar=("NAME", "KEY=VALUE"),
+        help="a feed to run: an installed name or module:object, then its parameters; "
+        "repeatable (default: the simulated tickers)",
     )
-    parser.add_argument(
-        "--rate", type=_positive, default=defaults.rate, help="updates per second per symbol"
-    )
-    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible tickers")
-    parser.add_argument(
-        "--flush-interval",
-        type=_positive,
-        default=defaults.flush_interval,
-        help="seconds between batches sent to viewers",
-    )
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default=defaults.log_level)
+    add("--symbols", type=_symbols, help="comma-separated ticker symbols (default 8)")
+    add("--rate", type=_positive, help=f"ticker updates/s per symbol (default {defaults.rate})")
+    add("--seed", type=int, help="seed for reproducible tickers")
+    add("--flush-interval", type=_positive, help="seconds between batches (default 0.05)")
+    add("--ingest-token", help=f"bearer token enabling push ingest (or ${TOKEN_ENV})")
+    add("--log-level", choices=LOG_LEVELS, help="default info")
     return parser
 
 
 def config_from_args(argv: Sequence[str] | None = None) -> DashboardConfig:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        return DashboardConfig(
-            host=args.host,
-            port=args.port,
-            symbols=args.symbols,
-            rate=args.rate,
-            seed=args.seed,
-            flush_interval=args.flush_interval,
-            log_level=args.log_level,
-        )
-    except ValueError as exc:
-        build_parser().error(str(exc))
+        settings = read_config_file(args.config) if args.config else {}
+        given = {
+            "host": args.host,
+            "port": args.port,
+            "symbols": args.symbols,
+            "rate": args.rate,
+            "seed": args.seed,
+            "flush_interval": args.flush_interval,
+            "log_level": args.log_level,
+            "ingest_token": args.ingest_token or os.environ.get(TOKEN_ENV) or None,
+        }
+        settings.update({k: v for k, v in given.items() if v is not None})
+        if args.feed:
+            settings["feeds"] = tuple(FeedSpec.parse(words) for words in args.feed)
+        return replace(DashboardConfig(), **settings)
+    except (ValueError, TypeError, FeedLoadError) as exc:
+        parser.error(str(exc))
         raise  # unreachable: error() exits
 
 
 async def run(config: DashboardConfig) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly."""
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except FeedLoadError as exc:
+        raise SystemExit(f"error: {exc}") from None
     try:
         sock = bind_socket(config.host, config.port)
     except OSError as exc:
@@ -91,12 +114,27 @@ async def run(config: DashboardConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.set)
-    print(f"Dashboard running at {url}  (Ctrl-C to stop)", flush=True)
+    feeds = ", ".join(app.extensions["livefeed"].hub.feeds)
+    print(f"Dashboard running at {url}  (Ctrl-C to stop)\nFeeds: {feeds}", flush=True)
     await serve(app, sock, shutdown)
     log.info("stopped")
 
 
+def list_feeds() -> int:
+    found = available()
+    if not found:
+        print("No feeds installed under the dashboard.feeds entry-point group.")
+    width = max((len(a.name) for a in found), default=0)
+    for item in found:
+        print(f"{item.name:<{width}}  {item.target}  (from {item.origin})")
+    print("\nAny module:object naming a @feed function or a Feed subclass works too.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["feeds"]:
+        return list_feeds()
     config = config_from_args(argv)
     logging.basicConfig(
         level=config.logging_level,

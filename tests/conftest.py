@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
@@ -135,3 +138,41 @@ class SilentFeed:
     async def stream(self):
         await asyncio.Event().wait()
         yield {}  # pragma: no cover - never reached
+
+
+async def start_cli(
+    *args: str, cwd: str | None = None, python: str = sys.executable, env: dict | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
+    """``python -m dashboard --port 0 ARGS`` as a process; returns it and its URL."""
+    process = await asyncio.create_subprocess_exec(
+        python,
+        "-m",
+        "dashboard",
+        "--port",
+        "0",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    async with asyncio.timeout(30):
+        line = (await process.stdout.readline()).decode()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+    if not match:
+        process.kill()
+        stderr = (await process.stderr.read()).decode()
+        raise AssertionError(f"no address printed: {line!r}\n{stderr}")
+    return process, match.group(0)
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> int:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(15):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    return process.returncode

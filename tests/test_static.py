@@ -87,6 +87,24 @@ def test_version_changes_with_content(tmp_path):
     assert StaticAssets(tmp_path / "static").version != before
 
 
+def outer_env_pth(python: str) -> None:
+    """Let the environment of *python* see this one's packages, after its own,
+    through a .pth file (a nested --system-site-packages venv would see the
+    base interpreter instead)."""
+    venv_site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # An "import" line runs site.addsitedir, which also reads the outer
+    # directories' own .pth files (the editable install of this checkout).
+    dirs = ", ".join(repr(d) for d in site.getsitepackages())
+    Path(venv_site, "outer-env.pth").write_text(
+        f"import site; list(map(site.addsitedir, ({dirs},)))\n"
+    )
+
+
 @pytest.mark.slow
 def test_wheel_ships_and_serves_the_page(tmp_path):
     """`pip install .` (not editable) installs the page inside the package and serves it."""
@@ -125,13 +143,7 @@ def test_wheel_ships_and_serves_the_page(tmp_path):
         check=True,
         capture_output=True,
     )
-    venv_site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    Path(venv_site, "outer-env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    outer_env_pth(str(python))
     probe = (
         "import asyncio, dashboard, dashboard.assets as a\n"
         "print(a.find_static_dir())\n"

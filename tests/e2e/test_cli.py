@@ -1,8 +1,6 @@
 """The command line as a newcomer runs it: a real process, real signals."""
 
 import asyncio
-import os
-import re
 import signal
 import subprocess
 import sys
@@ -10,28 +8,9 @@ import sys
 import pytest
 import websockets
 
-from tests.conftest import recv_json
+from tests.conftest import recv_json, start_cli
 
 pytestmark = pytest.mark.e2e
-
-
-async def start_cli(*args: str) -> tuple[asyncio.subprocess.Process, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dashboard",
-        "--port",
-        "0",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    async with asyncio.timeout(20):
-        line = (await process.stdout.readline()).decode()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-    assert match, f"no address printed: {line!r}"
-    return process, match.group(0)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
