@@ -20,54 +20,43 @@ from typing import IO, Any
 from feeds.api import Feed
 from feeds.base import Series, check_name
 
-#: File extension (lower case) -> format.
-FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson"}  # by lower-case extension
 #: Intervals kept (a uniform random sample) to find the median for the loop gap:
 #: exact for files of up to this many rows, a close estimate beyond.
 MEDIAN_SAMPLE = 10_000
-#: File-time gap (ms) between passes when the file gives no interval at all.
-DEFAULT_GAP_MS = 1000.0
-#: Seconds late past which the schedule moves on instead of bursting to catch up.
-STALL = 1.0
-#: The dashboard reads a yielded "ts" as the point's timestamp: no series may be called so.
-RESERVED = "ts"
-MAX_SAFE_INTEGER = 2**53 - 1
+DEFAULT_GAP_MS = 1000.0  # file time between passes when the file gives no interval
+STALL = 1.0  # seconds late past which the schedule moves on instead of bursting
+RESERVED = "ts"  # a yielded "ts" is the point's timestamp: no series may be called so
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
 def sanitise_name(text: str) -> str:
-    """*text* made a valid feed or series name ("" if nothing of it is usable).
-
-    Accents are dropped (``é`` -> ``e``), each run of other characters becomes
-    ``_``, leading and trailing ``_ . -`` go, and the result is cut to 64.
-    """
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    name = _NOT_NAME.sub("_", ascii_text).strip("_.-")
+    """*text* made a valid name ("" if nothing is usable): accents dropped (``é`` -> ``e``),
+    other runs of characters -> ``_``, ``_ . -`` stripped from both ends, cut to 64."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    name = _NOT_NAME.sub("_", bare).strip("_.-")
     return name[:64].rstrip("_.-")
 
 
 def parse_timestamp(value: Any) -> float:
     """Milliseconds since the epoch from a number of ms or an ISO-8601 string (naive = UTC)."""
+    unreadable = ValueError(f"timestamp {value!r} is not epoch milliseconds or ISO-8601")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"timestamp {value!r} is not epoch milliseconds or ISO-8601")
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            ms = float(text)
-        except ValueError:
-            try:
-                moment = datetime.fromisoformat(text)
-            except ValueError:
-                raise ValueError(
-                    f"timestamp {value!r} is not epoch milliseconds or ISO-8601"
-                ) from None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            ms = (moment - _EPOCH) / timedelta(microseconds=1) / 1000
-    else:
+        raise unreadable
+    try:
         ms = float(value)
+    except OverflowError:
+        raise unreadable from None
+    except ValueError:  # only text gets here
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise unreadable from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        ms = (moment - _EPOCH) / timedelta(microseconds=1) / 1000
     if not math.isfinite(ms):
         raise ValueError(f"timestamp {value!r} is not a finite number")
     return ms
@@ -114,6 +103,8 @@ class Replay(Feed):
     first record. Names are sanitised like the feed name; no series may be
     called ``ts``.
 
+    Values may be numbers or numeric text (NDJSON ``12.5`` or ``"12.5"``).
+
     Points are yielded **without** ``ts``: the dashboard stamps each with the
     moment it is yielded, so the page's time axis is live and the file's
     timestamps only set the pace: the gap before each row is the difference to
@@ -129,10 +120,9 @@ class Replay(Feed):
     number, an unreadable timestamp, or time going backwards (equal
     timestamps are fine). A missing file raises FileNotFoundError at once.
 
-    The file is read lazily, one line at a time, on the event loop (buffered
-    local reads are fast): ``setup()`` opens it and ``teardown()`` closes it;
-    ``stream()`` alone opens and closes it itself. With ``loop`` the file is
-    read again on each pass.
+    The file is read lazily, a line at a time, on the event loop (buffered local
+    reads are fast), and again on each pass: ``setup()`` opens it and
+    ``teardown()`` closes it (``stream()`` alone opens and closes it itself).
     """
 
     def __init__(
@@ -147,9 +137,13 @@ class Replay(Feed):
             raise TypeError(f"speed must be a number, not {speed!r}")
         if not (speed > 0 and math.isfinite(speed)):
             raise ValueError(f"speed must be a finite number > 0, not {speed}")
+        if not isinstance(loop, bool):
+            raise TypeError(f"loop must be True or False, not {loop!r}")
+        if not isinstance(ts_field, str) or not ts_field:
+            raise ValueError(f"ts_field must name a column or key, not {ts_field!r}")
         self.path = Path(path)
         self.speed = float(speed)
-        self.loop = bool(loop)
+        self.loop = loop
         self.ts_field = ts_field
         self.format = FORMATS.get(self.path.suffix.lower(), "")
         if not self.format:
@@ -224,7 +218,7 @@ class Replay(Feed):
                     if values:
                         yield values
             if first is None or previous is None or not self.loop:
-                return  # the end, or a file with no rows: nothing to loop
+                return  # the end (a file with no rows has nothing to loop)
             if gap is None:
                 median = intervals.median() if intervals is not None else None
                 gap = median if median else DEFAULT_GAP_MS
@@ -239,33 +233,29 @@ class Replay(Feed):
         with self.path.open("rb") as file, closing(self._records(file)) as records:
             line, first = next(records, (1, None))
         if self.format == "csv":
-            assert self._header is not None
-            keys: list[str] = self._header
-            if self.ts_field not in keys:
-                raise self._error(
-                    1, f"no timestamp column {self.ts_field!r} in header {keys} (set ts_field=)"
-                )
+            keys, names_at = self._header or [], 1  # the line the names are on
+        elif first is None:
+            raise ValueError(f"{self.path}: no record to find the series from")
         else:
-            if first is None:
-                raise ValueError(f"{self.path}: no record to find the series from")
-            keys = list(first)
-            if self.ts_field not in first:
-                raise self._error(
-                    line, f"no timestamp key {self.ts_field!r} in the first record (set ts_field=)"
-                )
+            keys, names_at = list(first), line
+        if self.ts_field not in keys:
+            raise self._error(
+                names_at, f"no timestamp field {self.ts_field!r} in {keys} (set ts_field=)"
+            )
         columns: list[tuple[str, str]] = []
         for key in keys:
             if key == self.ts_field or (first is not None and not _numberish(first[key])):
                 continue
             series = sanitise_name(key)
             if not series:
-                raise self._error(line, f"column {key!r} has no usable series name")
+                raise self._error(names_at, f"column {key!r} has no usable series name")
             if series == RESERVED:
                 raise self._error(
-                    line, f"column {key!r}: a series may not be called 'ts' (the point timestamp)"
+                    names_at,
+                    f"column {key!r}: a series may not be called 'ts' (the point timestamp)",
                 )
             if series in {s for _, s in columns}:
-                raise self._error(line, f"two columns both make series {series!r}")
+                raise self._error(names_at, f"two columns both make series {series!r}")
             columns.append((key, series))
         if not columns:
             raise self._error(line, f"no numeric columns besides the timestamp {self.ts_field!r}")
@@ -273,9 +263,7 @@ class Replay(Feed):
 
     def _records(self, file: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any]]]:
         """(line number, raw record) for each row of one pass over *file*."""
-        if self.format == "csv":
-            return self._csv_records(file)
-        return self._ndjson_records(file)
+        return (self._csv_records if self.format == "csv" else self._ndjson_records)(file)
 
     def _csv_records(self, file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
         reader = csv.reader(self._text_lines(file), strict=True)
@@ -357,19 +345,15 @@ class Replay(Feed):
 
     def _number(self, line: int, key: str, value: Any) -> float:
         number: Any = value
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                number = int(text)
-            except ValueError:
-                try:
-                    number = float(text)
-                except ValueError:
-                    raise self._error(line, f"{key}: {value!r} is not a number") from None
+        try:
+            if isinstance(value, str):
+                number = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+        except ValueError:
+            pass
         if isinstance(number, bool) or not isinstance(number, int | float):
             raise self._error(line, f"{key}: {value!r} is not a number")
-        if not math.isfinite(number) or abs(number) > MAX_SAFE_INTEGER and isinstance(number, int):
-            raise self._error(line, f"{key}: {value!r} is not a finite number the page can show")
+        if isinstance(number, float) and not math.isfinite(number):
+            raise self._error(line, f"{key}: {value!r} is not a finite number")
         return number
 
 
