@@ -3,7 +3,7 @@
 
 import { decimate } from './decimate.js';
 import { colorOf } from './palette.js';
-import { formatValue } from './format.js';
+import { formatStatus, formatValue } from './format.js';
 
 // Fixed margins: automargin would shift the plot sideways as tick labels change width.
 const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
@@ -54,7 +54,8 @@ class Panel {
     this.title = el('h2', 'panel-title');
     this.last = el('span', 'panel-last');
     this.unit = el('span', 'panel-unit');
-    head.append(this.title, this.last, this.unit);
+    this.badge = el('span', 'panel-status');
+    head.append(this.title, this.badge, this.last, this.unit);
     this.chart = el('div', 'panel-chart');
     this.root.append(head, this.chart);
 
@@ -85,6 +86,11 @@ class Panel {
 
   /** The header's last value: cheap, so kept current every frame, unlike the chart. */
   label(feed) {
+    const { label, title } = formatStatus(feed.status);
+    if (this.badge.textContent !== label) this.badge.textContent = label;
+    if (this.badge.title !== title) this.badge.title = title;
+    const state = feed.status?.state ?? 'running';
+    if (this.root.dataset.state !== state) this.root.dataset.state = state;
     const first = this.series[0];
     if (!first) return;
     const text = formatValue(feed.last.get(first.name), feed.fractional.has(first.name));

@@ -35,3 +35,17 @@ export function direction(v) {
   if (v === null || !Number.isFinite(v) || v === 0) return 0;
   return v > 0 ? 1 : -1;
 }
+
+/**
+ * A feed's producer status as a short label ('' when it is simply running
+ * with nothing dropped) and a tooltip carrying the error.
+ */
+export function formatStatus(status) {
+  if (!status) return { label: '', title: '' };
+  const parts = [];
+  if (status.state !== 'running') {
+    parts.push(status.restarts ? `${status.state} ×${status.restarts}` : status.state);
+  }
+  if (status.dropped) parts.push(`${status.dropped.toLocaleString()} dropped`);
+  return { label: parts.join(' · '), title: status.error || '' };
+}

@@ -97,6 +97,9 @@ function onMessage(msg) {
     case 'batch':
       state.ingest(msg.points ?? []);
       break;
+    case 'status':
+      state.setStatus(msg.feeds);
+      break;
     default:
       return; // a type this page does not know (a newer server): nothing to draw
   }
@@ -115,6 +118,7 @@ function stats() {
       count: feed.count,
       gaps: feed.gaps,
       missed: feed.missed,
+      state: feed.status?.state ?? null,
     };
   }
   return {

@@ -23,6 +23,7 @@ class Feed {
     this.count = 0;            // points held (rows that are not gap markers)
     this.gaps = 0;             // breaks seen
     this.missed = 0;           // points known to be missing behind those breaks
+    this.status = null;        // the producer's state from the last status message
     this.version = 0;          // bumped on every change, for the renderer
   }
 
@@ -145,6 +146,15 @@ export class State {
     }
     for (const feed of touched) {
       feed.trim();
+      feed.version += 1;
+    }
+  }
+
+  /** Takes a status message: each feed's producer state (running, restarting, ...). */
+  setStatus(feeds) {
+    for (const [name, status] of Object.entries(feeds ?? {})) {
+      const feed = this.feed(name);
+      feed.status = status;
       feed.version += 1;
     }
   }

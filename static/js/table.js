@@ -7,7 +7,7 @@
 // a few text nodes, not a table re-layout.
 
 import { colorOf } from './palette.js';
-import { direction, formatChange, formatPercent, formatValue } from './format.js';
+import { direction, formatChange, formatPercent, formatStatus, formatValue } from './format.js';
 
 function cell(tr, className) {
   const td = document.createElement('td');
@@ -34,6 +34,7 @@ class Row {
     this.change = cell(this.tr, 'num trend');
     this.percent = cell(this.tr, 'num trend');
     this.others = cell(this.tr, 'others');
+    this.status = cell(this.tr, 'status-cell');
     this.drawnVersion = -1;
   }
 
@@ -60,6 +61,11 @@ class Row {
     setText(this.others, this.rest
       .map((s) => `${s} ${formatValue(feed.last.get(s), feed.fractional.has(s))}`)
       .join(' · '));
+    const { label, title } = formatStatus(feed.status);
+    setText(this.status, label);
+    if (this.status.title !== title) this.status.title = title;
+    const state = feed.status?.state ?? 'running';
+    if (this.tr.dataset.state !== state) this.tr.dataset.state = state;
     const trend = ['down', 'flat', 'up'][direction(change) + 1];
     if (this.tr.dataset.trend !== trend) this.tr.dataset.trend = trend;
   }
