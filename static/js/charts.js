@@ -122,7 +122,8 @@ class Panel {
       };
     });
     const spanMs = feed.ts.length ? feed.ts[feed.ts.length - 1] - feed.ts[0] : 0;
-    Plotly.react(this.chart, traces, this.layout(traces.length, spanMs), CONFIG);
+    const hasData = feed.count > 0;
+    Plotly.react(this.chart, traces, this.layout(traces.length, spanMs, hasData), CONFIG);
     if (!this.listening) {
       // gd.on exists once Plotly has drawn into the div.
       this.chart.on('plotly_relayout', (event) => this.zoomed(event));
@@ -133,8 +134,14 @@ class Panel {
     return true;
   }
 
-  layout(traceCount, spanMs) {
+  layout(traceCount, spanMs, hasData) {
     return {
+      // An empty date axis would show a made-up year around 1970-2000: say
+      // what is true instead.
+      annotations: hasData ? [] : [{
+        text: 'waiting for data', showarrow: false, xref: 'paper', yref: 'paper',
+        x: 0.5, y: 0.5, font: { size: 12, color: INK },
+      }],
       uirevision: this.name,   // keeps the user's zoom and pan across redraws
       margin: MARGIN,
       paper_bgcolor: 'rgba(0,0,0,0)',
@@ -145,6 +152,7 @@ class Panel {
       hovermode: 'x',
       hoverlabel: { bgcolor: '#131923', bordercolor: this.color, font: { color: '#e6e9ef', size: 11 } },
       xaxis: {
+        visible: hasData,
         type: 'date',
         gridcolor: GRID,
         linecolor: GRID,
@@ -158,8 +166,10 @@ class Panel {
         hoverformat: '%H:%M:%S.%L',
         tickfont: { size: 10 },
       },
+      // The unit is in the panel header: a rotated one-letter axis title
+      // ("V" reads as ">") would only cost width.
       yaxis: {
-        title: { text: plotlyText(this.unitText), standoff: 6, font: { size: 10 } },
+        visible: hasData,
         gridcolor: GRID,
         zeroline: false,
         tickfont: { size: 10 },
