@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ class Runtime:
     producers: Producers
     assets: StaticAssets
     started: float = field(default_factory=time.monotonic)
+    #: Set when the server begins to shut down, so long-lived sockets that are
+    #: not viewers (ingest) can close with 1001 instead of being cut off.
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 #: What runs when no feed is configured; loaded like any other feed.

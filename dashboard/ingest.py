@@ -1,14 +1,362 @@
-"""Push ingest: external programs send points over HTTP or WebSocket."""
+"""Push ingest: external programs send points over HTTP or WebSocket.
+
+``POST /api/feeds/<feed>/points`` takes a JSON array or NDJSON of points;
+``/api/ingest`` is a WebSocket taking ``{"feed", "points"}`` messages, each
+answered with an ack or an error. Both need ``Authorization: Bearer <token>``.
+Every request is validated whole before anything is written: a rejected one
+creates no feed and publishes nothing. Parsing and validation are the pure
+functions below; the Quart layer at the end only moves bytes. See the "Push
+ingest" section of docs/protocol.md.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from quart import Blueprint
+import orjson
+from quart import Blueprint, Response, request, websocket
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from dashboard.protocol import check_values
+from feeds.base import FeedInfo, Series, check_name
 
 if TYPE_CHECKING:
     from dashboard.app import Runtime
+    from dashboard.hub import Hub
+
+log = logging.getLogger(__name__)
+
+#: A point's ``ts`` must lie between 2000-01-01T00:00:00Z and one day from now.
+MIN_TS_MS = 946_684_800_000
+MAX_FUTURE_MS = 86_400_000
+#: A feed created by ingest declares at most this many series.
+MAX_SERIES = 256
+#: WebSocket close code for a message over the size limit (RFC 6455: too big).
+CLOSE_TOO_BIG = 1009
+DISABLED = "ingest is disabled (no token configured)"
+NAME_RULE = "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit"
+JSON, NDJSON = "application/json", "application/x-ndjson"
+
+
+class IngestError(Exception):
+    """A rejected request: HTTP ``status``, machine-readable ``code``, and the
+    index of the first bad point where there is one."""
+
+    def __init__(self, status: int, code: str, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.index = status, code, message, index
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message, "code": self.code}
+        if self.index is not None:
+            body["index"] = self.index
+        return body
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A validated request: points to publish in order, and the feed to create first."""
+
+    feed: str
+    points: list[tuple[dict[str, float], int | None]]
+    new_feed: FeedInfo | None = None
+
+
+def _short(value: Any) -> str:
+    """repr() cut short: error messages must not echo megabytes back."""
+    text = repr(value)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+# --- pure: auth, parsing, validation ------------------------------------------------
+
+
+def authorized(header: str | None, token: str) -> bool:
+    """True if the ``Authorization`` header carries ``Bearer <token>``."""
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    try:  # Quart decodes headers as latin-1: encoding back gives the bytes sent.
+        sent = given.strip().encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(sent, token.encode())
+
+
+def check_feed_name(feed: Any) -> str:
+    try:
+        return check_name(feed, "feed")
+    except ValueError:
+        raise IngestError(
+            400, "bad_feed_name", f"invalid feed name {_short(feed)}: {NAME_RULE}"
+        ) from None
+
+
+def _loads(data: bytes | str, what: str, index: int | None = None) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise IngestError(400, "bad_json", f"{what} is not valid JSON: {exc}", index) from None
+
+
+def _check_count(count: int, max_points: int) -> None:
+    if count > max_points:
+        raise IngestError(413, "too_many_points", f"more than {max_points} points in one request")
+    if not count:
+        raise IngestError(400, "no_points", "no points: send at least one")
+
+
+def parse_json(data: bytes, max_points: int) -> list[Any]:
+    """A JSON array of points (not yet validated)."""
+    points = _loads(data, "the body")
+    if not isinstance(points, list):
+        raise IngestError(400, "bad_body", "the body must be a JSON array of points")
+    _check_count(len(points), max_points)
+    return points
+
+
+def parse_ndjson(data: bytes, max_points: int) -> list[Any]:
+    """One JSON point per line; blank lines are skipped and ``index`` counts points."""
+    lines = [(n, line) for n, line in enumerate(data.split(b"\n"), 1) if line.strip()]
+    _check_count(len(lines), max_points)
+    return [_loads(line, f"line {n}", i) for i, (n, line) in enumerate(lines)]
+
+
+def body_parser(mimetype: str) -> Callable[[bytes, int], list[Any]]:
+    """The parser for a request's Content-Type (without parameters), else 415."""
+    parser = {JSON: parse_json, NDJSON: parse_ndjson}.get(mimetype.lower())
+    if parser is None:
+        raise IngestError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type must be {JSON} or {NDJSON}, not {_short(mimetype or '(none)')}",
+        )
+    return parser
+
+
+def parse_ws_message(data: str | bytes, max_points: int) -> tuple[str, list[Any]]:
+    """One WebSocket message ``{"feed": ..., "points": [...]}``."""
+    if not data:
+        raise IngestError(400, "bad_json", "empty message")
+    message = _loads(data, "the message")
+    if not isinstance(message, dict):
+        raise IngestError(400, "bad_message", "a message must be a JSON object")
+    extra = message.keys() - {"feed", "points"}
+    if extra:
+        raise IngestError(400, "bad_message", f"unknown field(s) {_short(sorted(extra))}")
+    feed, points = check_feed_name(message.get("feed")), message.get("points")
+    if not isinstance(points, list):
+        raise IngestError(400, "bad_message", "'points' must be a JSON array of points")
+    _check_count(len(points), max_points)
+    return feed, points
+
+
+def _check_point(
+    feed: str, i: int, raw: Any, known: frozenset[str] | None, now_ms: int
+) -> tuple[dict[str, float], int | None]:
+    if not isinstance(raw, dict):
+        raise IngestError(400, "bad_point", f"point {i}: must be an object", i)
+    extra = raw.keys() - {"ts", "values"}
+    if extra:
+        message = f"point {i}: unknown field(s) {_short(sorted(extra))}; a point has ts, values"
+        raise IngestError(400, "bad_point", message, i)
+    ts, values = raw.get("ts"), raw.get("values")
+    if not isinstance(values, dict) or not values:
+        message = f"point {i}: needs 'values', a non-empty object of series to numbers"
+        raise IngestError(400, "bad_point", message, i)
+    if ts is not None and (type(ts) is not int or not MIN_TS_MS <= ts <= now_ms + MAX_FUTURE_MS):
+        message = (
+            f"point {i}: ts {_short(ts)} must be integer ms since the Unix epoch, "
+            "from 2000-01-01 to one day from now"
+        )
+        raise IngestError(400, "bad_ts", message, i)
+    checked: dict[str, float] = {}
+    for name, value in values.items():
+        if known is not None and name not in known:
+            message = f"point {i}: feed {feed!r} has no series {_short(name)}; it has "
+            raise IngestError(400, "unknown_series", message + ", ".join(sorted(known)), i)
+        try:
+            check_name(name, "series")
+        except ValueError:
+            message = f"point {i}: invalid series name {_short(name)}: {NAME_RULE}"
+            raise IngestError(400, "bad_series_name", message, i) from None
+        try:
+            # The hub's own rule, one value at a time to name the culprit.
+            checked.update(check_values(feed, {name: value}, frozenset((name,))))
+        except ValueError:
+            message = (
+                f"point {i}: series {name!r}: {_short(value)} is not a finite number "
+                "(integers at most 2**53-1 in magnitude)"
+            )
+            raise IngestError(400, "bad_value", message, i) from None
+    return checked, ts
+
+
+def prepare(
+    feed: str,
+    raw_points: list[Any],
+    feeds: Mapping[str, FeedInfo],
+    *,
+    create: bool,
+    now_ms: int,
+) -> Batch:
+    """Validate every point of a request for *feed*; raise at the first bad one."""
+    info = feeds.get(feed)
+    if info is None and not create:
+        raise IngestError(404, "unknown_feed", f"unknown feed {feed!r}")
+    known = info.series_names if info is not None else None
+    points = []
+    series: dict[str, None] = {}  # new feed: the union of names, in order of appearance
+    for i, raw in enumerate(raw_points):
+        point = _check_point(feed, i, raw, known, now_ms)
+        points.append(point)
+        if known is None:
+            series.update(dict.fromkeys(point[0]))
+            if len(series) > MAX_SERIES:
+                message = f"point {i}: a new feed may have at most {MAX_SERIES} series"
+                raise IngestError(400, "too_many_series", message, i)
+    if info is not None:
+        return Batch(feed, points)
+    return Batch(feed, points, FeedInfo(feed, series=tuple(Series(s) for s in series)))
+
+
+def clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# --- the Quart layer ------------------------------------------------------------------
+
+
+def _error(error: IngestError) -> Response:
+    response = Response(orjson.dumps(error.to_dict()), error.status, mimetype="application/json")
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+class _Writer:
+    """Creates feeds and publishes batches; a batch's points stay contiguous."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def write(self, batch: Batch) -> int:
+        # No await between validation and add_feed: no other request can
+        # create the feed in between.
+        if batch.new_feed is not None:
+            self.hub.add_feed(batch.new_feed)
+            log.info(
+                "ingest created feed %r: %s", batch.feed, ", ".join(batch.new_feed.series_names)
+            )
+        task = asyncio.ensure_future(self._publish(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        # Shielded: a client that disconnects mid-batch still gets all of it written.
+        await asyncio.shield(task)
+        return len(batch.points)
+
+    async def _publish(self, batch: Batch) -> None:
+        async with self._locks.setdefault(batch.feed, asyncio.Lock()):
+            for values, ts in batch.points:
+                await self.hub.publish(batch.feed, values, ts)
 
 
 def ingest_blueprint(runtime: Runtime) -> Blueprint:
-    return Blueprint("ingest", __name__)
+    blueprint = Blueprint("ingest", __name__)
+    config, hub = runtime.config, runtime.hub
+    writer = _Writer(hub)
+
+    def authorize(header: str | None) -> None:
+        if not config.ingest_token:
+            raise IngestError(404, "disabled", DISABLED)
+        if not authorized(header, config.ingest_token):
+            raise IngestError(401, "unauthorized", "missing or wrong bearer token")
+
+    def batch_for(feed: str, raw_points: list[Any]) -> Batch:
+        create = config.ingest_create_feeds
+        return prepare(feed, raw_points, hub.feeds, create=create, now_ms=clock_ms())
+
+    async def read_body() -> bytes:
+        # Quart's app-wide MAX_CONTENT_LENGTH also refuses a larger declared body.
+        limit = min(config.ingest_max_bytes, request.max_content_length or config.ingest_max_bytes)
+        too_large = IngestError(413, "too_large", f"the body is over {limit} bytes")
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large  # refused before a byte of it is read
+        chunks, size = [], 0
+        try:
+            async with asyncio.timeout(request.body_timeout):
+                async for chunk in request.body:  # consumed as it comes: bounded
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large
+                    chunks.append(chunk)
+        except RequestEntityTooLarge:  # Quart's app-wide MAX_CONTENT_LENGTH
+            raise too_large from None
+        except TimeoutError:
+            raise IngestError(408, "timeout", "the body did not arrive in time") from None
+        return b"".join(chunks)
+
+    async def receive_unless_closing() -> str | bytes | None:
+        """The next message, or None once the server starts shutting down."""
+        receive = asyncio.ensure_future(websocket.receive())
+        closing = asyncio.ensure_future(runtime.closing.wait())
+        try:
+            await asyncio.wait({receive, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            if not receive.done():
+                receive.cancel()  # takes effect later: its result is not read
+                receive = None
+        return None if receive is None else receive.result()
+
+    @blueprint.post("/api/feeds/<feed>/points")
+    async def push(feed: str) -> Response:
+        try:
+            authorize(request.headers.get("Authorization"))
+            check_feed_name(feed)
+            parse = body_parser(request.mimetype)
+            raw_points = parse(await read_body(), config.ingest_max_points)
+            accepted = await writer.write(batch_for(feed, raw_points))
+        except IngestError as error:
+            return _error(error)
+        return Response(
+            orjson.dumps({"feed": feed, "accepted": accepted}), 200, mimetype="application/json"
+        )
+
+    @blueprint.websocket("/api/ingest")
+    async def ingest_socket() -> Response | None:
+        try:
+            authorize(websocket.headers.get("Authorization"))
+        except IngestError as error:
+            return _error(error)  # before accept: an HTTP refusal of the handshake
+        await websocket.accept()
+        while True:
+            data = await receive_unless_closing()
+            if data is None:
+                await websocket.close(1001, "server shutting down")
+                return None
+            raw = data.encode() if isinstance(data, str) else data
+            if len(raw) > config.ingest_max_bytes:
+                await websocket.close(
+                    CLOSE_TOO_BIG, f"message over {config.ingest_max_bytes} bytes"
+                )
+                return None
+            try:
+                feed, raw_points = parse_ws_message(raw, config.ingest_max_points)
+                accepted = await writer.write(batch_for(feed, raw_points))
+                answer: dict[str, Any] = {"type": "ack", "feed": feed, "accepted": accepted}
+            except IngestError as error:
+                answer = {"type": "error", "code": error.code, "message": error.message}
+                if error.index is not None:
+                    answer["index"] = error.index
+            await websocket.send(orjson.dumps(answer).decode())
+
+    return blueprint

@@ -55,6 +55,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
 
     async def close_viewers_then_stop() -> None:
         await shutdown.wait()
+        runtime.closing.set()
         hub = runtime.hub
         hub.close_all()
         try:
