@@ -424,3 +424,23 @@ async def test_open_ingest_socket_is_closed_1001_on_shutdown(start_server):
         elapsed = loop.time() - started
     assert ws.close_code == 1001
     assert elapsed < 4.0  # well before the 5 s shutdown timeout would have cut it
+
+
+async def test_readme_curl_example_creates_the_feed(start_server):
+    """The README's curl command, pointed at a test server, creates and fills its feed."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```sh\n\s*(curl .*?)```", readme, re.S).group(1)
+    words = shlex.split(block.replace("\\\n", " "))
+    token = re.search(r"Bearer (\S+?)'?$", next(w for w in words if "Bearer" in w)).group(1)
+    server = await start_server(ingest_token=token)
+    words[-1] = words[-1].replace("http://127.0.0.1:8000", server.url)
+    process = await asyncio.create_subprocess_exec(*words, stdout=asyncio.subprocess.PIPE)
+    stdout, _ = await process.communicate()
+    assert process.returncode == 0 and json.loads(stdout) == {"feed": "lab", "accepted": 1}
+    info = server.hub.feeds["lab"]
+    assert sorted(info.series_names) == ["humidity", "temp_c"]
+    await wait_until(lambda: server.hub.histories["lab"].last_seq == 1)
