@@ -104,7 +104,7 @@ class Hub:
         info = self.feeds.get(feed)
         if info is None:
             raise KeyError(f"unknown feed {feed!r}")
-        await self.backplane.publish(feed, check_values(feed, values, info.series_names), ts)
+        await self.backplane.publish(feed, check_values(feed, values, info.series_kinds), ts)
 
     # --- lifecycle --------------------------------------------------------
 

@@ -158,8 +158,8 @@ def parse_ws_message(data: str | bytes, max_points: int) -> tuple[str, list[Any]
 
 
 def _check_point(
-    feed: str, i: int, raw: Any, known: frozenset[str] | None, now_ms: int
-) -> tuple[dict[str, float], int | None]:
+    feed: str, i: int, raw: Any, known: Mapping[str, str] | None, now_ms: int
+) -> tuple[dict[str, Any], int | None]:
     if not isinstance(raw, dict):
         raise IngestError(400, "bad_point", f"point {i}: must be an object", i)
     extra = raw.keys() - {"ts", "values"}
@@ -176,7 +176,7 @@ def _check_point(
             "from 2000-01-01 to one day from now"
         )
         raise IngestError(400, "bad_ts", message, i)
-    checked: dict[str, float] = {}
+    checked: dict[str, Any] = {}
     for name, value in values.items():
         if known is not None and name not in known:
             message = f"point {i}: feed {feed!r} has no series {_short(name)}; it has "
@@ -186,14 +186,15 @@ def _check_point(
         except ValueError:
             message = f"point {i}: invalid series name {_short(name)}: {NAME_RULE}"
             raise IngestError(400, "bad_series_name", message, i) from None
+        # A new feed's series are bars where the data sends objects.
+        kind = known[name] if known is not None else kind_of(value)
         try:
             # The hub's own rule, one value at a time to name the culprit.
-            checked.update(check_values(feed, {name: value}, frozenset((name,))))
-        except ValueError:
-            message = (
-                f"point {i}: series {name!r}: {_short(value)} is not a finite number "
-                "(integers at most 2**53-1 in magnitude)"
-            )
+            checked.update(check_values(feed, {name: value}, {name: kind}))
+        except ValueError as exc:
+            message = f"point {i}: {_short(value)}: {str(exc).split(': ', 1)[-1]}"
+            if kind == "line":
+                message += " (integers at most 2**53-1 in magnitude)"
             raise IngestError(400, "bad_value", message, i) from None
     return checked, ts
 
@@ -210,20 +211,26 @@ def prepare(
     info = feeds.get(feed)
     if info is None and not create:
         raise IngestError(404, "unknown_feed", f"unknown feed {feed!r}")
-    known = info.series_names if info is not None else None
+    known = info.series_kinds if info is not None else None
     points = []
-    series: dict[str, None] = {}  # new feed: the union of names, in order of appearance
+    series: dict[str, str] = {}  # new feed: name -> kind, in order of first appearance
     for i, raw in enumerate(raw_points):
         point = _check_point(feed, i, raw, known, now_ms)
         points.append(point)
         if known is None:
-            series.update(dict.fromkeys(point[0]))
+            series.update({k: kind_of(v) for k, v in point[0].items() if k not in series})
             if len(series) > MAX_SERIES:
                 message = f"point {i}: a new feed may have at most {MAX_SERIES} series"
                 raise IngestError(400, "too_many_series", message, i)
     if info is not None:
         return Batch(feed, points)
-    return Batch(feed, points, FeedInfo(feed, series=tuple(Series(s) for s in series)))
+    declared = tuple(Series(name, kind=kind) for name, kind in series.items())
+    return Batch(feed, points, FeedInfo(feed, series=declared))
+
+
+def kind_of(value: Any) -> str:
+    """The series kind a pushed value implies: an object is a bar."""
+    return "ohlc" if isinstance(value, dict) else "line"
 
 
 def clock_ms() -> int:

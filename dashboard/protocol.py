@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from feeds.base import OHLC_FIELDS
+
 PROTOCOL_VERSION = 1
 
 #: Bounds on what a client may ask for in one message.
@@ -233,19 +235,40 @@ def encode_error(error: ProtocolError) -> str:
     return orjson.dumps({"type": "error", "code": error.code, "message": error.message}).decode()
 
 
-def check_values(feed: str, values: Mapping[str, Any], known: frozenset[str]) -> dict[str, float]:
-    """Validate one point's values against its feed's series; return a plain dict."""
+def check_values(feed: str, values: Mapping[str, Any], kinds: Mapping[str, str]) -> dict[str, Any]:
+    """Validate one point's values against its feed's series (name -> kind);
+    return a plain dict."""
     if not isinstance(values, Mapping) or not values:
-        raise ValueError(f"feed {feed!r}: a point must be a non-empty mapping of series to numbers")
-    checked: dict[str, float] = {}
+        raise ValueError(f"feed {feed!r}: a point must be a non-empty mapping of series to values")
+    checked: dict[str, Any] = {}
     for name, value in values.items():
-        if name not in known:
-            raise ValueError(f"feed {feed!r} has no series {name!r}; it has {sorted(known)}")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"feed {feed!r} series {name!r}: {value!r} is not a number")
-        if not math.isfinite(value) or (isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER):
-            # Browsers parse JSON numbers as doubles: larger integers would
-            # arrive changed, so refuse them instead of showing wrong data.
-            raise ValueError(f"feed {feed!r} series {name!r}: {value!r} is not a finite number")
-        checked[name] = value
+        kind = kinds.get(name)
+        if kind is None:
+            raise ValueError(f"feed {feed!r} has no series {name!r}; it has {sorted(kinds)}")
+        where = f"feed {feed!r} series {name!r}"
+        checked[name] = _check_bar(where, value) if kind == "ohlc" else _check_number(where, value)
     return checked
+
+
+def _check_number(where: str, value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: {value!r} is not a number")
+    if not math.isfinite(value) or (isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER):
+        # Browsers parse JSON numbers as doubles: larger integers would
+        # arrive changed, so refuse them instead of showing wrong data.
+        raise ValueError(f"{where}: {value!r} is not a finite number")
+    return value
+
+
+def _check_bar(where: str, value: Any) -> dict[str, int | float]:
+    if not isinstance(value, Mapping) or set(value) != set(OHLC_FIELDS):
+        raise ValueError(f"{where}: a bar is an object with exactly {', '.join(OHLC_FIELDS)}")
+    bar = {k: _check_number(f"{where} {k}", value[k]) for k in OHLC_FIELDS}
+    if (
+        not bar["low"]
+        <= min(bar["open"], bar["close"])
+        <= max(bar["open"], bar["close"])
+        <= (bar["high"])
+    ):
+        raise ValueError(f"{where}: low <= open, close <= high does not hold in {bar}")
+    return bar

@@ -11,7 +11,10 @@ from typing import Any, Protocol, runtime_checkable
 # keep them to a safe, readable alphabet.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
-SERIES_KINDS = ("line",)
+#: "line": each value is a number. "ohlc": each value is a bar, an object
+#: {"open", "high", "low", "close"} of numbers (drawn as a candle).
+SERIES_KINDS = ("line", "ohlc")
+OHLC_FIELDS = ("open", "high", "low", "close")
 
 
 def check_name(name: str, what: str) -> str:
@@ -56,6 +59,7 @@ class FeedInfo:
     max_rate: float | None = None
     description: str = ""
     series_names: frozenset[str] = field(init=False, repr=False, compare=False)
+    series_kinds: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_name(self.name, "feed")
@@ -65,6 +69,7 @@ class FeedInfo:
         if len(set(names)) != len(names):
             raise ValueError(f"feed {self.name!r} declares a series twice: {names}")
         object.__setattr__(self, "series_names", frozenset(names))
+        object.__setattr__(self, "series_kinds", {s.name: s.kind for s in self.series})
         if not self.title:
             object.__setattr__(self, "title", self.name)
         for label, value in (("rate", self.rate), ("max_rate", self.max_rate)):

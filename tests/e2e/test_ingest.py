@@ -444,3 +444,26 @@ async def test_readme_curl_example_creates_the_feed(start_server):
     info = server.hub.feeds["lab"]
     assert sorted(info.series_names) == ["humidity", "temp_c"]
     await wait_until(lambda: server.hub.histories["lab"].last_seq == 1)
+
+
+async def test_pushed_bars_create_an_ohlc_series(ingest_server):
+    """Pushing objects with open/high/low/close creates a candle (ohlc) series;
+    viewers get the bars as sent; a bar that does not hold together is a 400."""
+    server = ingest_server
+    bars = [
+        {"values": {"bar": {"open": 10, "high": 12, "low": 9, "close": 11}, "volume": 5}},
+        {"values": {"bar": {"open": 11, "high": 11.5, "low": 10, "close": 10.5}, "volume": 2}},
+    ]
+    async with websockets.connect(server.ws_url) as viewer:
+        assert (await recv_json(viewer))["type"] == "hello"
+        path = "/api/feeds/candles/points"
+        status, _, body = await http(server, "POST", path, json.dumps(bars).encode())
+        assert (status, body) == (200, {"feed": "candles", "accepted": 2})
+        hellos, got = await watch(viewer, "candles", 2)
+    series = next(f for f in hellos[-1]["feeds"] if f["name"] == "candles")["series"]
+    assert [(s["name"], s["kind"]) for s in series] == [("bar", "ohlc"), ("volume", "line")]
+    assert [p["values"] for p in got] == [b["values"] for b in bars]
+    broken = [{"values": {"bar": {"open": 10, "high": 9, "low": 8, "close": 9.5}}}]
+    status, _, body = await http(server, "POST", path, json.dumps(broken).encode())
+    assert status == 400 and body["code"] == "bad_value" and "low <= open" in body["error"]
+    assert len(server.hub.histories["candles"]) == 2

@@ -359,7 +359,7 @@ def try_request(feed: str, parser, body: bytes) -> None:
     except IngestError as error:
         assert 400 <= error.status < 500 and error.message
         return
-    known = batch.new_feed.series_names if batch.new_feed else FEEDS[feed].series_names
+    known = batch.new_feed.series_kinds if batch.new_feed else FEEDS[feed].series_kinds
     for values, _ in batch.points:  # the hub will accept every point: no partial write
         assert check_values(feed, values, known) == values
 

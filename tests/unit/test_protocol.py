@@ -118,7 +118,7 @@ def test_bad_client_messages_rejected_with_code(data, code):
 
 def test_check_values_accepts_numbers_and_rejects_the_rest():
     """Values must be finite numbers of declared series."""
-    known = frozenset({"price", "volume"})
+    known = {"price": "line", "volume": "line"}
     assert check_values("A", {"price": 1.5, "volume": 3}, known) == {"price": 1.5, "volume": 3}
     for bad in (
         {},
@@ -131,3 +131,24 @@ def test_check_values_accepts_numbers_and_rejects_the_rest():
     ):
         with pytest.raises(ValueError):
             check_values("A", bad, known)
+
+
+def test_ohlc_series_takes_bars():
+    """An ohlc series' value is a bar whose high and low enclose open and close."""
+    kinds = {"bar": "ohlc", "volume": "line"}
+    bar = {"open": 10, "high": 12.5, "low": 9.5, "close": 11}
+    assert check_values("A", {"bar": bar, "volume": 3}, kinds) == {"bar": bar, "volume": 3}
+    flat = {"open": 5, "high": 5, "low": 5, "close": 5}
+    assert check_values("A", {"bar": flat}, kinds) == {"bar": flat}
+    for bad in (
+        {"bar": 11.0},  # a number where a bar is declared
+        {"bar": {"open": 10, "high": 12, "low": 9}},  # close missing
+        {"bar": {**bar, "volume": 1}},  # a field too many
+        {"bar": {**bar, "close": "11"}},
+        {"bar": {**bar, "high": 10.5}},  # close above high
+        {"bar": {**bar, "low": 10.5}},  # open below low
+        {"bar": {**bar, "open": float("nan")}},
+        {"volume": bar},  # a bar where a number is declared
+    ):
+        with pytest.raises(ValueError):
+            check_values("A", bad, kinds)
