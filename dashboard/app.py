@@ -81,6 +81,9 @@ def create_app(
 ) -> Quart:
     config = config or DashboardConfig()
     app = Quart(__name__, static_folder=None)
+    # Bodies are only taken by ingest; Quart fixes the limit when a request is
+    # built, so the ingest limit must be the app's.
+    app.config["MAX_CONTENT_LENGTH"] = config.ingest_max_bytes
     hub = Hub(
         backplane or MemoryBackplane(),
         flush_interval=config.flush_interval,

@@ -52,6 +52,8 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     # beside the application's logging; route it through logging instead.
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = runtime.config.shutdown_timeout
+    # The largest WebSocket message anyone may send is an ingest one.
+    config.websocket_max_message_size = runtime.config.ingest_max_bytes
 
     async def close_viewers_then_stop() -> None:
         await shutdown.wait()

@@ -467,3 +467,13 @@ async def test_pushed_bars_create_an_ohlc_series(ingest_server):
     status, _, body = await http(server, "POST", path, json.dumps(broken).encode())
     assert status == 400 and body["code"] == "bad_value" and "low <= open" in body["error"]
     assert len(server.hub.histories["candles"]) == 2
+
+
+async def test_ingest_limit_above_quarts_default_is_honoured(start_server):
+    """A body limit raised past Quart's 16 MiB default is the one that applies."""
+    server = await start_server(ingest_token=TOKEN, ingest_max_bytes=20 * 2**20)
+    # Valid JSON padded with whitespace to 17 MiB: over Quart's default only.
+    body = json.dumps(sample(3, int(time.time() * 1000))).encode()
+    body += b" " * (17 * 2**20 - len(body))
+    status, _, reply = await http(server, "POST", "/api/feeds/big/points", body)
+    assert (status, reply) == (200, {"feed": "big", "accepted": 3})
