@@ -1,8 +1,9 @@
-// One panel per feed with a Plotly line per plotted series. Rendering is
-// driven by main.js's animation-frame loop, never by incoming messages.
+// One panel per feed with a Plotly trace per plotted series: a line for a
+// `line` series, candles for an `ohlc` one. Rendering is driven by main.js's
+// animation-frame loop, never by incoming messages.
 
-import { decimate } from './decimate.js';
-import { colorOf } from './palette.js';
+import { decimate, decimateBars } from './decimate.js';
+import { colorOf, lineColors } from './palette.js';
 import { formatStatus, formatValue } from './format.js';
 
 // Fixed margins: automargin would shift the plot sideways as tick labels change width.
@@ -10,6 +11,14 @@ const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
 const INK = '#8b95a7';
 const GRID = '#222a37';
 const MAX_TICKS = 5;
+// Room per candle, in CSS px: past one candle per slot, candles are merged.
+// Plotly leaves a gap of BOX_GAP of the slot between candles, so a body is
+// about 3 px wide: still seen, and its colour still read.
+const CANDLE_SLOT_PX = 4;
+const BOX_GAP = 0.25;
+// Beside candles, a line in another unit (a volume) would squash them flat on
+// a shared axis: such lines get a strip of their own under the candles.
+const STRIP = { lower: [0, 0.22], upper: [0.3, 1] };
 
 const CONFIG = {
   displaylogo: false,
@@ -34,6 +43,53 @@ function parseAxisDate(value) {
   if (!m) return NaN;
   const [, y, mo, d, h = 0, mi = 0, s = 0] = m;
   return new Date(+y, +mo - 1, +d, +h, +mi).getTime() + parseFloat(s) * 1000;
+}
+
+// The theme's colours (style.css), read once the page has its styles.
+let theme = null;
+function themeColors() {
+  if (!theme) {
+    const css = getComputedStyle(document.documentElement);
+    const read = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+    theme = { up: read('--up', '#36c98e'), down: read('--down', '#f0555a') };
+  }
+  return theme;
+}
+
+function lineTrace(feed, s, color, buckets, range, strip) {
+  const { x, y } = decimate(feed.ts, feed.values.get(s.name) ?? [], buckets, range);
+  return {
+    type: 'scatter',
+    mode: 'lines',
+    name: plotlyText(s.name),
+    x,
+    y,
+    connectgaps: false,
+    line: { color, width: 1.5 },
+    yaxis: strip ? 'y2' : 'y',
+    meta: [plotlyText(s.unit ?? '')],
+    hovertemplate: '%{y:,.4~f} %{meta[0]}<extra></extra>',
+  };
+}
+
+function candleTrace(feed, s, slots, range) {
+  const { x, open, high, low, close } = decimateBars(feed.ts, feed.values.get(s.name) ?? [], slots, range);
+  const { up, down } = themeColors();
+  return {
+    type: 'candlestick',
+    name: plotlyText(s.name),
+    x,
+    open,
+    high,
+    low,
+    close,
+    // Solid bodies: Plotly's default half-transparent fill is lost at 3 px.
+    increasing: { line: { color: up, width: 1 }, fillcolor: up },
+    decreasing: { line: { color: down, width: 1 }, fillcolor: down },
+    whiskerwidth: 0,
+    meta: [plotlyText(s.unit ?? '')],
+    hovertemplate: 'O %{open:,.4~f} H %{high:,.4~f} L %{low:,.4~f} C %{close:,.4~f} %{meta[0]}<extra></extra>',
+  };
 }
 
 function el(tag, className) {
@@ -81,6 +137,11 @@ class Panel {
     const units = [...new Set(this.series.map((s) => s.unit).filter(Boolean))];
     this.unitText = units.join(' / ');
     this.unit.textContent = this.unitText;
+    // Lines in the candles' unit share their axis (a price beside its bars);
+    // lines in another unit go to the strip under them.
+    const candles = this.series.find((s) => s.kind === 'ohlc');
+    const apart = (s) => s.kind !== 'ohlc' && (s.unit ?? '') !== (candles.unit ?? '');
+    this.strip = new Set(candles ? this.series.filter(apart).map((s) => s.name) : []);
     this.invalidate();
   }
 
@@ -107,20 +168,12 @@ class Panel {
 
     const width = this.width || this.chart.clientWidth;
     const buckets = Math.max(50, Math.round(width - MARGIN.l - MARGIN.r));
-    const traces = this.series.map((s, i) => {
-      const { x, y } = decimate(feed.ts, feed.values.get(s.name) ?? [], buckets, this.range);
-      return {
-        type: 'scatter',
-        mode: 'lines',
-        name: plotlyText(s.name),
-        x,
-        y,
-        connectgaps: false,
-        line: { color: colorOf(feed.index + i), width: 1.5 },
-        meta: [plotlyText(s.unit ?? '')],
-        hovertemplate: '%{y:,.4~f} %{meta[0]}<extra></extra>',
-      };
-    });
+    const slots = Math.max(10, Math.floor(buckets / CANDLE_SLOT_PX));
+    const lines = this.series.filter((s) => s.kind !== 'ohlc');
+    const colors = lineColors(feed.index, lines.length, lines.length < this.series.length);
+    const traces = this.series.map((s) => (s.kind === 'ohlc'
+      ? candleTrace(feed, s, slots, this.range)
+      : lineTrace(feed, s, colors[lines.indexOf(s)], buckets, this.range, this.strip.has(s.name))));
     const spanMs = feed.ts.length ? feed.ts[feed.ts.length - 1] - feed.ts[0] : 0;
     const hasData = feed.count > 0;
     Plotly.react(this.chart, traces, this.layout(traces.length, spanMs, hasData), CONFIG);
@@ -150,6 +203,7 @@ class Panel {
       showlegend: traceCount > 1,
       legend: { orientation: 'h', x: 0, y: 1, yanchor: 'bottom', font: { size: 10 } },
       hovermode: 'x',
+      boxgap: BOX_GAP,
       hoverlabel: { bgcolor: '#131923', bordercolor: this.color, font: { color: '#e6e9ef', size: 11 } },
       xaxis: {
         visible: hasData,
@@ -165,6 +219,11 @@ class Panel {
         nticks: this.range ? MAX_TICKS : Math.max(2, Math.min(MAX_TICKS, Math.floor(spanMs / 1000) + 1)),
         hoverformat: '%H:%M:%S.%L',
         tickfont: { size: 10 },
+        // Plotly adds a range slider under candles by default: it would take
+        // most of the panel's height.
+        rangeslider: { visible: false },
+        // With a strip under the candles, the time axis goes under the strip.
+        anchor: this.strip.size ? 'y2' : 'y',
       },
       // The unit is in the panel header: a rotated one-letter axis title
       // ("V" reads as ">") would only cost width.
@@ -173,7 +232,21 @@ class Panel {
         gridcolor: GRID,
         zeroline: false,
         tickfont: { size: 10 },
+        domain: this.strip.size ? STRIP.upper : [0, 1],
       },
+      // Only when used: Plotly fails on a yaxis2 key holding undefined.
+      ...(this.strip.size && {
+        yaxis2: {
+          visible: hasData,
+          domain: STRIP.lower,
+          anchor: 'x',
+          gridcolor: GRID,
+          zeroline: false,
+          nticks: 3,
+          tickformat: '~s',   // 4k, not 4000: the strip is short and its labels narrow
+          tickfont: { size: 10 },
+        },
+      }),
     };
   }
 

@@ -8,3 +8,16 @@ const PALETTE = [
 export function colorOf(index) {
   return PALETTE[index % PALETTE.length];
 }
+
+// Beside candles green and red mean up and down: lines there skip the
+// palette's green and red.
+const UP_DOWN = new Set([1, 3]);
+
+/** Colours for a panel's `count` lines, from the feed's own colour on. */
+export function lineColors(index, count, besideCandles = false) {
+  const colors = [];
+  for (let k = index; colors.length < count; k += 1) {
+    if (!(besideCandles && UP_DOWN.has(k % PALETTE.length))) colors.push(colorOf(k));
+  }
+  return colors;
+}

@@ -1,24 +1,37 @@
 // The page's data: what every feed has sent, bounded in time and count. No DOM here.
 //
 // A feed holds one row per point: `ts` (ms) and, per series, a value array
-// aligned with it. Two non-numbers have meanings the chart relies on:
+// aligned with it. A value is a number for a `line` series and the bar
+// object itself, {open, high, low, close}, for an `ohlc` series (the parsed
+// point's own object: no copy, four doubles each; 6,000 of them are a few
+// hundred kB). Two non-values have meanings the chart relies on:
 //   null — a gap marker (a break: missed points or a server restart); Plotly
-//          draws a break at a null y when connectgaps is false.
+//          draws a break at a null y when connectgaps is false, and no candle
+//          is ever merged across one.
 //   NaN  — this point carried no value for this series; skipped when drawing.
 
 export const WINDOW_MS = 5 * 60 * 1000;
 export const MAX_POINTS = 6000;
+
+/** Whether v is a bar: an object with finite open, high, low and close. */
+export function isBar(v) {
+  return v !== null && typeof v === 'object'
+    && Number.isFinite(v.open) && Number.isFinite(v.high)
+    && Number.isFinite(v.low) && Number.isFinite(v.close);
+}
 
 class Feed {
   constructor(name, index) {
     this.name = name;
     this.index = index;        // order of first appearance (picks the feed's colour)
     this.meta = null;          // the hello's description of the feed, once known
+    this.kinds = new Map();    // series name -> kind, from meta
     this.epoch = null;         // the epoch of lastSeq
     this.lastSeq = 0;
     this.ts = [];
     this.values = new Map();   // series name -> array aligned with ts
-    this.last = new Map();     // series name -> newest value
+    this.last = new Map();     // series name -> newest value (an ohlc series': its close)
+    this.lastBar = new Map();  // ohlc series name -> newest bar
     this.fractional = new Set(); // series that have carried a non-integer (for formatting)
     this.count = 0;            // points held (rows that are not gap markers)
     this.gaps = 0;             // breaks seen
@@ -34,11 +47,33 @@ class Feed {
     return names;
   }
 
-  /** First number held for the series (the base of change and change %), or null. */
+  /** Takes the hello's description of the feed. */
+  describe(meta) {
+    this.meta = meta;
+    this.kinds = new Map((meta.series ?? []).map((s) => [s.name, s.kind]));
+  }
+
+  /** The series' kind ('line' or 'ohlc') as the hello declares it, or null. */
+  kind(series) {
+    return this.kinds.get(series) ?? null;
+  }
+
+  /**
+   * First value held for the series (the base of change and change %), or
+   * null. For an ohlc series it is the first bar's open: change is then close
+   * now minus open at the window's start, what one candle spanning the whole
+   * window would show (the first close would leave out the first bar's move).
+   */
   first(series) {
     const ys = this.values.get(series);
     if (!ys) return null;
-    for (const y of ys) if (typeof y === 'number' && !Number.isNaN(y)) return y;
+    for (const y of ys) {
+      if (typeof y === 'number') {
+        if (!Number.isNaN(y)) return y;
+      } else if (y !== null) {
+        return y.open;
+      }
+    }
     return null;
   }
 
@@ -63,10 +98,23 @@ class Feed {
     for (const ys of this.values.values()) ys.push(NaN);
     const row = this.ts.length - 1;
     for (const [series, value] of Object.entries(point.values)) {
-      if (typeof value !== 'number') continue;
-      this.column(series)[row] = value;
-      this.last.set(series, value);
-      if (!Number.isInteger(value)) this.fractional.add(series);
+      // A value of the wrong shape for its series' kind is not stored: a
+      // column holds numbers or bars, never both.
+      const kind = this.kind(series);
+      if (typeof value === 'number') {
+        if (kind === 'ohlc') continue;
+        this.column(series)[row] = value;
+        this.last.set(series, value);
+        if (!Number.isInteger(value)) this.fractional.add(series);
+      } else if (kind !== 'line' && isBar(value)) {
+        this.column(series)[row] = value;
+        this.last.set(series, value.close);
+        this.lastBar.set(series, value);
+        if (!(Number.isInteger(value.open) && Number.isInteger(value.high)
+          && Number.isInteger(value.low) && Number.isInteger(value.close))) {
+          this.fractional.add(series);
+        }
+      }
     }
     this.count += 1;
   }
@@ -114,7 +162,7 @@ export class State {
   /** Takes a hello: the epoch for the batches that follow and the feeds' descriptions. */
   hello(msg) {
     this.epoch = msg.epoch;
-    for (const meta of msg.feeds ?? []) this.feed(meta.name).meta = meta;
+    for (const meta of msg.feeds ?? []) this.feed(meta.name).describe(meta);
     this.metaVersion += 1;
   }
 

@@ -1,6 +1,8 @@
 // The summary table: one row per feed. Its main series (the first plotted one)
-// gets Last, Change and Change % against the first value held in the window;
-// the other series' last values share one compact column.
+// gets Last, Change and Change % against the first value held in the window
+// (for an ohlc series: the last close against the first open, see
+// Feed.first); the other series' last values share one compact column, a bar
+// as "name O … H … L … C …".
 //
 // Names and titles come from the server: they only ever go in as textContent.
 // Cells are written only when their text changes, so a frame of updates costs
@@ -14,6 +16,15 @@ function cell(tr, className) {
   td.className = className;
   tr.append(td);
   return td;
+}
+
+/** One other series' newest value, as the "Other series" column shows it. */
+function formatOther(feed, series) {
+  const fractional = feed.fractional.has(series);
+  const bar = feed.lastBar.get(series);
+  if (bar === undefined) return `${series} ${formatValue(feed.last.get(series), fractional)}`;
+  const f = (v) => formatValue(v, fractional);
+  return `${series} O ${f(bar.open)} H ${f(bar.high)} L ${f(bar.low)} C ${f(bar.close)}`;
 }
 
 function setText(node, text) {
@@ -58,9 +69,7 @@ class Row {
     setText(this.last, formatValue(last, fractional));
     setText(this.change, formatChange(change, fractional));
     setText(this.percent, formatPercent(percent));
-    setText(this.others, this.rest
-      .map((s) => `${s} ${formatValue(feed.last.get(s), feed.fractional.has(s))}`)
-      .join(' · '));
+    setText(this.others, this.rest.map((s) => formatOther(feed, s)).join(' · '));
     const { label, title } = formatStatus(feed.status);
     setText(this.status, label);
     if (this.status.title !== title) this.status.title = title;
