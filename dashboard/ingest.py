@@ -64,7 +64,7 @@ class Batch:
     """A validated request: points to publish in order, and the feed to create first."""
 
     feed: str
-    points: list[tuple[dict[str, float], int | None]]
+    points: list[tuple[dict[str, Any], int | None]]
     new_feed: FeedInfo | None = None
 
 
