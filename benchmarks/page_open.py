@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import re
+import signal
 import statistics
 import sys
 
@@ -46,6 +48,13 @@ ALL_DRAWN = """(n) => {
 }"""
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if this script dies (killed, timed out),
+    so no benchmark server outlives its run."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 async def start_server(symbols: int) -> tuple[asyncio.subprocess.Process, str]:
     names = ",".join(f"S{i}" for i in range(symbols))
     process = await asyncio.create_subprocess_exec(
@@ -61,6 +70,7 @@ async def start_server(symbols: int) -> tuple[asyncio.subprocess.Process, str]:
         "--log-level",
         "warning",
         stdout=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
     url = re.search(r"http://\S+", line)
