@@ -92,3 +92,30 @@ async def test_http_errors_are_json(url, status, message):
     response = await client.get(url)
     assert response.status_code == status
     assert message in (await response.get_json())["error"]
+
+
+async def test_api_feeds_shows_a_failing_feed_restarting_with_its_error():
+    """/api/feeds reports a crashing feed as restarting, with the error and restart count."""
+    from dataclasses import replace
+
+    from feeds import feed
+
+    @feed("broken", series=["v"])
+    async def broken():
+        raise OSError("sensor unplugged")
+        yield {}  # pragma: no cover - makes this an async generator
+
+    config = replace(TEST_CONFIG, restart_backoff=0.01, restart_backoff_max=0.05)
+    app = create_app(config, sources=[broken])
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+
+        async def restarted_twice() -> bool:
+            body = await (await client.get("/api/feeds")).get_json()
+            return body["feeds"][0]["restarts"] >= 2
+
+        await wait_until(restarted_twice)
+        body = await (await client.get("/api/feeds")).get_json()
+    (entry,) = body["feeds"]
+    assert entry["status"] in ("restarting", "running")
+    assert entry["error"] == "OSError: sensor unplugged"

@@ -1,5 +1,6 @@
 """Plugged-in feeds on the page: the README's example as written, and a failing feed."""
 
+import asyncio
 import re
 import shlex
 from pathlib import Path
@@ -68,11 +69,27 @@ class Broken(Feed):
         yield {}  # pragma: no cover - makes this an async generator
 
 
+class Firehose(Feed):
+    """Yields far faster than its declared max_rate."""
+
+    name = "firehose"
+    series = ["v"]
+    max_rate = 20
+
+    async def stream(self):
+        n = 0
+        while True:
+            n += 1
+            yield {"v": n % 100}
+            if n % 50 == 0:
+                await asyncio.sleep(0.001)
+
+
 async def test_failing_feed_shows_restarting_with_its_error(start_server, page):
-    """A feed that keeps failing shows as restarting, with its error, while the
-    others keep drawing."""
+    """A feed that keeps failing shows as restarting, with its error, a feed over
+    its max_rate shows its dropped points, and the others keep drawing."""
     server = await start_server(
-        extra_sources=lambda: [Broken()], restart_backoff=0.05, restart_backoff_max=0.2
+        extra_sources=lambda: [Broken(), Firehose()], restart_backoff=0.05, restart_backoff_max=0.2
     )
     await page.goto(server.url + "/")
     row = "#feeds tbody tr[data-feed='broken']"
@@ -90,4 +107,8 @@ async def test_failing_feed_shows_restarting_with_its_error(start_server, page):
     await page.wait_for_function("window.livefeed.stats().perFeed.ACME.count > 40")
     healthy = await page.inner_text("#feeds tbody tr[data-feed='ACME'] .status-cell")
     assert healthy == ""
+    await page.wait_for_function(
+        """() => /^[\\d,]+ dropped$/.test(document.querySelector(
+            "#feeds tbody tr[data-feed='firehose'] .status-cell")?.textContent ?? '')"""
+    )
     await screenshot(page, "failing-feed")
