@@ -1,0 +1,365 @@
+"""Fan-out at scale: the dashboard against the naive tutorial server and a bare ceiling.
+
+    python benchmarks/fanout.py --clients N --series S --rate R --duration D
+                                [--warmup 2] [--generators G] [--no-compression]
+                                [--no-naive] [--no-ceiling] [--json]
+
+Words: a *series* here is one simulated ticker feed (symbol) of the
+dashboard, ``--symbols S0,...`` on its command line; each of its *points*
+carries 2 *values* (price and volume). Every client is offered S x R points/s
+(the whole subscription); delivered values = delivered points x 2.
+
+Three servers, one after the other, each a real process on 127.0.0.1 under
+the same load:
+
+1. project: ``python -m dashboard --port 0 --symbols ... --rate R``
+   (Hypercorn; batches every flush interval, 50 ms by default);
+2. naive: benchmarks/naive_app.py, Quart on Hypercorn, one producer task
+   that awaits ``websocket.send(json.dumps(point))`` per point per client;
+3. ceiling: benchmarks/ceiling_server.py, a bare ``websockets`` server that
+   broadcasts pre-encoded frames at the project's measured frames/s per
+   client, with the project's measured points per frame (hence about its
+   frame size): the project's frames/s as a fraction of this one's. Offered
+   only what the project delivered, the ceiling can at best equal it (ratio
+   1.00 means "the bare server keeps up with that too", not "the project is
+   at the ceiling"); ``--ceiling-frame-rate 20`` offers the nominal rate of one
+   frame per 50 ms flush instead.
+
+For each, N clients connect from G load-generator processes
+(benchmarks/_loadgen.py, default min(4, ceil(N/250))), each an asyncio loop of
+``websockets`` clients offering permessage-deflate as browsers do (unless
+``--no-compression``). Once all are connected the window opens after
+``--warmup`` seconds and lasts ``--duration`` seconds. Figures over the window:
+
+- points/s, frames/s, values/s: received by all clients (by receive time);
+- delivered %: delivered points / (points the server produced in the window,
+  from ``/api/feeds`` ``last_seq`` deltas, x connected clients); offered %:
+  delivered points / (S x R x window x clients), what a client asked for
+  (the naive server produces fewer points when it falls behind: this shows it);
+- latency: receive time minus the point's ``ts`` (producer time), sampled one
+  point in 10, p50/p95/p99/max, in ms (same machine clock);
+- gaps: points missing from a client's per-feed ``seq`` sequence (whole run);
+- server CPU: utime+stime from /proc/<pid>/stat over the window, in cores;
+  peak RSS: VmHWM from /proc/<pid>/status at the end of the window;
+- generator CPU: the load generators' process time over the window, in cores
+  (server and generators share the machine: see who saturated);
+- errors: failed connects, connections closed early (by close code), others.
+
+Every run is bounded (connect timeout, hard deadline); every child process
+is terminated in ``finally`` and dies with this script (PR_SET_PDEATHSIG).
+The file-descriptor limit is raised to its hard limit for all children.
+
+TODO (issue 4): loads B/C, slow readers, median of several runs, reconnecting
+clients (a client closed early stays closed here and is counted), a results
+entry in RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import math
+import os
+import re
+import resource
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+VALUES_PER_POINT = 2  # ticker points: price and volume
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+START_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 120.0
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if this script dies, so nothing outlives a run."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def spawn(cmd: list[str], *, stdin=None, stderr=None) -> subprocess.Popen:
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=stderr if stderr is not None else subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
+
+
+def read_line(process: subprocess.Popen, timeout: float) -> str:
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        raise TimeoutError(f"no output from {process.args[:3]} within {timeout:.0f} s")
+    return process.stdout.readline()
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for p in processes:
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + 5
+    for p in processes:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def produced(url: str) -> tuple[float, int]:
+    """(when, sum of last_seq over feeds) from the server's /api/feeds."""
+    with urllib.request.urlopen(url + "/api/feeds", timeout=10) as response:
+        body = json.load(response)
+    return time.time(), sum(f["last_seq"] for f in body["feeds"])
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def measure(name: str, server_cmd: list[str], args: argparse.Namespace) -> dict:
+    """Start *server_cmd*, load it with the generators, return the figures."""
+    logs = tempfile.TemporaryFile(mode="w+")
+    children: list[subprocess.Popen] = []
+    try:
+        server = spawn(server_cmd, stderr=logs)
+        children.append(server)
+        line = read_line(server, START_TIMEOUT)
+        match = re.search(r"http://\S+", line)
+        if not match:
+            raise SystemExit(f"{name}: server printed no address: {line!r}")
+        url = match.group(0)
+        ws_url = url.replace("http://", "ws://", 1) + "/ws"
+        deadline = time.time() + CONNECT_TIMEOUT + args.warmup + args.duration + 30
+
+        shares = [args.clients // args.generators] * args.generators
+        for i in range(args.clients % args.generators):
+            shares[i] += 1
+        generators = []
+        for share in shares:
+            cmd = [sys.executable, str(HERE / "_loadgen.py"), "--url", ws_url]
+            cmd += ["--clients", str(share), "--deadline", str(deadline)]
+            if args.no_compression:
+                cmd.append("--no-compression")
+            generators.append(spawn(cmd, stdin=subprocess.PIPE, stderr=logs))
+        children += generators
+        connect_started = time.monotonic()
+        for g in generators:
+            ready = json.loads(read_line(g, CONNECT_TIMEOUT))
+            if not ready["ready"]:
+                raise SystemExit(f"{name}: a generator connected no client: {ready}")
+        connect_s = time.monotonic() - connect_started
+
+        t0 = time.time() + args.warmup
+        t1 = t0 + args.duration
+        for g in generators:
+            g.stdin.write(json.dumps({"t0": t0, "t1": t1}) + "\n")
+            g.stdin.flush()
+        time.sleep(max(0.0, t0 - time.time()))
+        when0, seq0 = produced(url)
+        cpu0 = cpu_seconds(server.pid)
+        time.sleep(max(0.0, t1 - time.time()))
+        cpu1 = cpu_seconds(server.pid)
+        when1, seq1 = produced(url)
+        rss = peak_rss_mb(server.pid)
+        results = [json.loads(read_line(g, 30)) for g in generators]
+    except BaseException:
+        logs.seek(0)
+        tail = logs.read()[-3000:]
+        if tail:
+            print(f"--- {name}: stderr of servers and generators ---\n{tail}", file=sys.stderr)
+        raise
+    finally:
+        stop(children)
+        logs.close()
+
+    window = t1 - t0
+    clients = sum(r["connected"] for r in results)
+    points = sum(r["points"] for r in results)
+    frames = sum(r["frames"] for r in results)
+    size = sum(r["bytes"] for r in results)
+    latencies = sorted(x for r in results for x in r["latencies_ms"])
+    closed: dict[str, int] = {}
+    for r in results:
+        for code, count in r["closed_early"].items():
+            closed[code] = closed.get(code, 0) + count
+    produced_per_s = (seq1 - seq0) / (when1 - when0)
+    expected = produced_per_s * window * clients
+    offered = args.series * args.rate * window * clients
+    return {
+        "name": name,
+        "clients": clients,
+        "connect_s": round(connect_s, 2),
+        "window_s": round(window, 2),
+        "points_per_s": points / window,
+        "frames_per_s": frames / window,
+        "values_per_s": points * VALUES_PER_POINT / window,
+        "produced_points_per_s": produced_per_s,
+        "delivered_fraction": points / expected if expected else float("nan"),
+        "offered_fraction": points / offered if offered else float("nan"),
+        "points_per_frame": points / frames if frames else float("nan"),
+        "mean_frame_bytes": size / frames if frames else float("nan"),
+        "latency_ms": {
+            "samples": len(latencies),
+            "p50": percentile(latencies, 50),
+            "p95": percentile(latencies, 95),
+            "p99": percentile(latencies, 99),
+            "max": latencies[-1] if latencies else float("nan"),
+        },
+        "gaps": sum(r["gaps"] for r in results),
+        "duplicates": sum(r["dups"] for r in results),
+        "server_cpu_cores": (cpu1 - cpu0) / window,
+        "server_peak_rss_mb": rss,
+        "generator_cpu_cores": sum(r["cpu_s"] for r in results) / window,
+        "errors": {
+            "connect": sum(r["connect_errors"] for r in results),
+            "closed_early": closed,
+            "other": sum(r["other_errors"] for r in results),
+        },
+    }
+
+
+def print_table(runs: list[dict], args: argparse.Namespace) -> None:
+    def fmt(value: float, spec: str) -> str:
+        return "n/a" if value != value else format(value, spec)  # NaN
+
+    rows = [
+        ("clients connected", lambda r: str(r["clients"])),
+        ("connect time (s)", lambda r: fmt(r["connect_s"], ".1f")),
+        ("points/s delivered", lambda r: fmt(r["points_per_s"], ",.0f")),
+        ("values/s delivered", lambda r: fmt(r["values_per_s"], ",.0f")),
+        ("frames/s delivered", lambda r: fmt(r["frames_per_s"], ",.0f")),
+        ("points/s produced (all feeds)", lambda r: fmt(r["produced_points_per_s"], ",.1f")),
+        ("delivered / produced", lambda r: fmt(100 * r["delivered_fraction"], ".1f") + " %"),
+        ("delivered / offered", lambda r: fmt(100 * r["offered_fraction"], ".1f") + " %"),
+        ("points per frame", lambda r: fmt(r["points_per_frame"], ".2f")),
+        ("mean frame (bytes)", lambda r: fmt(r["mean_frame_bytes"], ",.0f")),
+        ("latency p50 (ms)", lambda r: fmt(r["latency_ms"]["p50"], ".1f")),
+        ("latency p95 (ms)", lambda r: fmt(r["latency_ms"]["p95"], ".1f")),
+        ("latency p99 (ms)", lambda r: fmt(r["latency_ms"]["p99"], ".1f")),
+        ("latency max (ms)", lambda r: fmt(r["latency_ms"]["max"], ".1f")),
+        ("latency samples", lambda r: str(r["latency_ms"]["samples"])),
+        ("gaps (missing seqs)", lambda r: str(r["gaps"])),
+        ("server CPU (cores)", lambda r: fmt(r["server_cpu_cores"], ".2f")),
+        ("server peak RSS (MB)", lambda r: fmt(r["server_peak_rss_mb"], ".0f")),
+        ("generator CPU (cores)", lambda r: fmt(r["generator_cpu_cores"], ".2f")),
+        ("errors: connect", lambda r: str(r["errors"]["connect"])),
+        ("errors: closed early", lambda r: json.dumps(r["errors"]["closed_early"])),
+        ("errors: other", lambda r: str(r["errors"]["other"])),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print(
+        f"\nload: {args.clients} clients x {args.series} series (ticker feeds) x {args.rate:g} Hz,"
+        f" {VALUES_PER_POINT} values per point (price, volume);"
+        f" offered {args.clients * args.series * args.rate:,.0f} points/s ="
+        f" {args.clients * args.series * args.rate * VALUES_PER_POINT:,.0f} values/s;"
+        f" compression {'off' if args.no_compression else 'permessage-deflate offered'};"
+        f" window {args.duration:g} s after {args.warmup:g} s warm-up;"
+        f" {args.generators} generator processes; {os.cpu_count()} CPUs"
+    )
+    print(f"{'':<{width}}  " + "  ".join(f"{r['name']:>14}" for r in runs))
+    for label, get in rows:
+        print(f"{label:<{width}}  " + "  ".join(f"{get(r):>14}" for r in runs))
+    by_name = {r["name"]: r for r in runs}
+    project = by_name.get("project")
+    if project and "naive" in by_name:
+        naive = by_name["naive"]["values_per_s"]
+        ratio = project["values_per_s"] / naive if naive else float("inf")
+        print(f"\ndelivered values/s, project / naive: {ratio:.2f}x")
+    if project and "ceiling" in by_name:
+        ceiling = by_name["ceiling"]["frames_per_s"]
+        fraction = project["frames_per_s"] / ceiling if ceiling else float("nan")
+        print(f"frames/s, project / ceiling (bare websockets.broadcast): {fraction:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--series", type=int, default=10, help="ticker feeds (symbols)")
+    parser.add_argument("--rate", type=float, default=10.0, help="points/s per feed")
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before the window")
+    parser.add_argument("--generators", type=int, help="load-generator processes")
+    parser.add_argument("--no-compression", action="store_true", help="clients offer no deflate")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling")
+    parser.add_argument(
+        "--ceiling-frame-rate",
+        type=float,
+        help="frames/s per client offered by the ceiling (default: the project's measured)",
+    )
+    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    args = parser.parse_args()
+    if args.clients < 1 or args.series < 1 or args.rate <= 0 or args.duration <= 0:
+        parser.error("clients, series, rate and duration must be positive")
+    if args.generators is None:
+        args.generators = min(4, math.ceil(args.clients / 250))
+    args.generators = max(1, min(args.generators, args.clients))
+    fd_limit = raise_fd_limit()
+    if fd_limit < 2 * args.clients + 100:
+        print(f"warning: fd limit {fd_limit} may be too low for {args.clients} clients")
+
+    symbols = ",".join(f"S{i}" for i in range(args.series))
+    rate = f"{args.rate:g}"
+    runs = []
+    project_cmd = [sys.executable, "-m", "dashboard", "--port", "0", "--symbols", symbols]
+    project_cmd += ["--rate", rate, "--seed", "1", "--log-level", "warning"]
+    runs.append(measure("project", project_cmd, args))
+    if not args.no_naive:
+        naive_cmd = [sys.executable, str(HERE / "naive_app.py"), "--port", "0"]
+        naive_cmd += ["--symbols", symbols, "--rate", rate]
+        runs.append(measure("naive", naive_cmd, args))
+    if not args.no_ceiling:
+        project = runs[0]
+        per_client = args.ceiling_frame_rate or project["frames_per_s"] / max(1, project["clients"])
+        points = project["points_per_frame"]
+        if per_client > 0 and points == points:
+            ceiling_cmd = [sys.executable, str(HERE / "ceiling_server.py"), "--port", "0"]
+            ceiling_cmd += ["--symbols", symbols, "--frame-rate", f"{per_client:.3f}"]
+            ceiling_cmd += ["--points", str(max(1, round(points)))]
+            runs.append(measure("ceiling", ceiling_cmd, args))
+        else:
+            print("ceiling skipped: the project delivered no frames to copy")
+    print_table(runs, args)
+    if args.json:
+        print(json.dumps({"args": vars(args), "runs": runs}))
+
+
+if __name__ == "__main__":
+    main()
