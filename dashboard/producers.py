@@ -21,6 +21,9 @@ from feeds.base import FeedSource
 
 log = logging.getLogger(__name__)
 
+#: Seconds between status updates about a feed's dropped points.
+DROP_REPORT_INTERVAL = 0.2
+
 
 @dataclass
 class ProducerStatus:
@@ -133,6 +136,7 @@ class Producers:
         teardown = getattr(source, "teardown", None)
         limit = RateLimit(source.info.max_rate) if source.info.max_rate else None
         status = self.status[name]
+        reported_at = float("-inf")
         if setup is not None:
             await setup()
         try:
@@ -140,8 +144,15 @@ class Producers:
             async for values in source.stream():
                 if limit is not None and not limit.allow():
                     status.dropped += 1
-                    self.hub.set_status(name, status.to_wire())
+                    # Dropping is the hot path of a runaway feed: tell the hub
+                    # (which tells viewers once per flush anyway) a few times a
+                    # second, not on every point.
+                    if limit.stamp - reported_at >= DROP_REPORT_INTERVAL:
+                        reported_at = limit.stamp
+                        self.hub.set_status(name, status.to_wire())
                     continue
+                if status.dropped != self.hub.status.get(name, {}).get("dropped", 0):
+                    self.hub.set_status(name, status.to_wire())  # the final count
                 values, ts = split_ts(values)
                 await self.hub.publish(name, values, ts)
                 status.published += 1
