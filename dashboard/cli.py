@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--rate", type=_positive, help=f"ticker updates/s per symbol (default {defaults.rate})")
     add("--seed", type=int, help="seed for reproducible tickers")
     add("--flush-interval", type=_positive, help="seconds between batches (default 0.05)")
+    add(
+        "--ws-compression",
+        action=argparse.BooleanOptionalAction,
+        help="accept permessage-deflate on WebSockets (default off: CPU per viewer)",
+    )
     add("--ingest-token", help=f"bearer token enabling push ingest (or ${TOKEN_ENV})")
     add("--log-level", choices=LOG_LEVELS, help="default info")
     return parser
@@ -88,6 +93,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> DashboardConfig:
             "seed": args.seed,
             "flush_interval": args.flush_interval,
             "log_level": args.log_level,
+            "ws_compression": args.ws_compression,
             "ingest_token": args.ingest_token or os.environ.get(TOKEN_ENV) or None,
         }
         settings.update({k: v for k, v in given.items() if v is not None})

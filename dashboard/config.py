@@ -41,6 +41,11 @@ class DashboardConfig:
     history_size: int = 3000  # points held per feed (5 minutes at 10/s)
     client_max_frames: int = 256  # a viewer's outbox; past it the viewer is closed (1008)
     await_subscribe_timeout: float = 5.0  # for /ws?await_subscribe=1
+    # permessage-deflate on WebSockets. Off: Hypercorn (wsproto) compresses
+    # each shared batch again for every connection (72 % of server CPU at
+    # 1,000 viewers) and inflates incoming frames without a cap (a compression
+    # bomb). See benchmarks/RESULTS.md and docs/security.md.
+    ws_compression: bool = False
 
     # Push ingest (POST /api/feeds/<feed>/points, WS /api/ingest): off without a token.
     ingest_token: str | None = None

@@ -8,6 +8,8 @@ import socket
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
+from hypercorn.protocol import h2, h11
+from hypercorn.protocol.ws_stream import WSStream
 from quart import Quart
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,27 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class _WSStream(WSStream):
+    """Hypercorn's WebSocket stream, with permessage-deflate made optional.
+
+    Hypercorn 0.18 always accepts the extension when the client offers it
+    (browsers always do) and has no setting for it. Forgetting the client's
+    offer before the handshake is answered leaves wsproto's extension
+    disabled: frames go out uncompressed and a compressed frame coming in is
+    a protocol error (1002), never inflated.
+    """
+
+    async def _accept(self, message):  # type: ignore[no-untyped-def]
+        if not getattr(self.config, "websocket_compression", True):
+            self.handshake.extensions = None
+        await super()._accept(message)
+
+
+# Hypercorn builds its streams by these module names; the subclass only acts
+# on configs that carry ``websocket_compression`` (those serve() builds).
+h11.WSStream = h2.WSStream = _WSStream  # type: ignore[misc]
 
 
 def url_of(sock: socket.socket) -> str:
@@ -54,6 +77,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     config.graceful_timeout = runtime.config.shutdown_timeout
     # The largest WebSocket message anyone may send is an ingest one.
     config.websocket_max_message_size = runtime.config.ingest_max_bytes
+    config.websocket_compression = runtime.config.ws_compression
 
     async def close_viewers_then_stop() -> None:
         await shutdown.wait()

@@ -53,6 +53,20 @@ def test_same_seed_same_prices():
     assert first_prices(["--seed", "9"]) != first_prices(["--seed", "10"])
 
 
+def test_ws_compression_option(tmp_path):
+    """Compression is off unless --ws-compression or the config file turns it on;
+    the command line wins over the file."""
+    from dashboard.cli import config_from_args
+
+    config = tmp_path / "dashboard.toml"
+    config.write_text("[server]\nws_compression = true\n")
+    assert config_from_args([]).ws_compression is False
+    assert config_from_args(["--ws-compression"]).ws_compression is True
+    assert config_from_args(["--config", str(config)]).ws_compression is True
+    argv = ["--config", str(config), "--no-ws-compression"]
+    assert config_from_args(argv).ws_compression is False
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -274,3 +274,69 @@ async def read_until_close_frame(sock: socket.socket) -> int:
         del buffer[: header + length]
         if opcode == 0x8:
             return int.from_bytes(payload[:2], "big")
+
+
+async def test_compression_refused_by_default(server):
+    """A browser-like client offering permessage-deflate gets plain frames by default."""
+    async with websockets.connect(server.ws_url, compression="deflate") as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert (await recv_json(ws))["type"] == "hello"
+
+
+async def test_compression_when_enabled(start_server):
+    """With ws_compression on, the offer is accepted and frames still decode."""
+    server = await start_server(ws_compression=True)
+    async with websockets.connect(server.ws_url, compression="deflate") as ws:
+        assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
+        assert (await recv_json(ws))["type"] == "hello"
+        assert (await recv_json(ws))["type"] == "snapshot"
+
+
+def _masked_frame(opcode: int, payload: bytes, *, rsv1: bool = False) -> bytes:
+    assert len(payload) < 126
+    first = 0x80 | (0x40 if rsv1 else 0) | opcode
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([first, 0x80 | len(payload)]) + mask + body
+
+
+async def test_compressed_frame_without_extension_is_a_protocol_error(server):
+    """A client that sends a compressed (RSV1) frame it never negotiated is
+    disconnected; the server never inflates it."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+        ).encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert b" 101 " in head and b"permessage-deflate" not in head.lower()
+    writer.write(_masked_frame(0x1, b"\x4b\x4c\x04\x00", rsv1=True))  # deflated text
+    await writer.drain()
+    # wsproto reports the protocol error (1002) to Hypercorn, which drops the
+    # TCP connection without a close frame: read() returning is the server
+    # hanging up, and nothing in the frame was treated as a message.
+    rest = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    frames = list(_server_frames(rest))
+    types = [json.loads(payload)["type"] for _, payload in frames]
+    assert types[:1] == ["hello"] and "error" not in types
+
+
+def _server_frames(data: bytes):
+    """(opcode, payload) of each unmasked frame in *data*."""
+    at = 0
+    while at + 2 <= len(data):
+        opcode, length = data[at] & 0x0F, data[at + 1] & 0x7F
+        at += 2
+        if length == 126:
+            length, at = int.from_bytes(data[at : at + 2], "big"), at + 2
+        elif length == 127:
+            length, at = int.from_bytes(data[at : at + 8], "big"), at + 8
+        yield opcode, data[at : at + length]
+        at += length
