@@ -1,15 +1,22 @@
 """The hub: feeds in, sequenced points kept and fanned out to viewers in batches.
 
 ``publish`` hands a point to the backplane, which sequences it; the hub's pump
-collects sequenced points and ``flush`` (every ``flush_interval``) appends them
-to the per-feed history and sends one batch per subscription: encoded once,
-the same string pushed to every client with that subscription.
+collects sequenced points and ``flush`` appends them to the per-feed history
+and sends one batch per subscription: encoded once, the same string pushed to
+every client with that subscription.
+
+When to flush (``flush_due``): at most once per ``flush_interval``, and
+``coalesce`` after the first point that is waiting. A fixed grid would hold a
+point produced just after a flush for a whole interval; producers tick in
+bursts (every feed of a ticker wakes at once), so a short wait collects the
+burst into one frame and an idle hub answers a new point almost at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,12 +46,19 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 
 
+def flush_due(first_waiting: float, last_flush: float, interval: float, coalesce: float) -> float:
+    """When to flush points that started waiting at *first_waiting* (loop
+    clock), the previous flush having been at *last_flush*."""
+    return max(first_waiting + min(coalesce, interval), last_flush + interval)
+
+
 class Hub:
     def __init__(
         self,
         backplane: Backplane,
         *,
         flush_interval: float = 0.05,
+        coalesce: float = 0.01,
         history_size: int = 3000,
         client_max_frames: int = 256,
         max_pending_points: int = 50_000,
@@ -53,6 +67,8 @@ class Hub:
             raise ValueError(f"flush_interval must be > 0, not {flush_interval}")
         self.backplane = backplane
         self.flush_interval = flush_interval
+        self.coalesce = coalesce
+        self._waiting = asyncio.Event()  # set when a flush has something to send
         self._history_size = history_size
         self._client_max_frames = client_max_frames
         self._max_pending_points = max_pending_points
@@ -71,6 +87,11 @@ class Hub:
     @property
     def epoch(self) -> str:
         return self.backplane.epoch
+
+    @property
+    def points_waiting(self) -> int:
+        """Points taken since the last flush."""
+        return len(self._pending)
 
     @property
     def clients(self) -> frozenset[ClientChannel]:
@@ -94,6 +115,7 @@ class Hub:
         if self._status.get(feed) != status:
             self._status[feed] = dict(status)
             self._status_version += 1
+            self._waiting.set()
 
     @property
     def status(self) -> Mapping[str, Mapping[str, Any]]:
@@ -134,22 +156,27 @@ class Hub:
     def take(self, point: Point) -> None:
         """Accept one sequenced point for the next flush."""
         self._pending.append(point)
+        self._waiting.set()
         if len(self._pending) >= self._max_pending_points:
             self.flush()  # bound memory when producers outrun the interval
 
     async def _flush_forever(self) -> None:
         loop = asyncio.get_running_loop()
-        next_at = loop.time()
+        last_flush = -math.inf
         while True:
-            next_at += self.flush_interval
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            await self._waiting.wait()
+            now = loop.time()
+            due = flush_due(now, last_flush, self.flush_interval, self.coalesce)
+            await asyncio.sleep(due - now)
+            # Cleared before flushing: a point taken from here on waits for
+            # the next flush, and sets the event again.
+            self._waiting.clear()
+            last_flush = loop.time()
             try:
                 self.flush()
             except Exception:
                 # A bug in one flush must not stop live updates for everyone.
                 log.exception("flush failed")
-            if loop.time() - next_at > self.flush_interval:
-                next_at = loop.time()  # fell behind: do not burst to catch up
 
     # --- fan-out ----------------------------------------------------------
 
