@@ -1,6 +1,7 @@
 """One load-generator process for benchmarks/fanout.py (not meant to be run by hand).
 
     python benchmarks/_loadgen.py --url ws://127.0.0.1:PORT/ws --clients K [--no-compression]
+                                  [--slow M]
 
 Opens K WebSocket clients in one asyncio loop, prints ``{"ready": ...}`` once
 they are connected (or have failed), then reads one JSON line on stdin:
@@ -13,6 +14,11 @@ bare point (the naive baseline sends those). Counted in the window (by
 receive time): frames, bytes (decompressed payload), points; latency is
 receive time minus the point's ``ts`` for one point in ``SAMPLE_EVERY``.
 Gaps (seq jumps, per feed per client) are counted over the whole run.
+
+``--slow M`` adds M clients that connect and then never read: their receive
+buffer is set small (``SLOW_RCVBUF``) and the library's queue holds one
+message, so the server soon meets a full TCP window, as with a stuck tab.
+They are not counted in any figure but ``slow_connected``.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import sys
 import time
+from urllib.parse import urlsplit
 
 import orjson
 import websockets
@@ -29,6 +37,7 @@ from websockets.asyncio.client import connect
 
 SAMPLE_EVERY = 10
 CONNECT_CONCURRENCY = 50
+SLOW_RCVBUF = 16 * 1024
 
 
 class Stats:
@@ -46,6 +55,7 @@ class Stats:
         self.closed_early: dict[str, int] = {}
         self.other_errors = 0
         self.sample_counter = 0
+        self.slow_connected = 0
 
 
 async def client(url: str, compression: str | None, stats: Stats, gate: asyncio.Semaphore) -> None:
@@ -112,11 +122,34 @@ async def client(url: str, compression: str | None, stats: Stats, gate: asyncio.
         ws.transport.abort()  # the run is over: no closing handshake under load
 
 
+async def slow_client(url: str, stats: Stats, gate: asyncio.Semaphore, hold: asyncio.Event) -> None:
+    """Connect, then never read until *hold* is set."""
+    parts = urlsplit(url)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RCVBUF)
+    try:
+        async with gate:
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (parts.hostname, parts.port))
+            ws = await connect(url, sock=sock, max_queue=1, ping_interval=None, open_timeout=30)
+    except Exception as exc:  # counted and reported
+        sock.close()
+        stats.connect_errors += 1
+        print(f"slow connect failed: {exc!r}", file=sys.stderr)
+        return
+    stats.slow_connected += 1
+    try:
+        await hold.wait()
+    finally:
+        ws.transport.abort()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--clients", type=int, required=True)
     parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument("--slow", type=int, default=0, help="extra clients that never read")
     parser.add_argument("--deadline", type=float, required=True, help="epoch s: hard stop")
     args = parser.parse_args()
     compression = None if args.no_compression else "deflate"
@@ -126,9 +159,15 @@ async def main() -> None:
     tasks = [
         asyncio.create_task(client(args.url, compression, stats, gate)) for _ in range(args.clients)
     ]
+    hold = asyncio.Event()
+    slow = [asyncio.create_task(slow_client(args.url, stats, gate, hold)) for _ in range(args.slow)]
     loop = asyncio.get_running_loop()
-    ready_at = loop.time() + 60
-    while stats.connected + stats.connect_errors < args.clients and loop.time() < ready_at:
+    ready_at = loop.time() + 90
+    wanted = args.clients + args.slow
+    while (
+        stats.connected + stats.slow_connected + stats.connect_errors < wanted
+        and loop.time() < ready_at
+    ):
         await asyncio.sleep(0.05)
     ready = {"ready": stats.connected, "connect_errors": stats.connect_errors}
     print(json.dumps(ready), flush=True)
@@ -141,13 +180,15 @@ async def main() -> None:
     remaining = min(stats.t1, args.deadline) - time.time()
     await asyncio.wait(tasks, timeout=max(0.0, remaining) + 1.0)
     cpu1 = time.process_time()
+    hold.set()
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*tasks, *slow, return_exceptions=True)
     result = {
         "clients": args.clients,
         "connected": stats.connected,
         "connect_errors": stats.connect_errors,
+        "slow_connected": stats.slow_connected,
         "closed_early": stats.closed_early,
         "other_errors": stats.other_errors,
         "frames": stats.frames,

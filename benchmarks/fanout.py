@@ -1,7 +1,8 @@
 """Fan-out at scale: the dashboard against the naive tutorial server and a bare ceiling.
 
     python benchmarks/fanout.py --clients N --series S --rate R --duration D
-                                [--warmup 2] [--generators G] [--no-compression]
+                                [--runs 3] [--warmup 2] [--generators G]
+                                [--no-compression] [--slow-clients K]
                                 [--no-naive] [--no-ceiling] [--json]
 
 Words: a *series* here is one simulated ticker feed (symbol) of the
@@ -49,9 +50,16 @@ Every run is bounded (connect timeout, hard deadline); every child process
 is terminated in ``finally`` and dies with this script (PR_SET_PDEATHSIG).
 The file-descriptor limit is raised to its hard limit for all children.
 
-TODO (issue 4): loads B/C, slow readers, median of several runs, reconnecting
-clients (a client closed early stays closed here and is counted), a results
-entry in RESULTS.md.
+``--runs N`` repeats the whole sequence N times; the table shows each
+figure's median over the runs, and each ratio is computed within a run (the
+servers of one run share the machine's state of that moment), then the
+median of those is printed.
+
+``--slow-clients K`` also runs the project with K extra clients that connect
+and never read (small receive buffer, as a stuck tab); it prints the server's
+memory and the reading clients' p99 against the run without them.
+
+A client closed early is not reconnected here; it is counted under errors.
 """
 
 from __future__ import annotations
@@ -71,6 +79,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from _report import print_report
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -146,6 +156,20 @@ def produced(url: str) -> tuple[float, int]:
     return time.time(), sum(f["last_seq"] for f in body["feeds"])
 
 
+def current_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def split(total: int, parts: int) -> list[int]:
+    shares = [total // parts] * parts
+    for i in range(total % parts):
+        shares[i] += 1
+    return shares
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -153,8 +177,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def measure(name: str, server_cmd: list[str], args: argparse.Namespace) -> dict:
-    """Start *server_cmd*, load it with the generators, return the figures."""
+def measure(name: str, server_cmd: list[str], args: argparse.Namespace, slow: int = 0) -> dict:
+    """Start *server_cmd*, load it with the generators (plus *slow* clients
+    that never read), return the figures."""
     logs = tempfile.TemporaryFile(mode="w+")
     children: list[subprocess.Popen] = []
     try:
@@ -168,13 +193,13 @@ def measure(name: str, server_cmd: list[str], args: argparse.Namespace) -> dict:
         ws_url = url.replace("http://", "ws://", 1) + "/ws"
         deadline = time.time() + CONNECT_TIMEOUT + args.warmup + args.duration + 30
 
-        shares = [args.clients // args.generators] * args.generators
-        for i in range(args.clients % args.generators):
-            shares[i] += 1
         generators = []
-        for share in shares:
+        for share, slow_share in zip(
+            split(args.clients, args.generators), split(slow, args.generators), strict=True
+        ):
             cmd = [sys.executable, str(HERE / "_loadgen.py"), "--url", ws_url]
             cmd += ["--clients", str(share), "--deadline", str(deadline)]
+            cmd += ["--slow", str(slow_share)]
             if args.no_compression:
                 cmd.append("--no-compression")
             generators.append(spawn(cmd, stdin=subprocess.PIPE, stderr=logs))
@@ -198,6 +223,7 @@ def measure(name: str, server_cmd: list[str], args: argparse.Namespace) -> dict:
         cpu1 = cpu_seconds(server.pid)
         when1, seq1 = produced(url)
         rss = peak_rss_mb(server.pid)
+        rss_now = current_rss_mb(server.pid)
         results = [json.loads(read_line(g, 30)) for g in generators]
     except BaseException:
         logs.seek(0)
@@ -207,6 +233,8 @@ def measure(name: str, server_cmd: list[str], args: argparse.Namespace) -> dict:
         raise
     finally:
         stop(children)
+        logs.seek(0)
+        slow_closed = logs.read().count("closing slow client")
         logs.close()
 
     window = t1 - t0
@@ -246,6 +274,9 @@ def measure(name: str, server_cmd: list[str], args: argparse.Namespace) -> dict:
         "duplicates": sum(r["dups"] for r in results),
         "server_cpu_cores": (cpu1 - cpu0) / window,
         "server_peak_rss_mb": rss,
+        "server_rss_mb": rss_now,
+        "slow_clients": sum(r["slow_connected"] for r in results),
+        "slow_closed_by_server": slow_closed,
         "generator_cpu_cores": sum(r["cpu_s"] for r in results) / window,
         "errors": {
             "connect": sum(r["connect_errors"] for r in results),
@@ -255,57 +286,31 @@ def measure(name: str, server_cmd: list[str], args: argparse.Namespace) -> dict:
     }
 
 
-def print_table(runs: list[dict], args: argparse.Namespace) -> None:
-    def fmt(value: float, spec: str) -> str:
-        return "n/a" if value != value else format(value, spec)  # NaN
-
-    rows = [
-        ("clients connected", lambda r: str(r["clients"])),
-        ("connect time (s)", lambda r: fmt(r["connect_s"], ".1f")),
-        ("points/s delivered", lambda r: fmt(r["points_per_s"], ",.0f")),
-        ("values/s delivered", lambda r: fmt(r["values_per_s"], ",.0f")),
-        ("frames/s delivered", lambda r: fmt(r["frames_per_s"], ",.0f")),
-        ("points/s produced (all feeds)", lambda r: fmt(r["produced_points_per_s"], ",.1f")),
-        ("delivered / produced", lambda r: fmt(100 * r["delivered_fraction"], ".1f") + " %"),
-        ("delivered / offered", lambda r: fmt(100 * r["offered_fraction"], ".1f") + " %"),
-        ("points per frame", lambda r: fmt(r["points_per_frame"], ".2f")),
-        ("mean frame (bytes)", lambda r: fmt(r["mean_frame_bytes"], ",.0f")),
-        ("latency p50 (ms)", lambda r: fmt(r["latency_ms"]["p50"], ".1f")),
-        ("latency p95 (ms)", lambda r: fmt(r["latency_ms"]["p95"], ".1f")),
-        ("latency p99 (ms)", lambda r: fmt(r["latency_ms"]["p99"], ".1f")),
-        ("latency max (ms)", lambda r: fmt(r["latency_ms"]["max"], ".1f")),
-        ("latency samples", lambda r: str(r["latency_ms"]["samples"])),
-        ("gaps (missing seqs)", lambda r: str(r["gaps"])),
-        ("server CPU (cores)", lambda r: fmt(r["server_cpu_cores"], ".2f")),
-        ("server peak RSS (MB)", lambda r: fmt(r["server_peak_rss_mb"], ".0f")),
-        ("generator CPU (cores)", lambda r: fmt(r["generator_cpu_cores"], ".2f")),
-        ("errors: connect", lambda r: str(r["errors"]["connect"])),
-        ("errors: closed early", lambda r: json.dumps(r["errors"]["closed_early"])),
-        ("errors: other", lambda r: str(r["errors"]["other"])),
-    ]
-    width = max(len(label) for label, _ in rows)
-    print(
-        f"\nload: {args.clients} clients x {args.series} series (ticker feeds) x {args.rate:g} Hz,"
-        f" {VALUES_PER_POINT} values per point (price, volume);"
-        f" offered {args.clients * args.series * args.rate:,.0f} points/s ="
-        f" {args.clients * args.series * args.rate * VALUES_PER_POINT:,.0f} values/s;"
-        f" compression {'off' if args.no_compression else 'permessage-deflate offered'};"
-        f" window {args.duration:g} s after {args.warmup:g} s warm-up;"
-        f" {args.generators} generator processes; {os.cpu_count()} CPUs"
-    )
-    print(f"{'':<{width}}  " + "  ".join(f"{r['name']:>14}" for r in runs))
-    for label, get in rows:
-        print(f"{label:<{width}}  " + "  ".join(f"{get(r):>14}" for r in runs))
-    by_name = {r["name"]: r for r in runs}
-    project = by_name.get("project")
-    if project and "naive" in by_name:
-        naive = by_name["naive"]["values_per_s"]
-        ratio = project["values_per_s"] / naive if naive else float("inf")
-        print(f"\ndelivered values/s, project / naive: {ratio:.2f}x")
-    if project and "ceiling" in by_name:
-        ceiling = by_name["ceiling"]["frames_per_s"]
-        fraction = project["frames_per_s"] / ceiling if ceiling else float("nan")
-        print(f"frames/s, project / ceiling (bare websockets.broadcast): {fraction:.2f}")
+def one_run(args: argparse.Namespace) -> dict[str, dict]:
+    """Every server under the same load, one after the other: one run."""
+    symbols = ",".join(f"S{i}" for i in range(args.series))
+    rate = f"{args.rate:g}"
+    run: dict[str, dict] = {}
+    project_cmd = [sys.executable, "-m", "dashboard", "--port", "0", "--symbols", symbols]
+    project_cmd += ["--rate", rate, "--seed", "1", "--log-level", "warning"]
+    run["project"] = project = measure("project", project_cmd, args)
+    if args.slow_clients:
+        run["project+slow"] = measure("project+slow", project_cmd, args, args.slow_clients)
+    if not args.no_naive:
+        naive_cmd = [sys.executable, str(HERE / "naive_app.py"), "--port", "0"]
+        naive_cmd += ["--symbols", symbols, "--rate", rate]
+        run["naive"] = measure("naive", naive_cmd, args)
+    if not args.no_ceiling:
+        per_client = args.ceiling_frame_rate or project["frames_per_s"] / max(1, project["clients"])
+        points = project["points_per_frame"]
+        if per_client > 0 and points == points:
+            ceiling_cmd = [sys.executable, str(HERE / "ceiling_server.py"), "--port", "0"]
+            ceiling_cmd += ["--symbols", symbols, "--frame-rate", f"{per_client:.3f}"]
+            ceiling_cmd += ["--points", str(max(1, round(points)))]
+            run["ceiling"] = measure("ceiling", ceiling_cmd, args)
+        else:
+            print("ceiling skipped: the project delivered no frames to copy")
+    return run
 
 
 def main() -> None:
@@ -315,8 +320,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="points/s per feed")
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before the window")
+    parser.add_argument("--runs", type=int, default=1, help="repeat; figures are medians")
     parser.add_argument("--generators", type=int, help="load-generator processes")
     parser.add_argument("--no-compression", action="store_true", help="clients offer no deflate")
+    parser.add_argument(
+        "--slow-clients",
+        type=int,
+        default=0,
+        help="also run the project with this many extra clients that never read",
+    )
     parser.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling")
     parser.add_argument(
@@ -326,37 +338,24 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
-    if args.clients < 1 or args.series < 1 or args.rate <= 0 or args.duration <= 0:
-        parser.error("clients, series, rate and duration must be positive")
+    if min(args.clients, args.series, args.runs) < 1 or args.rate <= 0 or args.duration <= 0:
+        parser.error("clients, series, runs, rate and duration must be positive")
+    if args.slow_clients < 0:
+        parser.error("--slow-clients must be >= 0")
     if args.generators is None:
         args.generators = min(4, math.ceil(args.clients / 250))
     args.generators = max(1, min(args.generators, args.clients))
     fd_limit = raise_fd_limit()
-    if fd_limit < 2 * args.clients + 100:
-        print(f"warning: fd limit {fd_limit} may be too low for {args.clients} clients")
+    needed = 2 * (args.clients + args.slow_clients) + 100
+    if fd_limit < needed:
+        print(f"warning: fd limit {fd_limit} may be too low ({needed} wanted)")
 
-    symbols = ",".join(f"S{i}" for i in range(args.series))
-    rate = f"{args.rate:g}"
     runs = []
-    project_cmd = [sys.executable, "-m", "dashboard", "--port", "0", "--symbols", symbols]
-    project_cmd += ["--rate", rate, "--seed", "1", "--log-level", "warning"]
-    runs.append(measure("project", project_cmd, args))
-    if not args.no_naive:
-        naive_cmd = [sys.executable, str(HERE / "naive_app.py"), "--port", "0"]
-        naive_cmd += ["--symbols", symbols, "--rate", rate]
-        runs.append(measure("naive", naive_cmd, args))
-    if not args.no_ceiling:
-        project = runs[0]
-        per_client = args.ceiling_frame_rate or project["frames_per_s"] / max(1, project["clients"])
-        points = project["points_per_frame"]
-        if per_client > 0 and points == points:
-            ceiling_cmd = [sys.executable, str(HERE / "ceiling_server.py"), "--port", "0"]
-            ceiling_cmd += ["--symbols", symbols, "--frame-rate", f"{per_client:.3f}"]
-            ceiling_cmd += ["--points", str(max(1, round(points)))]
-            runs.append(measure("ceiling", ceiling_cmd, args))
-        else:
-            print("ceiling skipped: the project delivered no frames to copy")
-    print_table(runs, args)
+    for index in range(args.runs):
+        runs.append(one_run(args))
+        if args.runs > 1:
+            print(f"run {index + 1}/{args.runs} done", file=sys.stderr, flush=True)
+    print_report(runs, args)
     if args.json:
         print(json.dumps({"args": vars(args), "runs": runs}))
 

@@ -58,7 +58,7 @@ class Hub:
         backplane: Backplane,
         *,
         flush_interval: float = 0.05,
-        coalesce: float = 0.01,
+        coalesce: float = 0.002,
         history_size: int = 3000,
         client_max_frames: int = 256,
         max_pending_points: int = 50_000,

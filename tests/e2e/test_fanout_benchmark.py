@@ -13,10 +13,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fanout_benchmark_tiny_run():
-    """benchmarks/fanout.py at a tiny load exits 0 and prints every figure for all three servers."""
+    """benchmarks/fanout.py at a tiny load, two runs with slow readers, exits 0
+    and prints every figure and ratio for every server."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "fanout.py"), "--clients", "4", "--series", "3"]
-        + ["--rate", "5", "--duration", "3", "--json"],
+        + ["--rate", "5", "--duration", "1", "--warmup", "0.5", "--runs", "2"]
+        + ["--slow-clients", "2", "--json"],
         capture_output=True,
         text=True,
         timeout=90,
@@ -36,11 +38,16 @@ def test_fanout_benchmark_tiny_run():
         "errors: connect",
         "project / naive",
         "project / ceiling",
+        "slow readers: server RSS at end",
+        "slow readers: reading clients' p99",
     ):
         assert label in out, f"{label!r} missing from:\n{out}"
     runs = json.loads(out.strip().splitlines()[-1])["runs"]
-    assert [r["name"] for r in runs] == ["project", "naive", "ceiling"]
+    assert len(runs) == 2
     for run in runs:
-        assert run["clients"] == 4
-        assert run["points_per_s"] > 0
-        assert set(run["latency_ms"]) == {"samples", "p50", "p95", "p99", "max"}
+        assert list(run) == ["project", "project+slow", "naive", "ceiling"]
+        assert run["project+slow"]["slow_clients"] == 2
+        for figures in run.values():
+            assert figures["clients"] == 4
+            assert figures["points_per_s"] > 0
+            assert set(figures["latency_ms"]) == {"samples", "p50", "p95", "p99", "max"}
