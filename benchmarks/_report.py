@@ -103,7 +103,8 @@ def print_report(runs: list[dict[str, dict]], args: argparse.Namespace) -> None:
     print(
         f"\nload: {args.clients} clients x {args.series} series (ticker feeds) x {args.rate:g} Hz"
         f" = {load:,.0f} points/s offered ({VALUES_PER_POINT} values each: price, volume);"
-        f" compression {'off' if args.no_compression else 'permessage-deflate offered'};"
+        f" clients {'offer no compression' if args.no_compression else 'offer permessage-deflate'},"
+        f" the dashboard {'accepts' if args.server_compression else 'refuses'} it;"
         f" window {args.duration:g} s after {args.warmup:g} s warm-up;"
         f" {args.generators} generator processes; {machine()}"
     )

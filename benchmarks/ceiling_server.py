@@ -6,8 +6,9 @@ Every ``1/frame-rate`` seconds it builds one batch frame shaped like the
 dashboard's (``{"type": "batch", "points": [...]}`` holding ``--points``
 points, round-robin over the symbols, each with ``feed``, ``seq``, ``ts``
 and price/volume values), encodes it once and sends it to every connection
-with ``websockets.broadcast()``. Compression is the library's default
-(permessage-deflate when the client offers it). ``GET /api/feeds`` gives
+with ``websockets.broadcast()``. Compression follows the dashboard's: off
+unless ``--compression`` (then permessage-deflate when the client offers it,
+the library's default), so both servers send the same bytes. ``GET /api/feeds`` gives
 ``last_seq`` per feed, as the dashboard's does. Binds 127.0.0.1 only.
 """
 
@@ -73,6 +74,7 @@ async def main() -> None:
     parser.add_argument("--symbols", required=True)
     parser.add_argument("--frame-rate", type=float, required=True, help="frames/s per client")
     parser.add_argument("--points", type=int, required=True, help="points per frame")
+    parser.add_argument("--compression", action="store_true", help="accept permessage-deflate")
     args = parser.parse_args()
     symbols = [s for s in args.symbols.split(",") if s]
     last_seq.update({s: 0 for s in symbols})
@@ -86,6 +88,7 @@ async def main() -> None:
         args.port,
         process_request=process_request,
         ping_interval=None,
+        compression="deflate" if args.compression else None,
         max_size=2**20,
         backlog=1024,
     ) as server:

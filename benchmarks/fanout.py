@@ -2,7 +2,8 @@
 
     python benchmarks/fanout.py --clients N --series S --rate R --duration D
                                 [--runs 3] [--warmup 2] [--generators G]
-                                [--no-compression] [--slow-clients K]
+                                [--no-compression] [--server-compression]
+                                [--slow-clients K]
                                 [--no-naive] [--no-ceiling] [--json]
 
 Words: a *series* here is one simulated ticker feed (symbol) of the
@@ -14,9 +15,11 @@ Three servers, one after the other, each a real process on 127.0.0.1 under
 the same load:
 
 1. project: ``python -m dashboard --port 0 --symbols ... --rate R``
-   (Hypercorn; batches every flush interval, 50 ms by default);
+   (Hypercorn; batches at most every flush interval, 50 ms by default;
+   refuses permessage-deflate unless ``--server-compression``);
 2. naive: benchmarks/naive_app.py, Quart on Hypercorn, one producer task
-   that awaits ``websocket.send(json.dumps(point))`` per point per client;
+   that awaits ``websocket.send(json.dumps(point))`` per point per client,
+   with Hypercorn's defaults (it accepts permessage-deflate) as a tutorial's;
 3. ceiling: benchmarks/ceiling_server.py, a bare ``websockets`` server that
    broadcasts pre-encoded frames at the project's measured frames/s per
    client, with the project's measured points per frame (hence about its
@@ -293,6 +296,8 @@ def one_run(args: argparse.Namespace) -> dict[str, dict]:
     run: dict[str, dict] = {}
     project_cmd = [sys.executable, "-m", "dashboard", "--port", "0", "--symbols", symbols]
     project_cmd += ["--rate", rate, "--seed", "1", "--log-level", "warning"]
+    if args.server_compression:
+        project_cmd.append("--ws-compression")
     run["project"] = project = measure("project", project_cmd, args)
     if args.slow_clients:
         run["project+slow"] = measure("project+slow", project_cmd, args, args.slow_clients)
@@ -307,6 +312,8 @@ def one_run(args: argparse.Namespace) -> dict[str, dict]:
             ceiling_cmd = [sys.executable, str(HERE / "ceiling_server.py"), "--port", "0"]
             ceiling_cmd += ["--symbols", symbols, "--frame-rate", f"{per_client:.3f}"]
             ceiling_cmd += ["--points", str(max(1, round(points)))]
+            if args.server_compression:
+                ceiling_cmd.append("--compression")
             run["ceiling"] = measure("ceiling", ceiling_cmd, args)
         else:
             print("ceiling skipped: the project delivered no frames to copy")
@@ -323,6 +330,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="repeat; figures are medians")
     parser.add_argument("--generators", type=int, help="load-generator processes")
     parser.add_argument("--no-compression", action="store_true", help="clients offer no deflate")
+    parser.add_argument(
+        "--server-compression",
+        action="store_true",
+        help="the dashboard (and the ceiling) accept permessage-deflate: --ws-compression",
+    )
     parser.add_argument(
         "--slow-clients",
         type=int,
@@ -346,7 +358,7 @@ def main() -> None:
         args.generators = min(4, math.ceil(args.clients / 250))
     args.generators = max(1, min(args.generators, args.clients))
     fd_limit = raise_fd_limit()
-    needed = 2 * (args.clients + args.slow_clients) + 100
+    needed = args.clients + args.slow_clients + 100  # the server holds one fd per client
     if fd_limit < needed:
         print(f"warning: fd limit {fd_limit} may be too low ({needed} wanted)")
 
