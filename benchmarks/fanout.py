@@ -296,6 +296,9 @@ def one_run(args: argparse.Namespace) -> dict[str, dict]:
     run: dict[str, dict] = {}
     project_cmd = [sys.executable, "-m", "dashboard", "--port", "0", "--symbols", symbols]
     project_cmd += ["--rate", rate, "--seed", "1", "--log-level", "warning"]
+    # Every load-generator client connects from 127.0.0.1: lift the per-address
+    # connection limit (default 64), as a deployment behind a proxy would.
+    project_cmd += ["--max-connections-per-address", "0"]
     if args.server_compression:
         project_cmd.append("--ws-compression")
     run["project"] = project = measure("project", project_cmd, args)

@@ -24,6 +24,7 @@ from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
 from dashboard.ingest import ingest_blueprint
+from dashboard.limits import Limits, limits_from_config
 from dashboard.producers import Backoff, Producers
 from dashboard.viewer import serve_viewer
 from feeds.base import FeedSource
@@ -41,6 +42,7 @@ class Runtime:
     hub: Hub
     producers: Producers
     assets: StaticAssets
+    limits: Limits = field(default_factory=Limits)
     started: float = field(default_factory=time.monotonic)
     #: Set when the server begins to shut down, so long-lived sockets that are
     #: not viewers (ingest) can close with 1001 instead of being cut off.
@@ -84,17 +86,19 @@ def create_app(
     # Bodies are only taken by ingest; Quart fixes the limit when a request is
     # built, so the ingest limit must be the app's.
     app.config["MAX_CONTENT_LENGTH"] = config.ingest_max_bytes
+    limits = limits_from_config(config)
     hub = Hub(
         backplane or MemoryBackplane(),
         flush_interval=config.flush_interval,
         history_size=config.history_size,
         client_max_frames=config.client_max_frames,
+        limits=limits,
     )
     backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
     producers = Producers(
         hub, default_sources(config) if sources is None else sources, backoff=backoff
     )
-    runtime = Runtime(config, hub, producers, StaticAssets(config.static_dir))
+    runtime = Runtime(config, hub, producers, StaticAssets(config.static_dir), limits)
     app.extensions["livefeed"] = runtime
 
     @app.while_serving
@@ -193,11 +197,19 @@ def create_app(
     app.register_blueprint(ingest_blueprint(runtime))
 
     @app.websocket("/ws")
-    async def ws() -> None:
-        await serve_viewer(
-            hub,
-            await_subscribe=websocket.args.get("await_subscribe", "") in ("1", "true"),
-            subscribe_timeout=config.await_subscribe_timeout,
-        )
+    async def ws() -> tuple[Response, int] | None:
+        address = str(websocket.remote_addr or "")
+        if not limits.open_connection(address):
+            # Returned before accept: the handshake is refused with HTTP 429.
+            return jsonify(error=limits.too_many_connections(), code="too_many_connections"), 429
+        try:
+            await serve_viewer(
+                hub,
+                await_subscribe=websocket.args.get("await_subscribe", "") in ("1", "true"),
+                subscribe_timeout=config.await_subscribe_timeout,
+            )
+        finally:
+            limits.close_connection(address)
+        return None
 
     return app

@@ -44,6 +44,23 @@ def _positive(text: str) -> float:
     return value
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _non_negative(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = DashboardConfig()
     parser = argparse.ArgumentParser(
@@ -76,6 +93,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept permessage-deflate on WebSockets (default off: CPU per viewer)",
     )
     add("--ingest-token", help=f"bearer token enabling push ingest (or ${TOKEN_ENV})")
+    add(
+        "--max-connections-per-address",
+        type=_count,
+        metavar="N",
+        help="WebSockets one client address may hold, 0 for no limit (default "
+        f"{defaults.max_connections_per_address}; behind a reverse proxy all clients share one)",
+    )
+    add(
+        "--ws-ping-interval",
+        type=_non_negative,
+        metavar="SECONDS",
+        help=f"WebSocket ping interval, 0 for none (default {defaults.ws_ping_interval:g})",
+    )
+    add(
+        "--read-timeout",
+        type=_non_negative,
+        metavar="SECONDS",
+        help="drop a connection that sends nothing, not even a pong, for this long; "
+        f"0 for never (default {defaults.read_timeout:g})",
+    )
     add("--log-level", choices=LOG_LEVELS, help="default info")
     return parser
 
@@ -95,6 +132,9 @@ def config_from_args(argv: Sequence[str] | None = None) -> DashboardConfig:
             "log_level": args.log_level,
             "ws_compression": args.ws_compression,
             "ingest_token": args.ingest_token or os.environ.get(TOKEN_ENV) or None,
+            "max_connections_per_address": args.max_connections_per_address,
+            "ws_ping_interval": args.ws_ping_interval,
+            "read_timeout": args.read_timeout,
         }
         settings.update({k: v for k, v in given.items() if v is not None})
         if args.feed:

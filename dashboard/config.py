@@ -53,6 +53,26 @@ class DashboardConfig:
     ingest_max_points: int = 100_000  # per request or WebSocket message
     ingest_max_bytes: int = 16 * 2**20  # request body / message size
 
+    # Per-client limits (see dashboard/limits.py); a rate of 0 means no limit.
+    # Viewers send tiny messages (subscribe, ping): 64 KiB is generous. Text is
+    # counted in characters, as Hypercorn counts it. Over it: close 1009.
+    viewer_max_message_bytes: int = 64 * 2**10
+    # Messages per second per connection, bursts up to 5 s worth. Over: 1008.
+    viewer_max_messages_per_s: float = 20.0
+    ingest_max_messages_per_s: float = 1000.0
+    # Each subscribe builds a snapshot or replay: 1 per 2 s, bursts of 10.
+    viewer_max_subscribes_per_s: float = 0.5
+    viewer_subscribe_burst: int = 10
+    viewer_max_subscribe_names: int = 1024  # feeds or series one subscribe may list
+    # Viewer + ingest WebSockets from one client address (0: no limit); behind a
+    # reverse proxy every client has the proxy's address.
+    max_connections_per_address: int = 64
+    # Dead peers: Hypercorn pings every ws_ping_interval but never checks the
+    # pong; a peer that sends nothing (not even a pong) for read_timeout is
+    # dropped. 0 turns either off; read_timeout needs pings below it.
+    ws_ping_interval: float = 20.0
+    read_timeout: float = 60.0
+
     # The page's folder; None: the one shipped with the package.
     static_dir: Path | None = None
 
@@ -82,6 +102,33 @@ class DashboardConfig:
                 raise ValueError(f"{name} must be > 0, not {value}")
         if self.history_size < 1 or self.client_max_frames < 1:
             raise ValueError("history_size and client_max_frames must be >= 1")
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        for name, value in (
+            ("viewer_max_messages_per_s", self.viewer_max_messages_per_s),
+            ("ingest_max_messages_per_s", self.ingest_max_messages_per_s),
+            ("viewer_max_subscribes_per_s", self.viewer_max_subscribes_per_s),
+            ("max_connections_per_address", self.max_connections_per_address),
+            ("ws_ping_interval", self.ws_ping_interval),
+            ("read_timeout", self.read_timeout),
+        ):
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0 (0: off), not {value}")
+        for name, value in (
+            ("viewer_max_message_bytes", self.viewer_max_message_bytes),
+            ("viewer_subscribe_burst", self.viewer_subscribe_burst),
+            ("viewer_max_subscribe_names", self.viewer_max_subscribe_names),
+        ):
+            if not value >= 1:
+                raise ValueError(f"{name} must be >= 1, not {value}")
+        if self.read_timeout and not 0 < self.ws_ping_interval < self.read_timeout:
+            # A healthy viewer may send nothing for minutes: only the pongs to
+            # pings more frequent than the timeout keep it connected.
+            raise ValueError(
+                f"read_timeout {self.read_timeout} needs a ws_ping_interval between 0 "
+                f"and it, not {self.ws_ping_interval}"
+            )
 
     @property
     def logging_level(self) -> int:

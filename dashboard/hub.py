@@ -23,7 +23,17 @@ from typing import Any
 from dashboard.backplane import Backplane
 from dashboard.channel import ALL, ClientChannel, Subscription
 from dashboard.history import FeedHistory
+from dashboard.limits import (
+    MESSAGE_RATE,
+    SUBSCRIBE_NAMES,
+    SUBSCRIBE_RATE,
+    TOO_MANY_MESSAGES,
+    TOO_MANY_SUBSCRIBES,
+    Limits,
+    ViewerQuota,
+)
 from dashboard.protocol import (
+    TOO_MANY_NAMES,
     Ping,
     Point,
     ProtocolError,
@@ -62,6 +72,7 @@ class Hub:
         history_size: int = 3000,
         client_max_frames: int = 256,
         max_pending_points: int = 50_000,
+        limits: Limits | None = None,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be > 0, not {flush_interval}")
@@ -75,6 +86,8 @@ class Hub:
         self.feeds: dict[str, FeedInfo] = {}
         self.histories: dict[str, FeedHistory] = {}
         self._clients: set[ClientChannel] = set()
+        self.limits = limits or Limits()  # default: no limits
+        self._quotas: dict[ClientChannel, ViewerQuota] = {}
         self._no_clients = asyncio.Event()
         self._no_clients.set()
         self._pending: list[Point] = []
@@ -231,6 +244,7 @@ class Hub:
         sends a subscribe message."""
         client = ClientChannel(self._client_max_frames, address)
         self._clients.add(client)
+        self._quotas[client] = self.limits.viewer_quota()
         self._no_clients.clear()
         self._send(client, self.hello())
         if subscribe:
@@ -239,6 +253,7 @@ class Hub:
 
     def disconnect(self, client: ClientChannel) -> None:
         self._clients.discard(client)
+        self._quotas.pop(client, None)
         if not self._clients:
             self._no_clients.set()
 
@@ -250,15 +265,34 @@ class Hub:
             client.close(code, reason)
 
     def receive(self, client: ClientChannel, data: str | bytes | None) -> None:
-        """Handle one frame from *client*: answer goes to its outbox, errors too."""
+        """Handle one frame from *client*: answer goes to its outbox, errors too.
+        A client over its message or subscribe rate is closed (1008)."""
+        quota = self._quotas.get(client)
+        if quota is None or client.closing:
+            return  # gone or going: nothing more is answered
+        if not quota.allow_message():
+            self._refuse(client, MESSAGE_RATE, TOO_MANY_MESSAGES)
+            return
         try:
-            message = parse_client_message(data)
+            message = parse_client_message(data, max_names=self.limits.max_subscribe_names)
             if isinstance(message, Subscribe):
+                # Each subscribe costs a snapshot or replay: limited on its own.
+                if not quota.allow_subscribe():
+                    self._refuse(client, SUBSCRIBE_RATE, TOO_MANY_SUBSCRIBES)
+                    return
                 self.subscribe(client, message)
             elif isinstance(message, Ping):
                 self._send(client, encode_pong(message))
         except ProtocolError as error:
+            if error.code == TOO_MANY_NAMES:
+                self.limits.count(SUBSCRIBE_NAMES, client.address)
             self._send(client, encode_error(error))
+
+    def _refuse(self, client: ClientChannel, violation: str, reason: str) -> None:
+        self.limits.count(violation, client.address)
+        # Discarding what is queued gets the close out now, even to a client
+        # that floods without reading.
+        client.close(CLOSE_POLICY, reason, discard=True)
 
     def subscribe(self, client: ClientChannel, request: Subscribe) -> None:
         """Replace *client*'s subscription and queue what it needs to catch up.

@@ -23,6 +23,7 @@ import orjson
 from quart import Blueprint, Response, request, websocket
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard.limits import MESSAGE_RATE, TOO_MANY_MESSAGES, TokenBucket
 from dashboard.protocol import check_values
 from feeds.base import FeedInfo, Series, check_name
 
@@ -39,6 +40,8 @@ MAX_FUTURE_MS = 86_400_000
 MAX_SERIES = 256
 #: WebSocket close code for a message over the size limit (RFC 6455: too big).
 CLOSE_TOO_BIG = 1009
+CLOSE_POLICY = 1008
+INGEST_WS_PATH = "/api/ingest"
 DISABLED = "ingest is disabled (no token configured)"
 NAME_RULE = "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit"
 JSON, NDJSON = "application/json", "application/x-ndjson"
@@ -278,7 +281,7 @@ class _Writer:
 
 def ingest_blueprint(runtime: Runtime) -> Blueprint:
     blueprint = Blueprint("ingest", __name__)
-    config, hub = runtime.config, runtime.hub
+    config, hub, limits = runtime.config, runtime.hub, runtime.limits
     writer = _Writer(hub)
 
     def authorize(header: str | None) -> None:
@@ -338,24 +341,38 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             orjson.dumps({"feed": feed, "accepted": accepted}), 200, mimetype="application/json"
         )
 
-    @blueprint.websocket("/api/ingest")
+    @blueprint.websocket(INGEST_WS_PATH)
     async def ingest_socket() -> Response | None:
+        address = str(websocket.remote_addr or "")
         try:
             authorize(websocket.headers.get("Authorization"))
+            if not limits.open_connection(address):
+                raise IngestError(429, "too_many_connections", limits.too_many_connections())
         except IngestError as error:
             return _error(error)  # before accept: an HTTP refusal of the handshake
+        try:
+            await serve_ingest_socket(limits.ingest_messages.bucket(), address)
+        finally:
+            limits.close_connection(address)
+        return None
+
+    async def serve_ingest_socket(rate: TokenBucket | None, address: str) -> None:
         await websocket.accept()
         while True:
             data = await receive_unless_closing()
             if data is None:
                 await websocket.close(1001, "server shutting down")
-                return None
+                return
+            if rate is not None and not rate.allow():
+                limits.count(MESSAGE_RATE, address)
+                await websocket.close(CLOSE_POLICY, TOO_MANY_MESSAGES)
+                return
             raw = data.encode() if isinstance(data, str) else data
             if len(raw) > config.ingest_max_bytes:
                 await websocket.close(
                     CLOSE_TOO_BIG, f"message over {config.ingest_max_bytes} bytes"
                 )
-                return None
+                return
             try:
                 feed, raw_points = parse_ws_message(raw, config.ingest_max_points)
                 accepted = await writer.write(batch_for(feed, raw_points))

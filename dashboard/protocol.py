@@ -21,6 +21,8 @@ PROTOCOL_VERSION = 1
 MAX_NAMES = 1024
 MAX_PING_ID_LENGTH = 64
 MAX_SAFE_INTEGER = 2**53 - 1
+#: The error code of a subscribe listing more names than the server allows.
+TOO_MANY_NAMES = "too_many_names"
 
 
 class ProtocolError(Exception):
@@ -109,17 +111,19 @@ class Ping:
 ClientMessage = Subscribe | Ping
 
 
-def _names(value: Any, field: str) -> frozenset[str] | None:
+def _names(value: Any, field: str, max_names: int) -> frozenset[str] | None:
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list):
         raise ProtocolError("bad_message", f"'{field}' must be a list of strings")
-    if len(value) > MAX_NAMES:
-        raise ProtocolError("bad_message", f"'{field}' lists more than {MAX_NAMES} names")
+    if len(value) > max_names:
+        raise ProtocolError(TOO_MANY_NAMES, f"'{field}' lists more than {max_names} names")
+    if not all(isinstance(v, str) for v in value):
+        raise ProtocolError("bad_message", f"'{field}' must be a list of strings")
     return frozenset(value)
 
 
-def _resume(value: Any) -> Resume | None:
+def _resume(value: Any, max_names: int) -> Resume | None:
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -127,23 +131,25 @@ def _resume(value: Any) -> Resume | None:
     epoch, seqs = value.get("epoch"), value.get("seqs")
     if not isinstance(epoch, str):
         raise ProtocolError("bad_message", "'resume.epoch' must be a string")
-    if not isinstance(seqs, dict) or len(seqs) > MAX_NAMES:
-        raise ProtocolError("bad_message", f"'resume.seqs' must be an object of <= {MAX_NAMES}")
+    if not isinstance(seqs, dict):
+        raise ProtocolError("bad_message", "'resume.seqs' must be an object")
+    if len(seqs) > max_names:
+        raise ProtocolError(TOO_MANY_NAMES, f"'resume.seqs' lists more than {max_names} feeds")
     for feed, seq in seqs.items():
         if type(seq) is not int or seq < 0:
             raise ProtocolError("bad_message", f"'resume.seqs.{feed}' must be an integer >= 0")
     return Resume(epoch=epoch, seqs=dict(seqs))
 
 
-def _parse_subscribe(message: dict[str, Any]) -> Subscribe:
+def _parse_subscribe(message: dict[str, Any], max_names: int) -> Subscribe:
     return Subscribe(
-        feeds=_names(message.get("feeds"), "feeds"),
-        series=_names(message.get("series"), "series"),
-        resume=_resume(message.get("resume")),
+        feeds=_names(message.get("feeds"), "feeds", max_names),
+        series=_names(message.get("series"), "series", max_names),
+        resume=_resume(message.get("resume"), max_names),
     )
 
 
-def _parse_ping(message: dict[str, Any]) -> Ping:
+def _parse_ping(message: dict[str, Any], max_names: int) -> Ping:
     ping_id = message.get("id")
     if ping_id is not None and not (
         (type(ping_id) is int and abs(ping_id) <= MAX_SAFE_INTEGER)
@@ -156,8 +162,9 @@ def _parse_ping(message: dict[str, Any]) -> Ping:
 _PARSERS = {"subscribe": _parse_subscribe, "ping": _parse_ping}
 
 
-def parse_client_message(data: str | bytes | None) -> ClientMessage:
-    """Parse one client frame, or raise :class:`ProtocolError`."""
+def parse_client_message(data: str | bytes | None, max_names: int = MAX_NAMES) -> ClientMessage:
+    """Parse one client frame, or raise :class:`ProtocolError`; a subscribe may
+    list at most *max_names* feeds, series or resumed feeds."""
     if not data:
         raise ProtocolError("bad_json", "empty message")
     try:
@@ -173,7 +180,7 @@ def parse_client_message(data: str | bytes | None) -> ClientMessage:
     if parser is None:
         known = ", ".join(sorted(_PARSERS))
         raise ProtocolError("unknown_type", f"unknown message type {kind[:64]!r}; known: {known}")
-    return parser(message)
+    return parser(message, max_names)
 
 
 # --- server -> client -------------------------------------------------------

@@ -9,10 +9,21 @@ import socket
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.protocol import h2, h11
-from hypercorn.protocol.ws_stream import WSStream
+from hypercorn.protocol.events import Event, Request
+from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer, WSStream
 from quart import Quart
+from quart.asgi import ASGIWebsocketConnection
+from wsproto.events import CloseConnection, Ping
+from wsproto.events import Event as WSProtoEvent
+
+from dashboard.ingest import INGEST_WS_PATH
+from dashboard.limits import MESSAGE_TOO_BIG
 
 log = logging.getLogger(__name__)
+
+#: Messages Quart holds for one WebSocket handler that has not read them yet.
+QUEUED_MESSAGES = 4
+INGEST_PATH = INGEST_WS_PATH.encode()
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -32,19 +43,141 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 class _WSStream(WSStream):
-    """Hypercorn's WebSocket stream, with permessage-deflate made optional.
+    """Hypercorn's WebSocket stream, with permessage-deflate made optional, a
+    smaller message size for viewers, and an app queue that cannot deadlock.
 
-    Hypercorn 0.18 always accepts the extension when the client offers it
-    (browsers always do) and has no setting for it. Forgetting the client's
-    offer before the handshake is answered leaves wsproto's extension
+    Compression: Hypercorn 0.18 always accepts the extension when the client
+    offers it (browsers always do) and has no setting for it. Forgetting the
+    client's offer before the handshake is answered leaves wsproto's extension
     disabled: frames go out uncompressed and a compressed frame coming in is
     a protocol error (1002), never inflated.
+
+    Message size: Hypercorn has one ``websocket_max_message_size`` (the ingest
+    limit); every other path gets ``viewer_max_message_size``. Over it
+    Hypercorn closes with 1009; here the close also says why, and is counted.
+
+    App queue: Hypercorn hands messages to the app through a queue of
+    ``max_app_queue_size`` and awaits room in it; with Quart's queue bounded
+    (``BoundedWebsocketConnection``) that is the back-pressure that stops
+    reading the socket. Two of those awaits would then wait forever: for a
+    message once the app has finished (nobody reads the queue any more), and
+    for the disconnect while the app is itself stuck in a send that failed
+    (the disconnect is what unblocks it). Puts after the app has finished are
+    dropped, and a disconnect that finds the queue full is handed over by a
+    task of its own.
     """
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.buffer = _CountingBuffer(self.buffer.max_length, self)
+        self._app_done = asyncio.Event()
+        self._handover: asyncio.Task[None] | None = None
+        self._stream_closed = asyncio.Event()
+
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, Request):
+            viewer_limit = getattr(self.config, "viewer_max_message_size", None)
+            # Compared undecoded: a percent-encoded ingest path gets the
+            # smaller limit, never the larger one.
+            if viewer_limit is not None and event.raw_path.partition(b"?")[0] != INGEST_PATH:
+                self.buffer.max_length = viewer_limit
+        await super().handle(event)
+        if isinstance(event, Request) and self.app_put is not None:
+            self.app_put = self._put_while_app_runs(self.app_put)
+        if self.closed:
+            self._stream_closed.set()
+
+    def _put_while_app_runs(self, put):  # type: ignore[no-untyped-def]
+        queue = getattr(put, "__self__", None)  # Hypercorn's asyncio.Queue
+
+        async def app_put(message: dict) -> None:
+            if self._app_done.is_set():
+                return  # nobody will ever read it
+            if isinstance(queue, asyncio.Queue) and not queue.full():
+                queue.put_nowait(message)  # the usual case: no task needed
+            elif message["type"] == "websocket.disconnect":
+                self._handover = asyncio.ensure_future(self._put_until_app_done(put, message))
+            else:
+                await self._put_until_app_done(put, message)
+
+        return app_put
+
+    async def _put_until_app_done(self, put, message: dict) -> None:  # type: ignore[no-untyped-def]
+        putting = asyncio.ensure_future(put(message))
+        app_done = asyncio.ensure_future(self._app_done.wait())
+        try:
+            await asyncio.wait({putting, app_done}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            putting.cancel()
+            app_done.cancel()
+
+    async def app_send(self, message):  # type: ignore[no-untyped-def]
+        if message is None:  # the app has finished
+            self._app_done.set()
+        await super().app_send(message)
 
     async def _accept(self, message):  # type: ignore[no-untyped-def]
         if not getattr(self.config, "websocket_compression", True):
             self.handshake.extensions = None
         await super()._accept(message)
+
+    async def _send_pings(self) -> None:
+        # Hypercorn's loop sleeps a whole interval before it sees that the
+        # stream has closed, and the connection (and a graceful shutdown)
+        # waits for it: this one wakes when the stream closes.
+        while not self.closed:
+            await self._send_wsproto_event(Ping())
+            try:
+                async with asyncio.timeout(self.config.websocket_ping_interval):
+                    await self._stream_closed.wait()
+            except TimeoutError:
+                pass
+
+    async def _send_wsproto_event(self, event: WSProtoEvent) -> None:
+        if isinstance(event, CloseConnection) and event.code == 1009 and not event.reason:
+            event = CloseConnection(1009, f"message over {self.buffer.max_length} bytes")
+        await super()._send_wsproto_event(event)
+
+
+class _CountingBuffer(WebsocketBuffer):
+    """Hypercorn's message buffer, once over the limit: counted, emptied, and
+    kept empty. Hypercorn leaves the refused message in the buffer and goes on
+    appending whatever more of it the peer sends after the 1009."""
+
+    def __init__(self, max_length: int, stream: WSStream) -> None:
+        super().__init__(max_length)
+        self._stream = stream
+        self.refused = False
+
+    def extend(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self.refused:
+            raise FrameTooLargeError()
+        try:
+            super().extend(event)
+        except FrameTooLargeError:
+            self.refused = True
+            self.clear()
+            count = getattr(self._stream.config, "count_violation", None)
+            if count is not None:
+                count(MESSAGE_TOO_BIG, str((self._stream.client or ("",))[0]))
+            raise
+
+
+class BoundedWebsocketConnection(ASGIWebsocketConnection):
+    """Quart's WebSocket connection with a bounded queue of received messages.
+
+    Quart 0.22 queues every received message whether or not the handler reads
+    (an unbounded ``asyncio.Queue``): a client sending faster than its handler
+    reads grows server memory without limit. Bounded, Quart's receiver waits
+    for room, so it stops taking from Hypercorn's app queue; once that is full
+    too, Hypercorn stops reading the socket and TCP flow control slows the
+    client. What the server holds per connection is then at most
+    ``QUEUED_MESSAGES + max_app_queue_size`` messages.
+    """
+
+    def __init__(self, app: Quart, scope) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(app, scope)
+        self.queue = asyncio.Queue(maxsize=QUEUED_MESSAGES)
 
 
 # Hypercorn builds its streams by these module names; the subclass only acts
@@ -75,9 +208,20 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     # beside the application's logging; route it through logging instead.
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = runtime.config.shutdown_timeout
-    # The largest WebSocket message anyone may send is an ingest one.
-    config.websocket_max_message_size = runtime.config.ingest_max_bytes
-    config.websocket_compression = runtime.config.ws_compression
+    settings = runtime.config
+    # The largest WebSocket message anyone may send is an ingest one; every
+    # other path gets the viewer limit (_WSStream).
+    config.websocket_max_message_size = max(
+        settings.ingest_max_bytes, settings.viewer_max_message_bytes
+    )
+    config.viewer_max_message_size = settings.viewer_max_message_bytes
+    config.count_violation = runtime.limits.count
+    config.websocket_compression = settings.ws_compression
+    # Hypercorn never checks that pings are answered: a dead peer is found
+    # only by read_timeout (no byte, not even a pong, for that long).
+    config.websocket_ping_interval = settings.ws_ping_interval or None
+    config.read_timeout = settings.read_timeout or None
+    app.asgi_websocket_class = BoundedWebsocketConnection
 
     async def close_viewers_then_stop() -> None:
         await shutdown.wait()
