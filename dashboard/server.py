@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 
@@ -13,6 +14,7 @@ from hypercorn.protocol.events import Event, Request
 from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer, WSStream
 from quart import Quart
 from quart.asgi import ASGIWebsocketConnection
+from quart.signals import websocket_received
 from wsproto.events import CloseConnection, Ping
 from wsproto.events import Event as WSProtoEvent
 
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: Messages Quart holds for one WebSocket handler that has not read them yet.
 QUEUED_MESSAGES = 4
+#: How long a connection the server closed waits for the peer's close frame.
+CLOSE_REPLY_TIMEOUT = 2.0
 INGEST_PATH = INGEST_WS_PATH.encode()
 
 
@@ -164,7 +168,8 @@ class _CountingBuffer(WebsocketBuffer):
 
 
 class BoundedWebsocketConnection(ASGIWebsocketConnection):
-    """Quart's WebSocket connection with a bounded queue of received messages.
+    """Quart's WebSocket connection with a bounded queue of received messages,
+    and a close that waits for the peer's answer.
 
     Quart 0.22 queues every received message whether or not the handler reads
     (an unbounded ``asyncio.Queue``): a client sending faster than its handler
@@ -173,11 +178,37 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
     too, Hypercorn stops reading the socket and TCP flow control slows the
     client. What the server holds per connection is then at most
     ``QUEUED_MESSAGES + max_app_queue_size`` messages.
+
+    Once the handler has closed the connection, Hypercorn closes the socket as
+    soon as the handler returns. With a flood still arriving, unread bytes make
+    that close a TCP reset, and the peer may lose the close frame (it sees
+    1006, not why). So after its close the handler waits, up to
+    ``CLOSE_REPLY_TIMEOUT``, for the peer's closing answer, and messages that
+    arrive meanwhile are dropped unread so the answer gets through.
     """
 
     def __init__(self, app: Quart, scope) -> None:  # type: ignore[no-untyped-def]
         super().__init__(app, scope)
         self.queue = asyncio.Queue(maxsize=QUEUED_MESSAGES)
+        self._peer_gone = asyncio.Event()
+
+    async def handle_messages(self, receive) -> None:  # type: ignore[no-untyped-def]
+        while True:
+            event = await receive()
+            if event["type"] == "websocket.receive" and not self._closed:
+                message = event.get("bytes") or event["text"]
+                await websocket_received.send_async(message)
+                await self.queue.put(message)
+            elif event["type"] == "websocket.disconnect":
+                self._peer_gone.set()
+                return
+
+    async def handle_websocket(self, websocket, send) -> None:  # type: ignore[no-untyped-def]
+        await super().handle_websocket(websocket, send)
+        if self._closed:  # closed by the handler, not by the peer
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_REPLY_TIMEOUT):
+                    await self._peer_gone.wait()
 
 
 # Hypercorn builds its streams by these module names; the subclass only acts
