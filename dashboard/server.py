@@ -7,10 +7,12 @@ import contextlib
 import logging
 import socket
 
+from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.protocol import h2, h11
-from hypercorn.protocol.events import Event, Request
+from hypercorn.protocol.events import Body, Data, Event, Request, StreamClosed
 from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer, WSStream
 from quart import Quart
 from quart.asgi import ASGIWebsocketConnection
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 QUEUED_MESSAGES = 4
 #: How long a connection the server closed waits for the peer's close frame.
 CLOSE_REPLY_TIMEOUT = 2.0
+#: How long a closed socket may wait for a peer to take its unsent bytes.
+CLOSE_FLUSH_TIMEOUT = 2.0
 INGEST_PATH = INGEST_WS_PATH.encode()
 
 
@@ -85,9 +89,16 @@ class _WSStream(WSStream):
             # smaller limit, never the larger one.
             if viewer_limit is not None and event.raw_path.partition(b"?")[0] != INGEST_PATH:
                 self.buffer.max_length = viewer_limit
+        early = isinstance(event, Body | Data) and not (self.closed or self.handshake.accepted)
         await super().handle(event)
         if isinstance(event, Request) and self.app_put is not None:
             self.app_put = self._put_while_app_runs(self.app_put)
+        if early and self.closed and self.app_put is not None:
+            # Data before the handshake was answered: Hypercorn sends 400 and
+            # marks the stream closed, but tells neither the app (a viewer
+            # would stay in the hub for good) nor the connection (held open).
+            await self.app_put({"type": "websocket.disconnect", "code": 1002})
+            await self.send(StreamClosed(stream_id=self.stream_id))
         if self.closed:
             self._stream_closed.set()
 
@@ -209,6 +220,27 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_REPLY_TIMEOUT):
                     await self._peer_gone.wait()
+
+
+class _TCPServer(TCPServer):
+    """Hypercorn's connection, which gives up on a peer that does not read.
+
+    Hypercorn closes a connection with asyncio's graceful close, which waits
+    until every byte written has been sent. A peer that stopped reading (a
+    frozen tab, a hostile client) never takes them: its socket and task would
+    be held for good, after the app was done with it and after read_timeout.
+    """
+
+    async def _close(self) -> None:
+        loop = asyncio.get_running_loop()
+        abort = loop.call_later(CLOSE_FLUSH_TIMEOUT, self.writer.transport.abort)
+        try:
+            await super()._close()
+        finally:
+            abort.cancel()
+
+
+hypercorn_run.TCPServer = _TCPServer  # type: ignore[misc]
 
 
 # Hypercorn builds its streams by these module names; the subclass only acts
