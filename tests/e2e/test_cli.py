@@ -67,6 +67,42 @@ def test_ws_compression_option(tmp_path):
     assert config_from_args(argv).ws_compression is False
 
 
+def test_limit_options():
+    """--max-connections-per-address, --ws-ping-interval and --read-timeout set
+    their settings (0 turns each off); left out, the defaults hold."""
+    from dashboard.cli import config_from_args
+
+    defaults = config_from_args([])
+    assert defaults.max_connections_per_address == 64
+    assert (defaults.ws_ping_interval, defaults.read_timeout) == (20.0, 60.0)
+    config = config_from_args(
+        ["--max-connections-per-address", "0", "--ws-ping-interval", "5", "--read-timeout", "15"]
+    )
+    assert config.max_connections_per_address == 0
+    assert (config.ws_ping_interval, config.read_timeout) == (5.0, 15.0)
+    off = config_from_args(["--ws-ping-interval", "0", "--read-timeout", "0"])
+    assert (off.ws_ping_interval, off.read_timeout) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-connections-per-address", "-1"], "must be >= 0"),
+        (["--max-connections-per-address", "1.5"], "must be a whole number"),
+        (["--read-timeout", "10", "--ws-ping-interval", "0"], "needs a ws_ping_interval"),
+    ],
+)
+def test_limit_options_refuse_bad_values(args, message, capsys):
+    """Negative or fractional limits, and a read timeout without pings below
+    it, exit 2 with a message saying what is wrong."""
+    from dashboard.cli import config_from_args
+
+    with pytest.raises(SystemExit) as exit_info:
+        config_from_args(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
