@@ -25,6 +25,7 @@ from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
 from dashboard.ingest import ingest_blueprint
 from dashboard.producers import Backoff, Producers
+from dashboard.store import HistoryStore, open_history_store
 from dashboard.viewer import serve_viewer
 from feeds.base import FeedSource
 from feeds.loader import FeedLoadError, FeedSpec
@@ -45,6 +46,8 @@ class Runtime:
     #: Set when the server begins to shut down, so long-lived sockets that are
     #: not viewers (ingest) can close with 1001 instead of being cut off.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Where the history is kept across restarts (--history-db); None: memory only.
+    store: HistoryStore | None = None
 
 
 #: What runs when no feed is configured; loaded like any other feed.
@@ -84,29 +87,47 @@ def create_app(
     # Bodies are only taken by ingest; Quart fixes the limit when a request is
     # built, so the ingest limit must be the app's.
     app.config["MAX_CONTENT_LENGTH"] = config.ingest_max_bytes
+    # Everything that can fail on bad settings first, the file (locked) last.
+    sources = default_sources(config) if sources is None else sources
+    assets = StaticAssets(config.static_dir)
+    store = stored = None
+    if config.history_db is not None:
+        if backplane is not None:
+            raise ValueError("history_db keeps the in-memory backplane's numbering: no backplane=")
+        # Raises HistoryStoreError (clear message) for a file that cannot be used.
+        store, stored = open_history_store(config.history_db, config.history_size)
+        # The same epoch, each feed numbered on from its last kept seq.
+        backplane = MemoryBackplane(epoch=stored.epoch, seqs=stored.last_seqs)
     hub = Hub(
         backplane or MemoryBackplane(),
         flush_interval=config.flush_interval,
         history_size=config.history_size,
         client_max_frames=config.client_max_frames,
+        store=store,
     )
+    if stored is not None:
+        hub.restore(stored.points)
     backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
-    producers = Producers(
-        hub, default_sources(config) if sources is None else sources, backoff=backoff
-    )
-    runtime = Runtime(config, hub, producers, StaticAssets(config.static_dir))
+    producers = Producers(hub, sources, backoff=backoff)
+    runtime = Runtime(config, hub, producers, assets, store=store)
     app.extensions["livefeed"] = runtime
 
     @app.while_serving
     async def run_feeds() -> AsyncGenerator[None, None]:
+        if store is not None:
+            store.start()
         await hub.start()
         producers.start()
         try:
             yield
         finally:
-            await producers.stop()
-            hub.close_all()
-            await hub.stop()
+            try:
+                await producers.stop()
+                hub.close_all()
+                await hub.stop()  # its last flush is still saved
+            finally:
+                if store is not None:
+                    await store.close()  # writes what is queued first
 
     @app.errorhandler(HTTPException)
     async def json_error(error: HTTPException) -> tuple[Response, int]:
@@ -163,6 +184,7 @@ def create_app(
                     "restarts": status.restarts if status else 0,
                     "published": status.published if status else history.last_seq,
                     "dropped": status.dropped if status else 0,
+                    "stall_after": producers.stall_after.get(name),
                     "last_seq": history.last_seq,
                     "held": len(history),
                 }

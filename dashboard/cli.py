@@ -20,6 +20,7 @@ from dashboard.app import create_app
 from dashboard.config import LOG_LEVELS, DashboardConfig
 from dashboard.config_file import read_config_file
 from dashboard.server import bind_socket, serve, url_of
+from dashboard.store import HistoryStoreError
 from feeds.loader import FeedLoadError, FeedSpec, available
 
 log = logging.getLogger("dashboard")
@@ -76,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept permessage-deflate on WebSockets (default off: CPU per viewer)",
     )
     add("--ingest-token", help=f"bearer token enabling push ingest (or ${TOKEN_ENV})")
+    add(
+        "--history-db",
+        type=Path,
+        metavar="FILE",
+        help="SQLite file keeping the history across restarts (default: memory only)",
+    )
     add("--log-level", choices=LOG_LEVELS, help="default info")
     return parser
 
@@ -94,6 +101,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> DashboardConfig:
             "flush_interval": args.flush_interval,
             "log_level": args.log_level,
             "ws_compression": args.ws_compression,
+            "history_db": args.history_db,
             "ingest_token": args.ingest_token or os.environ.get(TOKEN_ENV) or None,
         }
         settings.update({k: v for k, v in given.items() if v is not None})
@@ -109,7 +117,7 @@ async def run(config: DashboardConfig) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly."""
     try:
         app = create_app(config)
-    except FeedLoadError as exc:
+    except (FeedLoadError, HistoryStoreError) as exc:
         raise SystemExit(f"error: {exc}") from None
     try:
         sock = bind_socket(config.host, config.port)

@@ -56,6 +56,10 @@ class DashboardConfig:
     # The page's folder; None: the one shipped with the package.
     static_dir: Path | None = None
 
+    # SQLite file keeping each feed's last history_size points and the epoch
+    # across restarts (viewers then resume with no gap); None: memory only.
+    history_db: Path | None = None
+
     # Shutdown: how long viewers get to receive their close frame (1001).
     shutdown_timeout: float = 5.0
 

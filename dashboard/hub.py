@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from dashboard.backplane import Backplane
 from dashboard.channel import ALL, ClientChannel, Subscription
@@ -39,6 +39,9 @@ from dashboard.protocol import (
     parse_client_message,
 )
 from feeds.base import FeedInfo
+
+if TYPE_CHECKING:
+    from dashboard.store import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ class Hub:
         history_size: int = 3000,
         client_max_frames: int = 256,
         max_pending_points: int = 50_000,
+        store: HistoryStore | None = None,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be > 0, not {flush_interval}")
@@ -83,6 +87,8 @@ class Hub:
         self._status_version = 0  # bumped on every change
         self._status_sent = 0  # the version the last flush sent
         self._tasks: list[asyncio.Task[None]] = []
+        self._store = store  # None: history in memory only
+        self._restored: dict[str, Sequence[Point]] = {}
 
     @property
     def epoch(self) -> str:
@@ -104,10 +110,20 @@ class Hub:
         if info.name in self.feeds:
             raise ValueError(f"feed {info.name!r} is already registered")
         self.feeds[info.name] = info
-        self.histories[info.name] = FeedHistory(self._history_size)
+        history = self.histories[info.name] = FeedHistory(self._history_size)
+        restored = self._restored.pop(info.name, ())
+        if all(p.values.keys() <= info.series_names for p in restored):
+            history.extend(restored)
+        else:
+            log.info("feed %s: stored points have other series; not restored", info.name)
         self._hello = None
         for client in self._clients:
             self._send(client, self.hello())
+
+    def restore(self, points: Mapping[str, Sequence[Point]]) -> None:
+        """Points kept from an earlier run (same epoch), per feed: a feed gets
+        them when it is added. Feeds never added again keep theirs unshown."""
+        self._restored = dict(points)
 
     def set_status(self, feed: str, status: Mapping[str, Any]) -> None:
         """Record a feed's state (running, restarting, ...); viewers get the
@@ -197,6 +213,8 @@ class Hub:
             history = self.histories.get(point.feed)
             if history is not None:
                 history.extend((point,))
+        if self._store is not None:
+            self._store.append(points)  # queued for its writer thread: no I/O here
         groups: dict[Subscription, list[ClientChannel]] = {}
         for client in self._clients:
             if client.subscription is not None and not client.closing:

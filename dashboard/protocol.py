@@ -53,6 +53,14 @@ class Point:
     def to_dict(self) -> dict[str, Any]:
         return {"feed": self.feed, "seq": self.seq, "ts": self.ts, "values": dict(self.values)}
 
+    @classmethod
+    def from_wire(cls, text: str) -> Point:
+        """The point whose ``wire`` is *text* (as kept by a history store)."""
+        data = orjson.loads(text)
+        point = cls(data["feed"], data["seq"], data["ts"], data["values"])
+        point._wire = text
+        return point
+
     @property
     def wire(self) -> str:
         if self._wire is None:
