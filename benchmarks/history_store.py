@@ -56,8 +56,8 @@ def summary(label: str, seconds: list[float]) -> str:
     ms = sorted(s * 1000 for s in seconds)
     p99 = ms[max(0, int(len(ms) * 0.99) - 1)]
     return (
-        f"{label:<40} median {statistics.median(ms):8.3f} ms  p99 {p99:8.3f} ms  "
-        f"max {ms[-1]:8.3f} ms  (n={len(ms)})"
+        f"{label:<38} median {statistics.median(ms):7.3f}  mean {statistics.mean(ms):7.3f}  "
+        f"p99 {p99:7.3f}  max {ms[-1]:7.3f} ms  (n={len(ms)})"
     )
 
 
@@ -143,7 +143,7 @@ def main() -> None:
     print(summary("write(): one flush (on-loop design)", per_flush_writes))
     print(summary(f"write(): one interval ({per_write} points)", interval_writes))
     flush_share = statistics.mean(interval_writes) * args.flush_interval / WRITE_INTERVAL
-    print(f"{'  writer thread, mean per flush':<40} {flush_share * 1000:.3f} ms")
+    print(f"{'  writer thread, mean per flush':<38} {flush_share * 1000:.3f} ms")
     print(summary("loop: append() per flush", appends))
     print(summary("loop: wake-up lateness, no store", late_without))
     print(summary("loop: wake-up lateness, store writing", late_with))

@@ -2,6 +2,7 @@
 
 import pytest
 
+from feeds.base import FeedInfo, Series
 from tests.browser.conftest import screenshot
 from tests.conftest import SilentFeed
 
@@ -104,6 +105,27 @@ async def test_feed_without_points_gets_a_panel_and_never_freezes_the_tab(start_
     longest = await page.evaluate("window.__longest")
     # Generous: a busy CI core may stall a frame, but never for whole seconds.
     assert longest < 2000, f"a task blocked the page for {longest:.0f} ms"
+    assert page.console_log.problems() == []
+
+
+class HungFeed(SilentFeed):
+    """Declares that it yields at least every 0.2 s, then never does."""
+
+    info = FeedInfo("HUNG", series=(Series("v"),), stall_after=0.2)
+
+
+async def test_hung_feed_shows_stalled_in_its_row_and_panel(start_server, page):
+    """A feed that stops yielding is labelled stalled in the table and on its
+    panel, while the tickers beside it keep drawing."""
+    server = await start_server(extra_sources=lambda: [HungFeed()])
+    await open_dashboard(page, server)
+    await wait_for(
+        page, "document.querySelector(\"tr[data-feed='HUNG']\")?.dataset.state === 'stalled'"
+    )
+    assert (await page.inner_text("tr[data-feed='HUNG'] .status-cell")) == "stalled"
+    assert (await page.inner_text(".panel[data-feed='HUNG'] .panel-status")) == "stalled"
+    before = (await stats(page))["perFeed"]["ACME"]["lastSeq"]
+    await wait_for(page, f"window.livefeed.stats().perFeed.ACME.lastSeq > {before + 20}")
     assert page.console_log.problems() == []
 
 

@@ -160,6 +160,16 @@ def test_corrupt_file_is_a_clear_error(tmp_path):
         open_history_store(path, keep=10)
 
 
+def test_unusable_paths_are_a_clear_error(tmp_path):
+    """A folder, or a file in a folder that does not exist, gives HistoryStoreError
+    naming the path and the reason."""
+    with pytest.raises(HistoryStoreError, match=f"{tmp_path} cannot be opened: unable to open"):
+        open_history_store(tmp_path, keep=10)
+    missing = tmp_path / "no" / "h.db"
+    with pytest.raises(HistoryStoreError, match="cannot be created: No such file or directory"):
+        open_history_store(missing, keep=10)
+
+
 def test_damaged_rows_are_a_clear_error(tmp_path):
     """A stored point that is not valid JSON gives HistoryStoreError, not a traceback."""
     path = tmp_path / "h.db"
