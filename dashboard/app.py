@@ -89,6 +89,8 @@ def create_app(
         flush_interval=config.flush_interval,
         history_size=config.history_size,
         client_max_frames=config.client_max_frames,
+        client_conflate_frames=config.client_conflate_frames,
+        slow_client_timeout=config.slow_client_timeout,
     )
     backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
     producers = Producers(

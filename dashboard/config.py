@@ -40,6 +40,11 @@ class DashboardConfig:
     flush_interval: float = 0.05  # seconds between batches
     history_size: int = 3000  # points held per feed (5 minutes at 10/s)
     client_max_frames: int = 256  # a viewer's outbox; past it the viewer is closed (1008)
+    # A viewer with this many frames unwritten gets no more batches, only the
+    # latest point per feed once it has drained half of them (a "conflated"
+    # batch); one still behind after slow_client_timeout seconds is closed (1008).
+    client_conflate_frames: int = 64
+    slow_client_timeout: float = 30.0
     await_subscribe_timeout: float = 5.0  # for /ws?await_subscribe=1
     # permessage-deflate on WebSockets. Off: Hypercorn (wsproto) compresses
     # each shared batch again for every connection (72 % of server CPU at
@@ -77,11 +82,16 @@ class DashboardConfig:
             ("shutdown_timeout", self.shutdown_timeout),
             ("restart_backoff", self.restart_backoff),
             ("restart_backoff_max", self.restart_backoff_max),
+            ("slow_client_timeout", self.slow_client_timeout),
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, not {value}")
         if self.history_size < 1 or self.client_max_frames < 1:
             raise ValueError("history_size and client_max_frames must be >= 1")
+        if not 1 <= self.client_conflate_frames <= self.client_max_frames:
+            raise ValueError(
+                f"client_conflate_frames must be 1-{self.client_max_frames} (client_max_frames)"
+            )
 
     @property
     def logging_level(self) -> int:

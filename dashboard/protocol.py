@@ -219,8 +219,13 @@ def encode_replay(
     return _frame(head, _points_array(points, series))
 
 
-def encode_batch(points: Iterable[Point], series: frozenset[str] | None = None) -> str:
-    return _frame({"type": "batch"}, _points_array(points, series))
+def encode_batch(
+    points: Iterable[Point], series: frozenset[str] | None = None, *, conflated: bool = False
+) -> str:
+    """Live points. ``conflated``: the client fell behind and gets only the
+    latest point per feed of what it missed (its seqs jump)."""
+    head = {"type": "batch", "conflated": True} if conflated else {"type": "batch"}
+    return _frame(head, _points_array(points, series))
 
 
 def encode_status(feeds: Mapping[str, Mapping[str, Any]]) -> str:
