@@ -30,7 +30,7 @@ the same load:
    frame per 50 ms flush instead.
 
 For each, N clients connect from G load-generator processes
-(benchmarks/_loadgen.py, default min(4, ceil(N/250))), each an asyncio loop of
+(benchmarks/_loadgen.py, default min(4, max(2, ceil(N/250)))), each an asyncio loop of
 ``websockets`` clients offering permessage-deflate as browsers do (unless
 ``--no-compression``). Once all are connected the window opens after
 ``--warmup`` seconds and lasts ``--duration`` seconds. Figures over the window:
@@ -364,7 +364,8 @@ def main() -> None:
     if args.slow_clients < 0:
         parser.error("--slow-clients must be >= 0")
     if args.generators is None:
-        args.generators = min(4, math.ceil(args.clients / 250))
+        # At least two, so no single generator process caps what a server can deliver.
+        args.generators = min(4, max(2, math.ceil(args.clients / 250)))
     args.generators = max(1, min(args.generators, args.clients))
     fd_limit = raise_fd_limit()
     needed = args.clients + args.slow_clients + 100  # the server holds one fd per client
