@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from dashboard.assets import StaticAssets
 from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
+from dashboard.gate import access_blueprint
 from dashboard.hub import Hub
 from dashboard.ingest import ingest_blueprint
 from dashboard.producers import Backoff, Producers
@@ -193,6 +194,8 @@ def create_app(
         )
 
     app.register_blueprint(ingest_blueprint(runtime))
+    # Origin check on WebSockets, viewer token and /login (hooks run before every route).
+    app.register_blueprint(access_blueprint(runtime))
 
     @app.websocket("/ws")
     async def ws() -> None:

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from dashboard.access import check_allowed_origin, check_tls_files
 from feeds.base import check_name
 from feeds.loader import FeedSpec
 from feeds.ticker import DEFAULT_SYMBOLS
@@ -58,6 +59,17 @@ class DashboardConfig:
     ingest_max_points: int = 100_000  # per request or WebSocket message
     ingest_max_bytes: int = 16 * 2**20  # request body / message size
 
+    # Who may connect (docs/security.md). Browser pages of other origins than
+    # the dashboard's own that may open /ws and /api/ingest
+    # (scheme://host[:port]; "*": any).
+    allowed_origins: tuple[str, ...] = ()
+    # When set, the page, /ws and the read API need it: a login at /login
+    # (session cookie) or Authorization: Bearer. None: open to all.
+    viewer_token: str | None = None
+    # PEM certificate chain and unencrypted key: serve https and wss. Both or neither.
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
     # The page's folder; None: the one shipped with the package.
     static_dir: Path | None = None
 
@@ -92,6 +104,16 @@ class DashboardConfig:
             raise ValueError(
                 f"client_conflate_frames must be 1-{self.client_max_frames} (client_max_frames)"
             )
+        if isinstance(self.allowed_origins, str):
+            raise ValueError("allowed_origins must be a list of origins, not one string")
+        for origin in self.allowed_origins:
+            check_allowed_origin(origin)
+        if self.viewer_token is not None and not (
+            self.viewer_token and all("!" <= c <= "~" for c in self.viewer_token)
+        ):
+            # It travels in an Authorization header, where only these are safe.
+            raise ValueError("viewer_token must be non-empty printable ASCII without spaces")
+        check_tls_files(self.certfile, self.keyfile)
 
     @property
     def logging_level(self) -> int:

@@ -52,9 +52,10 @@ class _WSStream(WSStream):
 h11.WSStream = h2.WSStream = _WSStream  # type: ignore[misc]
 
 
-def url_of(sock: socket.socket) -> str:
+def url_of(sock: socket.socket, *, tls: bool = False) -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> None:
@@ -78,6 +79,11 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     # The largest WebSocket message anyone may send is an ingest one.
     config.websocket_max_message_size = runtime.config.ingest_max_bytes
     config.websocket_compression = runtime.config.ws_compression
+    if runtime.config.certfile is not None:
+        # With both set Hypercorn counts every bind, fd:// included, as a
+        # secure one and wraps its connections in TLS (https, wss; ALPN h2).
+        config.certfile = str(runtime.config.certfile)
+        config.keyfile = str(runtime.config.keyfile)
 
     async def close_viewers_then_stop() -> None:
         await shutdown.wait()
