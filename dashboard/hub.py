@@ -44,6 +44,7 @@ from dashboard.protocol import (
     encode_snapshot,
     encode_status,
     parse_client_message,
+    quote_names,
 )
 from feeds.base import FeedInfo
 
@@ -327,11 +328,11 @@ class Hub:
         if request.feeds is not None:
             unknown = sorted(request.feeds - self.feeds.keys())
             if unknown:
-                raise ProtocolError("unknown_feed", f"unknown feed(s): {', '.join(unknown)}")
+                raise ProtocolError("unknown_feed", f"unknown feed(s) {quote_names(unknown)}")
         subscription = Subscription(request.feeds, request.series)
         feeds = self._feeds_of(subscription)
         if request.series is not None and not feeds:
-            missing = ", ".join(sorted(request.series))
+            missing = quote_names(request.series)
             raise ProtocolError("unknown_series", f"no subscribed feed has series {missing}")
         client.subscription = subscription
         # The answer below brings it up to date: what was conflated is moot.
