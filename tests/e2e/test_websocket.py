@@ -366,14 +366,16 @@ async def test_compressed_frame_without_extension_is_a_protocol_error(server):
     assert b" 101 " in head and b"permessage-deflate" not in head.lower()
     writer.write(_masked_frame(0x1, b"\x4b\x4c\x04\x00", rsv1=True))  # deflated text
     await writer.drain()
-    # wsproto reports the protocol error (1002) to Hypercorn, which drops the
-    # TCP connection without a close frame: read() returning is the server
-    # hanging up, and nothing in the frame was treated as a message.
+    # wsproto reports the protocol error (1002); the server sends it as a
+    # close frame (Hypercorn alone would hang up without one) and hangs up:
+    # read() returns, and nothing in the frame was treated as a message.
     rest = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     frames = list(_server_frames(rest))
-    types = [json.loads(payload)["type"] for _, payload in frames]
+    types = [json.loads(payload)["type"] for opcode, payload in frames if opcode == 0x1]
     assert types[:1] == ["hello"] and "error" not in types
+    opcode, payload = frames[-1]
+    assert opcode == 0x8 and int.from_bytes(payload[:2], "big") == 1002
 
 
 def _server_frames(data: bytes):
