@@ -32,6 +32,13 @@ from feeds.loader import FeedLoadError, FeedSpec
 from feeds.loader import load as load_feed
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: Feed titles, units and errors are shown as text (static/js); should one
+#: ever reach the DOM as markup anyway, only the page's own script files run:
+#: no inline script, no on* handler, no javascript: URL, no plugin. Markup
+#: cannot call eval, so 'unsafe-eval' opens nothing to it; Plotly's WebGL
+#: traces (regl) compile shaders' glue with Function(), and Playwright's
+#: polling predicates are evaluated in the page.
+PAGE_CSP = "script-src 'self' 'unsafe-eval'; object-src 'none'; base-uri 'none'"
 
 
 @dataclass
@@ -119,6 +126,7 @@ def create_app(
     async def index() -> Response:
         response = Response(runtime.assets.index_html, mimetype="text/html")
         response.headers["Cache-Control"] = "no-cache"
+        response.headers["Content-Security-Policy"] = PAGE_CSP
         return response
 
     @app.get("/favicon.ico")
