@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from dashboard.assets import StaticAssets
 from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
+from dashboard.gate import access_blueprint
 from dashboard.hub import Hub
 from dashboard.ingest import ingest_blueprint
 from dashboard.producers import Backoff, Producers
@@ -32,6 +33,13 @@ from feeds.loader import FeedLoadError, FeedSpec
 from feeds.loader import load as load_feed
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: Feed titles, units and errors are shown as text (static/js); should one
+#: ever reach the DOM as markup anyway, only the page's own script files run:
+#: no inline script, no on* handler, no javascript: URL, no plugin. Markup
+#: cannot call eval, so 'unsafe-eval' opens nothing to it; Plotly's WebGL
+#: traces (regl) compile shaders' glue with Function(), and Playwright's
+#: polling predicates are evaluated in the page.
+PAGE_CSP = "script-src 'self' 'unsafe-eval'; object-src 'none'; base-uri 'none'"
 
 
 @dataclass
@@ -103,6 +111,8 @@ def create_app(
         flush_interval=config.flush_interval,
         history_size=config.history_size,
         client_max_frames=config.client_max_frames,
+        client_conflate_frames=config.client_conflate_frames,
+        slow_client_timeout=config.slow_client_timeout,
         store=store,
     )
     if stored is not None:
@@ -137,6 +147,7 @@ def create_app(
     async def index() -> Response:
         response = Response(runtime.assets.index_html, mimetype="text/html")
         response.headers["Cache-Control"] = "no-cache"
+        response.headers["Content-Security-Policy"] = PAGE_CSP
         return response
 
     @app.get("/favicon.ico")
@@ -213,6 +224,8 @@ def create_app(
         )
 
     app.register_blueprint(ingest_blueprint(runtime))
+    # Origin check on WebSockets, viewer token and /login (hooks run before every route).
+    app.register_blueprint(access_blueprint(runtime))
 
     @app.websocket("/ws")
     async def ws() -> None:

@@ -26,6 +26,7 @@ from feeds.loader import FeedLoadError, FeedSpec, available
 log = logging.getLogger("dashboard")
 
 TOKEN_ENV = "DASHBOARD_INGEST_TOKEN"
+VIEWER_TOKEN_ENV = "DASHBOARD_VIEWER_TOKEN"
 
 
 def _symbols(text: str) -> tuple[str, ...]:
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m dashboard",
         description="Serve the live data feed dashboard. "
         "`python -m dashboard feeds` lists the feeds that can be loaded by name.",
-        epilog=f"Push ingest needs a token: --ingest-token or ${TOKEN_ENV}.",
+        epilog=f"Push ingest needs a token: --ingest-token or ${TOKEN_ENV}. "
+        "Tokens are better given in the environment: the command line is visible to other users.",
     )
     # Defaults are None so that an option given on the command line can be
     # told apart from one left out, which a --config file may then set.
@@ -78,6 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--ingest-token", help=f"bearer token enabling push ingest (or ${TOKEN_ENV})")
     add(
+        "--viewer-token",
+        help=f"token the page, /ws and the read API then need; viewers log in at /login "
+        f"(or ${VIEWER_TOKEN_ENV}; default: open to all)",
+    )
+    add(
+        "--allow-origin",
+        action="append",
+        metavar="URL",
+        help="an origin besides the dashboard's own whose pages may open its WebSockets, "
+        "e.g. https://dash.example.com; repeatable; * allows any",
+    )
+    add("--certfile", type=Path, help="PEM certificate chain: serve https and wss (with --keyfile)")
+    add("--keyfile", type=Path, help="PEM private key of --certfile, unencrypted")
+    add(
         "--history-db",
         type=Path,
         metavar="FILE",
@@ -103,6 +119,10 @@ def config_from_args(argv: Sequence[str] | None = None) -> DashboardConfig:
             "ws_compression": args.ws_compression,
             "history_db": args.history_db,
             "ingest_token": args.ingest_token or os.environ.get(TOKEN_ENV) or None,
+            "viewer_token": args.viewer_token or os.environ.get(VIEWER_TOKEN_ENV) or None,
+            "allowed_origins": tuple(args.allow_origin) if args.allow_origin else None,
+            "certfile": args.certfile,
+            "keyfile": args.keyfile,
         }
         settings.update({k: v for k, v in given.items() if v is not None})
         if args.feed:
@@ -123,7 +143,7 @@ async def run(config: DashboardConfig) -> None:
         sock = bind_socket(config.host, config.port)
     except OSError as exc:
         raise SystemExit(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
-    url = url_of(sock)
+    url = url_of(sock, tls=config.certfile is not None)
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -155,5 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Over TLS browsers speak HTTP/2, whose header decoder (hpack) logs every
+    # header at DEBUG, Cookie and Authorization included: no token may reach the log.
+    logging.getLogger("hpack").setLevel(max(config.logging_level, logging.INFO))
     asyncio.run(run(config))
     return 0

@@ -59,8 +59,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         if key not in known:
             raise ConfigFileError(f"{path}: unknown setting {key!r} in [server]; known: {known}")
         settings[key] = tuple(value) if isinstance(value, list) else value
-    for key in ("static_dir", "history_db"):
-        if key in settings:  # relative to the file, like a path in it should be
+    for key in ("static_dir", "certfile", "keyfile", "history_db"):  # relative to the file
+        if isinstance(settings.get(key), str):
             settings[key] = path.parent / settings[key]
     feeds = data.get("feeds", [])
     if not isinstance(feeds, list):

@@ -10,6 +10,12 @@ When to flush (``flush_due``): at most once per ``flush_interval``, and
 point produced just after a flush for a whole interval; producers tick in
 bursts (every feed of a ticker wakes at once), so a short wait collects the
 burst into one frame and an idle hub answers a new point almost at once.
+
+A viewer that falls behind (``client_conflate_frames`` frames not yet
+written) gets no more batches until it has drained half of them; meanwhile
+the hub keeps the latest point per feed for it and then sends those in one
+``conflated`` batch. One still behind after ``slow_client_timeout`` seconds
+is closed with 1008 and resumes from its last seq when it reconnects.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +44,7 @@ from dashboard.protocol import (
     encode_snapshot,
     encode_status,
     parse_client_message,
+    quote_names,
 )
 from feeds.base import FeedInfo
 
@@ -64,6 +72,8 @@ class Hub:
         coalesce: float = 0.002,
         history_size: int = 3000,
         client_max_frames: int = 256,
+        client_conflate_frames: int | None = None,
+        slow_client_timeout: float = 30.0,
         max_pending_points: int = 50_000,
         store: HistoryStore | None = None,
     ) -> None:
@@ -75,6 +85,11 @@ class Hub:
         self._waiting = asyncio.Event()  # set when a flush has something to send
         self._history_size = history_size
         self._client_max_frames = client_max_frames
+        self._client_conflate_frames = client_conflate_frames
+        self.slow_client_timeout = slow_client_timeout
+        self._lagging: set[ClientChannel] = set()
+        #: Conflated batches sent, i.e. times a lagging viewer caught up.
+        self.conflations = 0
         self._max_pending_points = max_pending_points
         self.feeds: dict[str, FeedInfo] = {}
         self.histories: dict[str, FeedHistory] = {}
@@ -193,11 +208,17 @@ class Hub:
             except Exception:
                 # A bug in one flush must not stop live updates for everyone.
                 log.exception("flush failed")
+            if self._lagging:
+                self._waiting.set()  # check on them at the next interval
 
     # --- fan-out ----------------------------------------------------------
 
-    def flush(self) -> None:
-        """Record pending points and send each subscription its batch."""
+    def flush(self, now: float | None = None) -> None:
+        """Record pending points and send each subscription its batch.
+
+        *now* (monotonic seconds) times lagging viewers; tests pass it.
+        """
+        now = time.monotonic() if now is None else now
         if self._status_sent != self._status_version:
             self._status_sent = version = self._status_version
             frame = encode_status(self._status)
@@ -207,8 +228,12 @@ class Hub:
                     client.status_version = version
                     self._send(client, frame)
         points, self._pending = self._pending, []
-        if not points:
-            return
+        if points:
+            self._fan_out(points, now)
+        if self._lagging:
+            self._check_lagging(now)
+
+    def _fan_out(self, points: list[Point], now: float) -> None:
         for point in points:
             history = self.histories.get(point.feed)
             if history is not None:
@@ -224,9 +249,42 @@ class Hub:
             selected = points if subscription == ALL else [p for p in points if p.feed in wanted]
             if not selected:
                 continue
-            frame = encode_batch(selected, subscription.series)
+            frame = None  # encoded once, and only if someone takes it
             for client in clients:
-                self._send(client, frame)
+                if client.lagging_since is None and not client.behind:
+                    frame = frame or encode_batch(selected, subscription.series)
+                    self._send(client, frame)
+                    continue
+                if client.lagging_since is None:
+                    client.lagging_since = now
+                    self._lagging.add(client)
+                    log.info("viewer %s fell behind: conflating its batches", client.address)
+                for point in selected:  # oldest first: the last one per feed stays
+                    client.conflated[point.feed] = point
+
+    def _check_lagging(self, now: float) -> None:
+        """Send caught-up viewers their conflated points; close the hopeless."""
+        for client in list(self._lagging):
+            if client.closing:
+                self._lagging.discard(client)
+            elif client.caught_up:
+                self._lagging.discard(client)
+                client.lagging_since = None
+                latest, client.conflated = list(client.conflated.values()), {}
+                if latest and client.subscription is not None:
+                    latest.sort(key=lambda p: p.ts)
+                    self._send(
+                        client, encode_batch(latest, client.subscription.series, conflated=True)
+                    )
+                    self.conflations += 1
+            elif now - (client.lagging_since or now) > self.slow_client_timeout:
+                self._lagging.discard(client)
+                log.warning(
+                    "closing slow client %s: behind for %.0f s",
+                    client.address,
+                    now - (client.lagging_since or now),
+                )
+                client.close(CLOSE_POLICY, "too slow: reconnect and resume", discard=True)
 
     def _feeds_of(self, subscription: Subscription) -> list[str]:
         """The feeds a subscription covers, in registration order."""
@@ -247,7 +305,7 @@ class Hub:
         """Register a viewer and queue its hello (and, by default, a snapshot of
         everything). With ``subscribe=False`` it receives nothing more until it
         sends a subscribe message."""
-        client = ClientChannel(self._client_max_frames, address)
+        client = ClientChannel(self._client_max_frames, address, self._client_conflate_frames)
         self._clients.add(client)
         self._no_clients.clear()
         self._send(client, self.hello())
@@ -257,6 +315,7 @@ class Hub:
 
     def disconnect(self, client: ClientChannel) -> None:
         self._clients.discard(client)
+        self._lagging.discard(client)
         if not self._clients:
             self._no_clients.set()
 
@@ -287,13 +346,17 @@ class Hub:
         if request.feeds is not None:
             unknown = sorted(request.feeds - self.feeds.keys())
             if unknown:
-                raise ProtocolError("unknown_feed", f"unknown feed(s): {', '.join(unknown)}")
+                raise ProtocolError("unknown_feed", f"unknown feed(s) {quote_names(unknown)}")
         subscription = Subscription(request.feeds, request.series)
         feeds = self._feeds_of(subscription)
         if request.series is not None and not feeds:
-            missing = ", ".join(sorted(request.series))
+            missing = quote_names(request.series)
             raise ProtocolError("unknown_series", f"no subscribed feed has series {missing}")
         client.subscription = subscription
+        # The answer below brings it up to date: what was conflated is moot.
+        client.conflated.clear()
+        client.lagging_since = None
+        self._lagging.discard(client)
         series = subscription.series
         resume = request.resume
         replay: list[str] = []

@@ -141,7 +141,8 @@ def body_parser(mimetype: str) -> Callable[[bytes, int], list[Any]]:
 
 
 def parse_ws_message(data: str | bytes, max_points: int) -> tuple[str, list[Any]]:
-    """One WebSocket message ``{"feed": ..., "points": [...]}``."""
+    """One WebSocket message ``{"feed": ..., "points": [...]}``; raises
+    :class:`IngestError` and nothing else (tests/unit/test_protocol_properties.py)."""
     if not data:
         raise IngestError(400, "bad_json", "empty message")
     message = _loads(data, "the message")
@@ -311,8 +312,8 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             raise IngestError(408, "timeout", "the body did not arrive in time") from None
         return b"".join(chunks)
 
-    async def receive_unless_closing() -> str | bytes | None:
-        """The next message, or None once the server starts shutting down."""
+    async def receive_unless_closing() -> bytes | None:
+        """The next message as bytes, or None once the server starts shutting down."""
         receive = asyncio.ensure_future(websocket.receive())
         closing = asyncio.ensure_future(runtime.closing.wait())
         try:
@@ -322,7 +323,12 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             if not receive.done():
                 receive.cancel()  # takes effect later: its result is not read
                 receive = None
-        return None if receive is None else receive.result()
+        if receive is None:
+            return None
+        data = receive.result()
+        # Quart hands an empty binary frame over as None: it is an empty
+        # message (answered with an error), not the end of the connection.
+        return data.encode() if isinstance(data, str) else (data or b"")
 
     @blueprint.post("/api/feeds/<feed>/points")
     async def push(feed: str) -> Response:
@@ -346,11 +352,10 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             return _error(error)  # before accept: an HTTP refusal of the handshake
         await websocket.accept()
         while True:
-            data = await receive_unless_closing()
-            if data is None:
+            raw = await receive_unless_closing()
+            if raw is None:
                 await websocket.close(1001, "server shutting down")
                 return None
-            raw = data.encode() if isinstance(data, str) else data
             if len(raw) > config.ingest_max_bytes:
                 await websocket.close(
                     CLOSE_TOO_BIG, f"message over {config.ingest_max_bytes} bytes"

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable, Iterator
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.protocol import h2, h11
+from hypercorn.protocol.events import Data, StreamClosed
 from hypercorn.protocol.ws_stream import WSStream
 from quart import Quart
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection
+from wsproto.events import Event as WSProtoEvent
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +44,45 @@ class _WSStream(WSStream):
     offer before the handshake is answered leaves wsproto's extension
     disabled: frames go out uncompressed and a compressed frame coming in is
     a protocol error (1002), never inflated.
+
+    A frame wsproto cannot parse (invalid UTF-8 in a text frame: 1007; a
+    reserved bit or opcode: 1002) ends the connection, but Hypercorn 0.18
+    then drops it without a close frame, so the client sees 1006 and no
+    reason. Here the client is sent wsproto's code and reason first.
     """
+
+    _refusal: bytes | None = None
 
     async def _accept(self, message):  # type: ignore[no-untyped-def]
         if not getattr(self.config, "websocket_compression", True):
             self.handshake.extensions = None
         await super()._accept(message)
+        self.connection.events = self._refusing_bad_frames(self.connection.events)
+
+    def _refusing_bad_frames(
+        self, events: Callable[[], Iterator[WSProtoEvent]]
+    ) -> Callable[[], Iterator[WSProtoEvent]]:
+        def wrapped() -> Iterator[WSProtoEvent]:
+            for event in events():
+                # wsproto yields a close while still OPEN only for a frame it
+                # failed to parse: a peer's close frame moves it to
+                # REMOTE_CLOSING first.
+                opened = self.connection.state is ConnectionState.OPEN
+                if isinstance(event, CloseConnection) and opened:
+                    self._refusal = self.connection.send(
+                        CloseConnection(code=event.code, reason=event.reason)
+                    )
+                    return
+                yield event
+
+        return wrapped
+
+    async def _handle_events(self) -> None:
+        await super()._handle_events()
+        if self._refusal is not None:
+            data, self._refusal = self._refusal, None
+            await self.send(Data(stream_id=self.stream_id, data=data))
+            await self.send(StreamClosed(stream_id=self.stream_id))
 
 
 # Hypercorn builds its streams by these module names; the subclass only acts
@@ -52,9 +90,10 @@ class _WSStream(WSStream):
 h11.WSStream = h2.WSStream = _WSStream  # type: ignore[misc]
 
 
-def url_of(sock: socket.socket) -> str:
+def url_of(sock: socket.socket, *, tls: bool = False) -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> None:
@@ -78,6 +117,11 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     # The largest WebSocket message anyone may send is an ingest one.
     config.websocket_max_message_size = runtime.config.ingest_max_bytes
     config.websocket_compression = runtime.config.ws_compression
+    if runtime.config.certfile is not None:
+        # With both set Hypercorn counts every bind, fd:// included, as a
+        # secure one and wraps its connections in TLS (https, wss; ALPN h2).
+        config.certfile = str(runtime.config.certfile)
+        config.keyfile = str(runtime.config.keyfile)
 
     async def close_viewers_then_stop() -> None:
         await shutdown.wait()
