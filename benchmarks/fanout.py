@@ -240,7 +240,7 @@ def measure(name: str, server_cmd: list[str], args: argparse.Namespace, slow: in
     finally:
         stop(children)
         logs.seek(0)
-        slow_closed = logs.read().count("closing slow client")
+        slow_closed = logs.read().count("event=slow_client_closed")
         logs.close()
 
     window = t1 - t0

@@ -25,9 +25,10 @@ from dashboard.config import DashboardConfig
 from dashboard.gate import access_blueprint
 from dashboard.hub import Hub
 from dashboard.ingest import ingest_blueprint
+from dashboard.metrics import Metrics
 from dashboard.producers import Backoff, Producers
 from dashboard.store import HistoryStore, open_history_store
-from dashboard.viewer import serve_viewer
+from dashboard.viewer import RecordPeerClose, serve_viewer
 from feeds.base import FeedSource
 from feeds.loader import FeedLoadError, FeedSpec
 from feeds.loader import load as load_feed
@@ -50,6 +51,8 @@ class Runtime:
     hub: Hub
     producers: Producers
     assets: StaticAssets
+    #: This app's Prometheus registry and metric objects (GET /metrics).
+    metrics: Metrics = field(default_factory=Metrics)
     started: float = field(default_factory=time.monotonic)
     #: Set when the server begins to shut down, so long-lived sockets that are
     #: not viewers (ingest) can close with 1001 instead of being cut off.
@@ -95,6 +98,9 @@ def create_app(
     # Bodies are only taken by ingest; Quart fixes the limit when a request is
     # built, so the ingest limit must be the app's.
     app.config["MAX_CONTENT_LENGTH"] = config.ingest_max_bytes
+    # Quart drops a WebSocket peer's close code; viewers count and log it.
+    app.asgi_app = RecordPeerClose(app.asgi_app)  # type: ignore[method-assign]
+    metrics = Metrics()  # a registry of this app's own, not the process-global one
     # Everything that can fail on bad settings first, the file (locked) last.
     sources = default_sources(config) if sources is None else sources
     assets = StaticAssets(config.static_dir)
@@ -114,12 +120,13 @@ def create_app(
         client_conflate_frames=config.client_conflate_frames,
         slow_client_timeout=config.slow_client_timeout,
         store=store,
+        metrics=metrics,
     )
     if stored is not None:
         hub.restore(stored.points)
     backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
-    producers = Producers(hub, sources, backoff=backoff)
-    runtime = Runtime(config, hub, producers, assets, store=store)
+    producers = Producers(hub, sources, backoff, metrics)
+    runtime = Runtime(config, hub, producers, assets, metrics, store=store)
     app.extensions["livefeed"] = runtime
 
     @app.while_serving
@@ -180,6 +187,11 @@ def create_app(
             clients=len(hub.clients),
         )
 
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.render(request.headers.get("Accept"))
+        return Response(body, content_type=content_type)
+
     @app.get("/api/feeds")
     async def list_feeds() -> Response:
         feeds = []
@@ -233,6 +245,7 @@ def create_app(
             hub,
             await_subscribe=websocket.args.get("await_subscribe", "") in ("1", "true"),
             subscribe_timeout=config.await_subscribe_timeout,
+            metrics=metrics,
         )
 
     return app

@@ -150,8 +150,7 @@ async def run(config: DashboardConfig) -> None:
         loop.add_signal_handler(sig, shutdown.set)
     feeds = ", ".join(app.extensions["livefeed"].hub.feeds)
     print(f"Dashboard running at {url}  (Ctrl-C to stop)\nFeeds: {feeds}", flush=True)
-    await serve(app, sock, shutdown)
-    log.info("stopped")
+    await serve(app, sock, shutdown)  # logs event=server_stopped
 
 
 def list_feeds() -> int:

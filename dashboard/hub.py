@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from dashboard.backplane import Backplane
 from dashboard.channel import ALL, ClientChannel, Subscription
 from dashboard.history import FeedHistory
+from dashboard.logs import log_event
+from dashboard.metrics import Metrics
 from dashboard.protocol import (
     Ping,
     Point,
@@ -76,6 +78,7 @@ class Hub:
         slow_client_timeout: float = 30.0,
         max_pending_points: int = 50_000,
         store: HistoryStore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be > 0, not {flush_interval}")
@@ -104,6 +107,15 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._store = store  # None: history in memory only
         self._restored: dict[str, Sequence[Point]] = {}
+        # Hub lag: when the oldest waiting point was taken (monotonic), and
+        # what the last flush measured; see ``lag``.
+        self._waiting_since = 0.0
+        self.last_flush_lag = 0.0
+        self.last_flush_seconds = 0.0
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.metrics.viewers.set_function(lambda: len(self._clients))
+        self.metrics.hub_lag.set_function(lambda: self.lag)
+        self.metrics.flush_seconds.set_function(lambda: self.last_flush_seconds)
 
     @property
     def epoch(self) -> str:
@@ -117,6 +129,15 @@ class Hub:
     @property
     def clients(self) -> frozenset[ClientChannel]:
         return frozenset(self._clients)
+
+    @property
+    def lag(self) -> float:
+        """Seconds the stalest point waited in the hub: the oldest point still
+        waiting for a flush, or, if longer, the oldest point of the last flush
+        (measured once that flush had queued it for every viewer). What a
+        viewer's delay owes to the hub; about ``flush_interval`` when healthy."""
+        waiting = time.monotonic() - self._waiting_since if self._pending else 0.0
+        return max(waiting, self.last_flush_lag)
 
     # --- feeds in ---------------------------------------------------------
 
@@ -186,6 +207,8 @@ class Hub:
 
     def take(self, point: Point) -> None:
         """Accept one sequenced point for the next flush."""
+        if not self._pending:
+            self._waiting_since = time.monotonic()
         self._pending.append(point)
         self._waiting.set()
         if len(self._pending) >= self._max_pending_points:
@@ -234,6 +257,8 @@ class Hub:
             self._check_lagging(now)
 
     def _fan_out(self, points: list[Point], now: float) -> None:
+        started = time.monotonic()
+        waiting_since = self._waiting_since
         for point in points:
             history = self.histories.get(point.feed)
             if history is not None:
@@ -250,17 +275,23 @@ class Hub:
             if not selected:
                 continue
             frame = None  # encoded once, and only if someone takes it
+            sent = 0
             for client in clients:
                 if client.lagging_since is None and not client.behind:
                     frame = frame or encode_batch(selected, subscription.series)
                     self._send(client, frame)
+                    sent += 1
                     continue
                 if client.lagging_since is None:
                     client.lagging_since = now
                     self._lagging.add(client)
-                    log.info("viewer %s fell behind: conflating its batches", client.address)
+                    log_event(log, logging.INFO, "viewer_lagging", client=client.address)
                 for point in selected:  # oldest first: the last one per feed stays
                     client.conflated[point.feed] = point
+            # Per batch, not per client or point: this loop is the hot path.
+            self.metrics.points_sent += len(selected) * sent
+        self.last_flush_seconds = (done := time.monotonic()) - started
+        self.last_flush_lag = done - waiting_since
 
     def _check_lagging(self, now: float) -> None:
         """Send caught-up viewers their conflated points; close the hopeless."""
@@ -277,14 +308,21 @@ class Hub:
                         client, encode_batch(latest, client.subscription.series, conflated=True)
                     )
                     self.conflations += 1
+                    self.metrics.conflated()
+                    self.metrics.points_sent += len(latest)
             elif now - (client.lagging_since or now) > self.slow_client_timeout:
                 self._lagging.discard(client)
-                log.warning(
-                    "closing slow client %s: behind for %.0f s",
-                    client.address,
-                    now - (client.lagging_since or now),
+                reason = "too slow: reconnect and resume"
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "slow_client_closed",
+                    client=client.address,
+                    code=CLOSE_POLICY,
+                    reason=reason,
+                    behind_s=round(now - (client.lagging_since or now), 1),
                 )
-                client.close(CLOSE_POLICY, "too slow: reconnect and resume", discard=True)
+                client.close(CLOSE_POLICY, reason, discard=True)
 
     def _feeds_of(self, subscription: Subscription) -> list[str]:
         """The feeds a subscription covers, in registration order."""
@@ -313,9 +351,15 @@ class Hub:
             self.subscribe(client, Subscribe())
         return client
 
-    def disconnect(self, client: ClientChannel) -> None:
+    def disconnect(self, client: ClientChannel, code: int | None = None) -> None:
+        """Forget *client* and count how its connection ended: *code* is the
+        close code seen on the socket (default: the one the hub closed it
+        with, else 1000)."""
+        if client not in self._clients:
+            return
         self._clients.discard(client)
         self._lagging.discard(client)
+        self.metrics.disconnected(code or client.close_code or 1000)
         if not self._clients:
             self._no_clients.set()
 
@@ -373,12 +417,14 @@ class Hub:
             # client knows its resume was understood.
             points = [p for f in replay for p in self.histories[f].since(resume.seqs[f])]
             self._send(client, encode_replay(self.epoch, replay, points, series))
+            self.metrics.points_sent += len(points)
         if fresh or resume is None:
             points = [p for f in fresh for p in self.histories[f].recent()]
             snapshot = encode_snapshot(
                 self.epoch, fresh, points, reset=resume is not None, series=series
             )
             self._send(client, snapshot)
+            self.metrics.points_sent += len(points)
         if self._status and not client.status_version:
             # Once per connection, after its data; later changes come with flushes.
             self._send(client, encode_status(self._status))
@@ -386,5 +432,14 @@ class Hub:
 
     def _send(self, client: ClientChannel, frame: str) -> None:
         if not client.push(frame):
-            log.warning("closing slow client %s: outbox full", client.address)
-            client.close(CLOSE_POLICY, "too slow: reconnect and resume", discard=True)
+            reason = "too slow: reconnect and resume"
+            log_event(
+                log,
+                logging.WARNING,
+                "slow_client_closed",
+                client=client.address,
+                code=CLOSE_POLICY,
+                reason=reason,
+                queued=client.queued,
+            )
+            client.close(CLOSE_POLICY, reason, discard=True)

@@ -23,6 +23,7 @@ import orjson
 from quart import Blueprint, Response, request, websocket
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard.logs import client_address, log_event
 from dashboard.protocol import check_values
 from feeds.base import FeedInfo, Series, check_name
 
@@ -279,8 +280,15 @@ class _Writer:
 
 def ingest_blueprint(runtime: Runtime) -> Blueprint:
     blueprint = Blueprint("ingest", __name__)
-    config, hub = runtime.config, runtime.hub
+    config, hub, metrics = runtime.config, runtime.hub, runtime.metrics
     writer = _Writer(hub)
+
+    def rejected(error: IngestError, scope: Mapping[str, Any]) -> IngestError:
+        """Count and log *error* (never the request's headers: they hold the token)."""
+        metrics.ingest_rejected.labels(code=error.code).inc()
+        level = logging.WARNING if error.status == 401 else logging.INFO
+        log_event(log, level, "ingest_rejected", client=client_address(scope), **error.to_dict())
+        return error
 
     def authorize(header: str | None) -> None:
         if not config.ingest_token:
@@ -339,7 +347,8 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             raw_points = parse(await read_body(), config.ingest_max_points)
             accepted = await writer.write(batch_for(feed, raw_points))
         except IngestError as error:
-            return _error(error)
+            return _error(rejected(error, request.scope))
+        metrics.ingest_points.inc(accepted)
         return Response(
             orjson.dumps({"feed": feed, "accepted": accepted}), 200, mimetype="application/json"
         )
@@ -349,7 +358,8 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
         try:
             authorize(websocket.headers.get("Authorization"))
         except IngestError as error:
-            return _error(error)  # before accept: an HTTP refusal of the handshake
+            # Before accept: an HTTP refusal of the handshake.
+            return _error(rejected(error, websocket.scope))
         await websocket.accept()
         while True:
             raw = await receive_unless_closing()
@@ -357,15 +367,17 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
                 await websocket.close(1001, "server shutting down")
                 return None
             if len(raw) > config.ingest_max_bytes:
-                await websocket.close(
-                    CLOSE_TOO_BIG, f"message over {config.ingest_max_bytes} bytes"
-                )
+                reason = f"message over {config.ingest_max_bytes} bytes"
+                rejected(IngestError(413, "too_large", reason), websocket.scope)
+                await websocket.close(CLOSE_TOO_BIG, reason)
                 return None
             try:
                 feed, raw_points = parse_ws_message(raw, config.ingest_max_points)
                 accepted = await writer.write(batch_for(feed, raw_points))
+                metrics.ingest_points.inc(accepted)
                 answer: dict[str, Any] = {"type": "ack", "feed": feed, "accepted": accepted}
             except IngestError as error:
+                rejected(error, websocket.scope)
                 answer = {"type": "error", "code": error.code, "message": error.message}
                 if error.index is not None:
                     answer["index"] = error.index

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dashboard.hub import Hub
+from dashboard.logs import log_event
+from dashboard.metrics import Metrics
 from feeds.base import FeedInfo, FeedSource
 
 log = logging.getLogger(__name__)
@@ -124,10 +126,17 @@ class RateLimit:
 
 
 class Producers:
-    def __init__(self, hub: Hub, sources: Iterable[FeedSource], backoff: Backoff | None = None):
+    def __init__(
+        self,
+        hub: Hub,
+        sources: Iterable[FeedSource],
+        backoff: Backoff | None = None,
+        metrics: Metrics | None = None,
+    ):
         self.hub = hub
         self.sources = list(sources)
         self.backoff = backoff or Backoff()
+        self.metrics = metrics if metrics is not None else hub.metrics
         self.status: dict[str, ProducerStatus] = {}
         #: Each feed's stall threshold in seconds (None: never marked stalled).
         self.stall_after: dict[str, float | None] = {}
@@ -199,14 +208,20 @@ class Producers:
                         failures = 0
                     failures += 1
                     error = f"{type(exc).__name__}: {exc}"
-                    log.exception("feed %s failed (failure %d in a row)", name, failures)
-                    if self.backoff.max_restarts and failures > self.backoff.max_restarts:
+                    gave_up = 0 < self.backoff.max_restarts < failures
+                    # The traceback goes with the event: it is what one debugs a feed with.
+                    event = "feed_failed" if gave_up else "feed_crashed"
+                    fields = {"feed": name, "error": error, "failures": failures}
+                    log_event(log, logging.ERROR, event, exc_info=True, **fields)
+                    if gave_up:
                         self._set(name, state="failed", error=error)
                         return
                     delay = self.backoff.delay(failures)
                     restarts = self.status[name].restarts + 1
                     self._set(name, state="restarting", error=error, restarts=restarts)
+                    self.metrics.feed_restarts.labels(feed=name).inc()
                     await asyncio.sleep(delay)  # the backoff itself
+                    log_event(log, logging.INFO, "feed_restarted", feed=name, restarts=restarts)
         except asyncio.CancelledError:
             self._set(name, state="stopped")
             raise

@@ -17,6 +17,8 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection
 from wsproto.events import Event as WSProtoEvent
 
+from dashboard.logs import log_event
+
 log = logging.getLogger(__name__)
 
 
@@ -84,6 +86,30 @@ class _WSStream(WSStream):
             await self.send(Data(stream_id=self.stream_id, data=data))
             await self.send(StreamClosed(stream_id=self.stream_id))
 
+    # Hypercorn 0.18 tells the app 1006 for every close the peer starts, even
+    # a clean 1000 or 1001: the peer's code is seen only as Hypercorn echoes
+    # it back, and passed on in the app's disconnect event (ASGI's "code").
+    _peer_close: tuple[int, str] | None = None
+
+    async def _send_wsproto_event(self, event):  # type: ignore[no-untyped-def]
+        if isinstance(event, CloseConnection) and (
+            self.connection.state == ConnectionState.REMOTE_CLOSING
+        ):
+            self._peer_close = (event.code, event.reason or "")
+        await super()._send_wsproto_event(event)
+
+    async def handle(self, event):  # type: ignore[no-untyped-def]
+        if isinstance(event, StreamClosed) and self._peer_close and self.app_put is not None:
+            put, (code, reason) = self.app_put, self._peer_close
+
+            async def put_peer_code(message):  # type: ignore[no-untyped-def]
+                if message["type"] == "websocket.disconnect":
+                    message = {**message, "code": code, "reason": reason}
+                await put(message)
+
+            self.app_put = put_peer_code
+        await super().handle(event)
+
 
 # Hypercorn builds its streams by these module names; the subclass only acts
 # on configs that carry ``websocket_compression`` (those serve() builds).
@@ -105,6 +131,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     once they have gone or the configured timeout has passed.
     """
     runtime = app.extensions["livefeed"]
+    url = url_of(sock)
     config = HypercornConfig()
     # Hypercorn takes ownership of the descriptor; ours is detached so it is
     # closed once, by Hypercorn.
@@ -127,6 +154,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
         await shutdown.wait()
         runtime.closing.set()
         hub = runtime.hub
+        log_event(log, logging.INFO, "server_stopping", url=url, viewers=len(hub.clients))
         hub.close_all()
         try:
             # Each handler leaves the hub once its close frame is written; the
@@ -134,6 +162,10 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
             async with asyncio.timeout(runtime.config.shutdown_timeout):
                 await hub.wait_no_clients()
         except TimeoutError:
-            log.warning("%d viewers did not close in time", len(hub.clients))
+            log_event(log, logging.WARNING, "viewers_not_closed", viewers=len(hub.clients))
 
-    await hypercorn_serve(app, config, shutdown_trigger=close_viewers_then_stop)
+    log_event(log, logging.INFO, "server_started", url=url, feeds=len(runtime.hub.feeds))
+    try:
+        await hypercorn_serve(app, config, shutdown_trigger=close_viewers_then_stop)
+    finally:
+        log_event(log, logging.INFO, "server_stopped", url=url)

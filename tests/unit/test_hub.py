@@ -260,6 +260,7 @@ def test_lagging_client_gets_latest_point_per_feed_once_drained():
     fast_got += messages(fast)
     assert [s for m in fast_got for s in seqs(m, "A")] == list(range(1, 9))
     assert hub.conflations == 1
+    assert hub.metrics.registry.get_sample_value("livefeed_conflations_total") == 1
 
 
 def test_conflated_batch_keeps_the_subscription_series():
