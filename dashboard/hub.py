@@ -28,8 +28,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dashboard.backplane import Backplane
+from dashboard.catchup import catch_up, feeds_of, resolve
 from dashboard.channel import ALL, ClientChannel, Subscription
 from dashboard.history import FeedHistory
+from dashboard.lagging import Lagging
 from dashboard.logs import log_event
 from dashboard.metrics import Metrics
 from dashboard.protocol import (
@@ -46,7 +48,6 @@ from dashboard.protocol import (
     encode_snapshot,
     encode_status,
     parse_client_message,
-    quote_names,
 )
 from feeds.base import FeedInfo
 
@@ -89,10 +90,7 @@ class Hub:
         self._history_size = history_size
         self._client_max_frames = client_max_frames
         self._client_conflate_frames = client_conflate_frames
-        self.slow_client_timeout = slow_client_timeout
-        self._lagging: set[ClientChannel] = set()
-        #: Conflated batches sent, i.e. times a lagging viewer caught up.
-        self.conflations = 0
+        self._lagging = Lagging(slow_client_timeout)
         self._max_pending_points = max_pending_points
         self.feeds: dict[str, FeedInfo] = {}
         self.histories: dict[str, FeedHistory] = {}
@@ -270,7 +268,7 @@ class Hub:
             if client.subscription is not None and not client.closing:
                 groups.setdefault(client.subscription, []).append(client)
         for subscription, clients in groups.items():
-            wanted = self._feeds_of(subscription)
+            wanted = feeds_of(subscription, self.feeds)
             selected = points if subscription == ALL else [p for p in points if p.feed in wanted]
             if not selected:
                 continue
@@ -282,12 +280,8 @@ class Hub:
                     self._send(client, frame)
                     sent += 1
                     continue
-                if client.lagging_since is None:
-                    client.lagging_since = now
-                    self._lagging.add(client)
+                if self._lagging.hold(client, selected, now):
                     log_event(log, logging.INFO, "viewer_lagging", client=client.address)
-                for point in selected:  # oldest first: the last one per feed stays
-                    client.conflated[point.feed] = point
             # Per batch, not per client or point: this loop is the hot path.
             self.metrics.points_sent += len(selected) * sent
         self.last_flush_seconds = (done := time.monotonic()) - started
@@ -295,41 +289,14 @@ class Hub:
 
     def _check_lagging(self, now: float) -> None:
         """Send caught-up viewers their conflated points; close the hopeless."""
-        for client in list(self._lagging):
-            if client.closing:
-                self._lagging.discard(client)
-            elif client.caught_up:
-                self._lagging.discard(client)
-                client.lagging_since = None
-                latest, client.conflated = list(client.conflated.values()), {}
-                if latest and client.subscription is not None:
-                    latest.sort(key=lambda p: p.ts)
-                    self._send(
-                        client, encode_batch(latest, client.subscription.series, conflated=True)
-                    )
-                    self.conflations += 1
-                    self.metrics.conflated()
-                    self.metrics.points_sent += len(latest)
-            elif now - (client.lagging_since or now) > self.slow_client_timeout:
-                self._lagging.discard(client)
-                reason = "too slow: reconnect and resume"
-                log_event(
-                    log,
-                    logging.WARNING,
-                    "slow_client_closed",
-                    client=client.address,
-                    code=CLOSE_POLICY,
-                    reason=reason,
-                    behind_s=round(now - (client.lagging_since or now), 1),
-                )
-                client.close(CLOSE_POLICY, reason, discard=True)
-
-    def _feeds_of(self, subscription: Subscription) -> list[str]:
-        """The feeds a subscription covers, in registration order."""
-        names = [n for n in self.feeds if subscription.feeds is None or n in subscription.feeds]
-        if subscription.series is not None:
-            names = [n for n in names if self.feeds[n].series_names & subscription.series]
-        return names
+        caught_up, hopeless = self._lagging.due(now)
+        for client, latest in caught_up:
+            if latest and client.subscription is not None:
+                self._send(client, encode_batch(latest, client.subscription.series, conflated=True))
+                self.metrics.conflated()
+                self.metrics.points_sent += len(latest)
+        for client, behind in hopeless:
+            self._close_slow(client, behind_s=round(behind, 1))
 
     # --- viewers ----------------------------------------------------------
 
@@ -358,7 +325,7 @@ class Hub:
         if client not in self._clients:
             return
         self._clients.discard(client)
-        self._lagging.discard(client)
+        self._lagging.forget(client)
         self.metrics.disconnected(code or client.close_code or 1000)
         if not self._clients:
             self._no_clients.set()
@@ -387,43 +354,21 @@ class Hub:
         Runs without awaiting, between two flushes: the history then holds
         exactly the points sent before, and the next batch starts right after.
         """
-        if request.feeds is not None:
-            unknown = sorted(request.feeds - self.feeds.keys())
-            if unknown:
-                raise ProtocolError("unknown_feed", f"unknown feed(s) {quote_names(unknown)}")
-        subscription = Subscription(request.feeds, request.series)
-        feeds = self._feeds_of(subscription)
-        if request.series is not None and not feeds:
-            missing = quote_names(request.series)
-            raise ProtocolError("unknown_series", f"no subscribed feed has series {missing}")
+        subscription, feeds = resolve(request, self.feeds)
         client.subscription = subscription
         # The answer below brings it up to date: what was conflated is moot.
-        client.conflated.clear()
-        client.lagging_since = None
-        self._lagging.discard(client)
-        series = subscription.series
-        resume = request.resume
-        replay: list[str] = []
-        fresh: list[str] = feeds
-        if resume is not None and resume.epoch == self.epoch:
-            replay = [
-                f
-                for f in feeds
-                if f in resume.seqs and self.histories[f].can_resume(resume.seqs[f])
-            ]
-            fresh = [f for f in feeds if f not in replay]
-        if resume is not None:
-            # Always answer a resume with a replay, even an empty one, so the
-            # client knows its resume was understood.
-            points = [p for f in replay for p in self.histories[f].since(resume.seqs[f])]
-            self._send(client, encode_replay(self.epoch, replay, points, series))
+        self._lagging.forget(client)
+        answer = catch_up(self.histories, self.epoch, feeds, request.resume)
+        if answer.replay is not None:
+            replay_feeds, points = answer.replay
+            self._send(client, encode_replay(self.epoch, replay_feeds, points, subscription.series))
             self.metrics.points_sent += len(points)
-        if fresh or resume is None:
-            points = [p for f in fresh for p in self.histories[f].recent()]
-            snapshot = encode_snapshot(
-                self.epoch, fresh, points, reset=resume is not None, series=series
+        if answer.snapshot is not None:
+            fresh, points = answer.snapshot
+            frame = encode_snapshot(
+                self.epoch, fresh, points, reset=answer.reset, series=subscription.series
             )
-            self._send(client, snapshot)
+            self._send(client, frame)
             self.metrics.points_sent += len(points)
         if self._status and not client.status_version:
             # Once per connection, after its data; later changes come with flushes.
@@ -432,14 +377,11 @@ class Hub:
 
     def _send(self, client: ClientChannel, frame: str) -> None:
         if not client.push(frame):
-            reason = "too slow: reconnect and resume"
-            log_event(
-                log,
-                logging.WARNING,
-                "slow_client_closed",
-                client=client.address,
-                code=CLOSE_POLICY,
-                reason=reason,
-                queued=client.queued,
-            )
-            client.close(CLOSE_POLICY, reason, discard=True)
+            self._close_slow(client, queued=client.queued)
+
+    def _close_slow(self, client: ClientChannel, **why: Any) -> None:
+        """Drop *client*'s frames and close it (1008); it resumes on reconnect."""
+        reason = "too slow: reconnect and resume"
+        fields = {"client": client.address, "code": CLOSE_POLICY, "reason": reason, **why}
+        log_event(log, logging.WARNING, "slow_client_closed", **fields)
+        client.close(CLOSE_POLICY, reason, discard=True)
