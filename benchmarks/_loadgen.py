@@ -56,6 +56,8 @@ class Stats:
         self.other_errors = 0
         self.sample_counter = 0
         self.slow_connected = 0
+        #: Points each reading client got in the window (its own count, for the worst one).
+        self.per_client: list[list[int]] = []
 
 
 async def client(url: str, compression: str | None, stats: Stats, gate: asyncio.Semaphore) -> None:
@@ -75,6 +77,8 @@ async def client(url: str, compression: str | None, stats: Stats, gate: asyncio.
         print(f"connect failed: {exc!r}", file=sys.stderr)
         return
     stats.connected += 1
+    mine = [0]
+    stats.per_client.append(mine)
     loads = orjson.loads
     try:
         async for data in ws:
@@ -102,6 +106,7 @@ async def client(url: str, compression: str | None, stats: Stats, gate: asyncio.
                 stats.frames += 1
                 stats.bytes += len(data)
                 stats.points += len(points)
+                mine[0] += len(points)
                 now_ms = now * 1000.0
                 for p in points:
                     stats.sample_counter += 1
@@ -194,6 +199,7 @@ async def main() -> None:
         "frames": stats.frames,
         "bytes": stats.bytes,
         "points": stats.points,
+        "min_client_points": min((c[0] for c in stats.per_client), default=0),
         "gaps": stats.gaps,
         "dups": stats.dups,
         "latencies_ms": stats.latencies,

@@ -30,6 +30,7 @@ ROWS: list[tuple[str, Callable[[dict], float], str]] = [
     ("points/s produced (all feeds)", lambda r: r["produced_points_per_s"], ",.1f"),
     ("delivered / produced (%)", lambda r: 100 * r["delivered_fraction"], ".2f"),
     ("delivered / offered (%)", lambda r: 100 * r["offered_fraction"], ".2f"),
+    ("worst client: delivered / produced (%)", lambda r: 100 * r["worst_client_fraction"], ".2f"),
     ("points per frame", lambda r: r["points_per_frame"], ".2f"),
     ("mean frame (bytes)", lambda r: r["mean_frame_bytes"], ",.0f"),
     ("latency p50 (ms)", lambda r: r["latency_ms"]["p50"], ".1f"),

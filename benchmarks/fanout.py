@@ -30,7 +30,7 @@ the same load:
    frame per 50 ms flush instead.
 
 For each, N clients connect from G load-generator processes
-(benchmarks/_loadgen.py, default min(4, ceil(N/250))), each an asyncio loop of
+(benchmarks/_loadgen.py, default min(4, max(2, ceil(N/250)))), each an asyncio loop of
 ``websockets`` clients offering permessage-deflate as browsers do (unless
 ``--no-compression``). Once all are connected the window opens after
 ``--warmup`` seconds and lasts ``--duration`` seconds. Figures over the window:
@@ -40,6 +40,9 @@ For each, N clients connect from G load-generator processes
   from ``/api/feeds`` ``last_seq`` deltas, x connected clients); offered %:
   delivered points / (S x R x window x clients), what a client asked for
   (the naive server produces fewer points when it falls behind: this shows it);
+  worst client: the fewest points one reading client got / points produced
+  in the window (counted by receive time, so window edges move it by a
+  batch or so either way);
 - latency: receive time minus the point's ``ts`` (producer time), sampled one
   point in 10, p50/p95/p99/max, in ms (same machine clock);
 - gaps: points missing from a client's per-feed ``seq`` sequence (whole run);
@@ -237,7 +240,7 @@ def measure(name: str, server_cmd: list[str], args: argparse.Namespace, slow: in
     finally:
         stop(children)
         logs.seek(0)
-        slow_closed = logs.read().count("closing slow client")
+        slow_closed = logs.read().count("event=slow_client_closed")
         logs.close()
 
     window = t1 - t0
@@ -263,6 +266,12 @@ def measure(name: str, server_cmd: list[str], args: argparse.Namespace, slow: in
         "values_per_s": points * VALUES_PER_POINT / window,
         "produced_points_per_s": produced_per_s,
         "delivered_fraction": points / expected if expected else float("nan"),
+        # The worst-served reading client against what one client should get.
+        "worst_client_fraction": (
+            min(r["min_client_points"] for r in results) / (produced_per_s * window)
+            if produced_per_s
+            else float("nan")
+        ),
         "offered_fraction": points / offered if offered else float("nan"),
         "points_per_frame": points / frames if frames else float("nan"),
         "mean_frame_bytes": size / frames if frames else float("nan"),
@@ -358,7 +367,8 @@ def main() -> None:
     if args.slow_clients < 0:
         parser.error("--slow-clients must be >= 0")
     if args.generators is None:
-        args.generators = min(4, math.ceil(args.clients / 250))
+        # At least two, so no single generator process caps what a server can deliver.
+        args.generators = min(4, max(2, math.ceil(args.clients / 250)))
     args.generators = max(1, min(args.generators, args.clients))
     fd_limit = raise_fd_limit()
     needed = args.clients + args.slow_clients + 100  # the server holds one fd per client

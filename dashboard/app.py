@@ -22,16 +22,26 @@ from werkzeug.exceptions import HTTPException
 from dashboard.assets import StaticAssets
 from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
+from dashboard.gate import access_blueprint
 from dashboard.hub import Hub
 from dashboard.ingest import ingest_blueprint
 from dashboard.limits import Limits, limits_from_config
+from dashboard.metrics import Metrics
 from dashboard.producers import Backoff, Producers
-from dashboard.viewer import serve_viewer
+from dashboard.store import HistoryStore, open_history_store
+from dashboard.viewer import RecordPeerClose, serve_viewer
 from feeds.base import FeedSource
 from feeds.loader import FeedLoadError, FeedSpec
 from feeds.loader import load as load_feed
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: Feed titles, units and errors are shown as text (static/js); should one
+#: ever reach the DOM as markup anyway, only the page's own script files run:
+#: no inline script, no on* handler, no javascript: URL, no plugin. Markup
+#: cannot call eval, so 'unsafe-eval' opens nothing to it; Plotly's WebGL
+#: traces (regl) compile shaders' glue with Function(), and Playwright's
+#: polling predicates are evaluated in the page.
+PAGE_CSP = "script-src 'self' 'unsafe-eval'; object-src 'none'; base-uri 'none'"
 
 
 @dataclass
@@ -42,12 +52,20 @@ class Runtime:
     hub: Hub
     producers: Producers
     assets: StaticAssets
+    #: This app's Prometheus registry and metric objects (GET /metrics).
+    metrics: Metrics = field(default_factory=Metrics)
+    #: Per-client limits, and the count of their violations by reason.
     limits: Limits = field(default_factory=Limits)
     started: float = field(default_factory=time.monotonic)
     #: Set when the server begins to shut down, so long-lived sockets that are
     #: not viewers (ingest) can close with 1001 instead of being cut off.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Where the history is kept across restarts (--history-db); None: memory only.
+    store: HistoryStore | None = None
 
+
+#: Where a WebSocket's scope records the address it was counted under.
+COUNTED_ADDRESS = "livefeed.counted_address"
 
 #: What runs when no feed is configured; loaded like any other feed.
 DEFAULT_FEED = "feeds.ticker:tickers"
@@ -86,31 +104,55 @@ def create_app(
     # Bodies are only taken by ingest; Quart fixes the limit when a request is
     # built, so the ingest limit must be the app's.
     app.config["MAX_CONTENT_LENGTH"] = config.ingest_max_bytes
+    # Quart drops a WebSocket peer's close code; viewers count and log it.
+    app.asgi_app = RecordPeerClose(app.asgi_app)  # type: ignore[method-assign]
+    metrics = Metrics()  # a registry of this app's own, not the process-global one
+    # Everything that can fail on bad settings first, the file (locked) last.
+    sources = default_sources(config) if sources is None else sources
+    assets = StaticAssets(config.static_dir)
+    store = stored = None
+    if config.history_db is not None:
+        if backplane is not None:
+            raise ValueError("history_db keeps the in-memory backplane's numbering: no backplane=")
+        # Raises HistoryStoreError (clear message) for a file that cannot be used.
+        store, stored = open_history_store(config.history_db, config.history_size)
+        # The same epoch, each feed numbered on from its last kept seq.
+        backplane = MemoryBackplane(epoch=stored.epoch, seqs=stored.last_seqs)
     limits = limits_from_config(config)
     hub = Hub(
         backplane or MemoryBackplane(),
         flush_interval=config.flush_interval,
         history_size=config.history_size,
         client_max_frames=config.client_max_frames,
+        client_conflate_frames=config.client_conflate_frames,
+        slow_client_timeout=config.slow_client_timeout,
+        store=store,
+        metrics=metrics,
         limits=limits,
     )
+    if stored is not None:
+        hub.restore(stored.points)
     backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
-    producers = Producers(
-        hub, default_sources(config) if sources is None else sources, backoff=backoff
-    )
-    runtime = Runtime(config, hub, producers, StaticAssets(config.static_dir), limits)
+    producers = Producers(hub, sources, backoff, metrics)
+    runtime = Runtime(config, hub, producers, assets, metrics, limits, store=store)
     app.extensions["livefeed"] = runtime
 
     @app.while_serving
     async def run_feeds() -> AsyncGenerator[None, None]:
+        if store is not None:
+            store.start()
         await hub.start()
         producers.start()
         try:
             yield
         finally:
-            await producers.stop()
-            hub.close_all()
-            await hub.stop()
+            try:
+                await producers.stop()
+                hub.close_all()
+                await hub.stop()  # its last flush is still saved
+            finally:
+                if store is not None:
+                    await store.close()  # writes what is queued first
 
     @app.errorhandler(HTTPException)
     async def json_error(error: HTTPException) -> tuple[Response, int]:
@@ -120,6 +162,7 @@ def create_app(
     async def index() -> Response:
         response = Response(runtime.assets.index_html, mimetype="text/html")
         response.headers["Cache-Control"] = "no-cache"
+        response.headers["Content-Security-Policy"] = PAGE_CSP
         return response
 
     @app.get("/favicon.ico")
@@ -152,6 +195,11 @@ def create_app(
             clients=len(hub.clients),
         )
 
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.render(request.headers.get("Accept"))
+        return Response(body, content_type=content_type)
+
     @app.get("/api/feeds")
     async def list_feeds() -> Response:
         feeds = []
@@ -167,6 +215,7 @@ def create_app(
                     "restarts": status.restarts if status else 0,
                     "published": status.published if status else history.last_seq,
                     "dropped": status.dropped if status else 0,
+                    "stall_after": producers.stall_after.get(name),
                     "last_seq": history.last_seq,
                     "held": len(history),
                 }
@@ -195,21 +244,33 @@ def create_app(
         )
 
     app.register_blueprint(ingest_blueprint(runtime))
+    # Origin check on WebSockets, viewer token and /login (hooks run before every route).
+    app.register_blueprint(access_blueprint(runtime))
 
-    @app.websocket("/ws")
-    async def ws() -> tuple[Response, int] | None:
+    @app.before_websocket
+    async def count_connection() -> tuple[Response, int] | None:
+        # Viewer and ingest WebSockets count against their client's address;
+        # one over the limit is refused (HTTP 429) before its route runs.
         address = str(websocket.remote_addr or "")
         if not limits.open_connection(address):
-            # Returned before accept: the handshake is refused with HTTP 429.
             return jsonify(error=limits.too_many_connections(), code="too_many_connections"), 429
-        try:
-            await serve_viewer(
-                hub,
-                await_subscribe=websocket.args.get("await_subscribe", "") in ("1", "true"),
-                subscribe_timeout=config.await_subscribe_timeout,
-            )
-        finally:
-            limits.close_connection(address)
+        websocket.scope[COUNTED_ADDRESS] = address
         return None
+
+    @app.teardown_websocket
+    async def uncount_connection(_error: BaseException | None) -> None:
+        # Runs however the WebSocket ended, the handler cancelled included.
+        address = websocket.scope.pop(COUNTED_ADDRESS, None)
+        if address is not None:
+            limits.close_connection(address)
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await serve_viewer(
+            hub,
+            await_subscribe=websocket.args.get("await_subscribe", "") in ("1", "true"),
+            subscribe_timeout=config.await_subscribe_timeout,
+            metrics=metrics,
+        )
 
     return app

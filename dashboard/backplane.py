@@ -36,17 +36,30 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def new_epoch() -> str:
+    return secrets.token_hex(6)
+
+
 class MemoryBackplane:
     """Sequences points in this process.
 
     The queue is bounded: when the hub falls behind, ``publish`` waits, which
     slows producers instead of growing memory (back-pressure is the policy for
     this internal hop; slow *clients* are handled by the hub).
+
+    ``epoch`` and ``seqs`` (each feed's last seq) continue a run whose history
+    was kept (dashboard/store.py); by default a run starts afresh.
     """
 
-    def __init__(self, max_pending: int = 100_000) -> None:
-        self.epoch = secrets.token_hex(6)
-        self._seqs: dict[str, int] = {}
+    def __init__(
+        self,
+        max_pending: int = 100_000,
+        *,
+        epoch: str | None = None,
+        seqs: Mapping[str, int] | None = None,
+    ) -> None:
+        self.epoch = epoch or new_epoch()
+        self._seqs: dict[str, int] = dict(seqs or {})
         self._queue: asyncio.Queue[Point] = asyncio.Queue(maxsize=max_pending)
         self._room = asyncio.Event()
 

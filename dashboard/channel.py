@@ -6,6 +6,10 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dashboard.protocol import Point
 
 
 @dataclass(frozen=True)
@@ -27,12 +31,21 @@ class ClientChannel:
     writer task pulls them. The outbox is bounded by ``max_frames``: a push
     that finds it full fails, and the hub then closes the client (it resumes
     from its last ``seq`` when it reconnects) rather than let one slow reader
-    grow memory or hold others back.
+    grow memory or hold others back. Before that, a client with
+    ``conflate_at`` frames waiting is *lagging*: the hub stops queueing
+    batches for it and keeps only the latest point per feed in ``conflated``
+    (bounded by the number of feeds) until it has caught up.
     """
 
-    def __init__(self, max_frames: int, address: str = "") -> None:
+    def __init__(self, max_frames: int, address: str = "", conflate_at: int | None = None) -> None:
         if max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, not {max_frames}")
+        self.conflate_at = max_frames if conflate_at is None else conflate_at
+        if not 1 <= self.conflate_at <= max_frames:
+            raise ValueError(f"conflate_at must be 1-{max_frames}, not {conflate_at}")
+        #: Since when (monotonic s) batches have been conflated; None: not lagging.
+        self.lagging_since: float | None = None
+        self.conflated: dict[str, Point] = {}
         self.address = address
         self.subscription: Subscription | None = None  # None: not subscribed yet
         self.status_version = 0  # the feeds' status it has seen; 0: none yet
@@ -46,6 +59,16 @@ class ClientChannel:
     @property
     def queued(self) -> int:
         return len(self._outbox)
+
+    @property
+    def behind(self) -> bool:
+        """Too many frames waiting to queue another batch."""
+        return len(self._outbox) >= self.conflate_at
+
+    @property
+    def caught_up(self) -> bool:
+        """Drained enough (half of ``conflate_at``) to leave the lagging state."""
+        return len(self._outbox) <= self.conflate_at // 2
 
     @property
     def closing(self) -> bool:
@@ -76,6 +99,7 @@ class ClientChannel:
         self._ready.set()
         if discard:
             self._outbox.clear()
+            self.conflated.clear()
             if self._on_discard is not None:
                 self._on_discard()
 

@@ -20,11 +20,13 @@ from dashboard.app import create_app
 from dashboard.config import LOG_LEVELS, DashboardConfig
 from dashboard.config_file import read_config_file
 from dashboard.server import bind_socket, serve, url_of
+from dashboard.store import HistoryStoreError
 from feeds.loader import FeedLoadError, FeedSpec, available
 
 log = logging.getLogger("dashboard")
 
 TOKEN_ENV = "DASHBOARD_INGEST_TOKEN"
+VIEWER_TOKEN_ENV = "DASHBOARD_VIEWER_TOKEN"
 
 
 def _symbols(text: str) -> tuple[str, ...]:
@@ -67,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m dashboard",
         description="Serve the live data feed dashboard. "
         "`python -m dashboard feeds` lists the feeds that can be loaded by name.",
-        epilog=f"Push ingest needs a token: --ingest-token or ${TOKEN_ENV}.",
+        epilog=f"Push ingest needs a token: --ingest-token or ${TOKEN_ENV}. "
+        "Tokens are better given in the environment: the command line is visible to other users.",
     )
     # Defaults are None so that an option given on the command line can be
     # told apart from one left out, which a --config file may then set.
@@ -93,6 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept permessage-deflate on WebSockets (default off: CPU per viewer)",
     )
     add("--ingest-token", help=f"bearer token enabling push ingest (or ${TOKEN_ENV})")
+    add(
+        "--viewer-token",
+        help=f"token the page, /ws and the read API then need; viewers log in at /login "
+        f"(or ${VIEWER_TOKEN_ENV}; default: open to all)",
+    )
+    add(
+        "--allow-origin",
+        action="append",
+        metavar="URL",
+        help="an origin besides the dashboard's own whose pages may open its WebSockets, "
+        "e.g. https://dash.example.com; repeatable; * allows any",
+    )
+    add("--certfile", type=Path, help="PEM certificate chain: serve https and wss (with --keyfile)")
+    add("--keyfile", type=Path, help="PEM private key of --certfile, unencrypted")
+    add(
+        "--history-db",
+        type=Path,
+        metavar="FILE",
+        help="SQLite file keeping the history across restarts (default: memory only)",
+    )
     add(
         "--max-connections-per-address",
         type=_count,
@@ -131,7 +154,12 @@ def config_from_args(argv: Sequence[str] | None = None) -> DashboardConfig:
             "flush_interval": args.flush_interval,
             "log_level": args.log_level,
             "ws_compression": args.ws_compression,
+            "history_db": args.history_db,
             "ingest_token": args.ingest_token or os.environ.get(TOKEN_ENV) or None,
+            "viewer_token": args.viewer_token or os.environ.get(VIEWER_TOKEN_ENV) or None,
+            "allowed_origins": tuple(args.allow_origin) if args.allow_origin else None,
+            "certfile": args.certfile,
+            "keyfile": args.keyfile,
             "max_connections_per_address": args.max_connections_per_address,
             "ws_ping_interval": args.ws_ping_interval,
             "read_timeout": args.read_timeout,
@@ -149,21 +177,20 @@ async def run(config: DashboardConfig) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly."""
     try:
         app = create_app(config)
-    except FeedLoadError as exc:
+    except (FeedLoadError, HistoryStoreError) as exc:
         raise SystemExit(f"error: {exc}") from None
     try:
         sock = bind_socket(config.host, config.port)
     except OSError as exc:
         raise SystemExit(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
-    url = url_of(sock)
+    url = url_of(sock, tls=config.certfile is not None)
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.set)
     feeds = ", ".join(app.extensions["livefeed"].hub.feeds)
     print(f"Dashboard running at {url}  (Ctrl-C to stop)\nFeeds: {feeds}", flush=True)
-    await serve(app, sock, shutdown)
-    log.info("stopped")
+    await serve(app, sock, shutdown)  # logs event=server_stopped
 
 
 def list_feeds() -> int:
@@ -187,5 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Over TLS browsers speak HTTP/2, whose header decoder (hpack) logs every
+    # header at DEBUG, Cookie and Authorization included: no token may reach the log.
+    logging.getLogger("hpack").setLevel(max(config.logging_level, logging.INFO))
     asyncio.run(run(config))
     return 0

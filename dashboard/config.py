@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from dashboard.access import check_allowed_origin, check_tls_files
 from feeds.base import check_name
 from feeds.loader import FeedSpec
 from feeds.ticker import DEFAULT_SYMBOLS
@@ -40,6 +41,11 @@ class DashboardConfig:
     flush_interval: float = 0.05  # seconds between batches
     history_size: int = 3000  # points held per feed (5 minutes at 10/s)
     client_max_frames: int = 256  # a viewer's outbox; past it the viewer is closed (1008)
+    # A viewer with this many frames unwritten gets no more batches, only the
+    # latest point per feed once it has drained half of them (a "conflated"
+    # batch); one still behind after slow_client_timeout seconds is closed (1008).
+    client_conflate_frames: int = 64
+    slow_client_timeout: float = 30.0
     await_subscribe_timeout: float = 5.0  # for /ws?await_subscribe=1
     # permessage-deflate on WebSockets. Off: Hypercorn (wsproto) compresses
     # each shared batch again for every connection (72 % of server CPU at
@@ -52,6 +58,17 @@ class DashboardConfig:
     ingest_create_feeds: bool = True  # pushing to an unknown feed name creates it
     ingest_max_points: int = 100_000  # per request or WebSocket message
     ingest_max_bytes: int = 16 * 2**20  # request body / message size
+
+    # Who may connect (docs/security.md). Browser pages of other origins than
+    # the dashboard's own that may open /ws and /api/ingest
+    # (scheme://host[:port]; "*": any).
+    allowed_origins: tuple[str, ...] = ()
+    # When set, the page, /ws and the read API need it: a login at /login
+    # (session cookie) or Authorization: Bearer. None: open to all.
+    viewer_token: str | None = None
+    # PEM certificate chain and unencrypted key: serve https and wss. Both or neither.
+    certfile: Path | None = None
+    keyfile: Path | None = None
 
     # Per-client limits (see dashboard/limits.py); a rate of 0 means no limit.
     # Viewers send tiny messages (subscribe, ping): 64 KiB is generous. Text is
@@ -76,6 +93,10 @@ class DashboardConfig:
     # The page's folder; None: the one shipped with the package.
     static_dir: Path | None = None
 
+    # SQLite file keeping each feed's last history_size points and the epoch
+    # across restarts (viewers then resume with no gap); None: memory only.
+    history_db: Path | None = None
+
     # Shutdown: how long viewers get to receive their close frame (1001).
     shutdown_timeout: float = 5.0
 
@@ -97,11 +118,26 @@ class DashboardConfig:
             ("shutdown_timeout", self.shutdown_timeout),
             ("restart_backoff", self.restart_backoff),
             ("restart_backoff_max", self.restart_backoff_max),
+            ("slow_client_timeout", self.slow_client_timeout),
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, not {value}")
         if self.history_size < 1 or self.client_max_frames < 1:
             raise ValueError("history_size and client_max_frames must be >= 1")
+        if not 1 <= self.client_conflate_frames <= self.client_max_frames:
+            raise ValueError(
+                f"client_conflate_frames must be 1-{self.client_max_frames} (client_max_frames)"
+            )
+        if isinstance(self.allowed_origins, str):
+            raise ValueError("allowed_origins must be a list of origins, not one string")
+        for origin in self.allowed_origins:
+            check_allowed_origin(origin)
+        if self.viewer_token is not None and not (
+            self.viewer_token and all("!" <= c <= "~" for c in self.viewer_token)
+        ):
+            # It travels in an Authorization header, where only these are safe.
+            raise ValueError("viewer_token must be non-empty printable ASCII without spaces")
+        check_tls_files(self.certfile, self.keyfile)
         self._check_limits()
 
     def _check_limits(self) -> None:

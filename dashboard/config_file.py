@@ -59,8 +59,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         if key not in known:
             raise ConfigFileError(f"{path}: unknown setting {key!r} in [server]; known: {known}")
         settings[key] = tuple(value) if isinstance(value, list) else value
-    if "static_dir" in settings:
-        settings["static_dir"] = path.parent / settings["static_dir"]
+    for key in ("static_dir", "certfile", "keyfile", "history_db"):  # relative to the file
+        if isinstance(settings.get(key), str):
+            settings[key] = path.parent / settings[key]
     feeds = data.get("feeds", [])
     if not isinstance(feeds, list):
         raise ConfigFileError(f"{path}: feeds must be an array of tables: [[feeds]]")

@@ -10,6 +10,12 @@ When to flush (``flush_due``): at most once per ``flush_interval``, and
 point produced just after a flush for a whole interval; producers tick in
 bursts (every feed of a ticker wakes at once), so a short wait collects the
 burst into one frame and an idle hub answers a new point almost at once.
+
+A viewer that falls behind (``client_conflate_frames`` frames not yet
+written) gets no more batches until it has drained half of them; meanwhile
+the hub keeps the latest point per feed for it and then sends those in one
+``conflated`` batch. One still behind after ``slow_client_timeout`` seconds
+is closed with 1008 and resumes from its last seq when it reconnects.
 """
 
 from __future__ import annotations
@@ -17,23 +23,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from dashboard.backplane import Backplane
+from dashboard.catchup import catch_up, feeds_of, resolve
 from dashboard.channel import ALL, ClientChannel, Subscription
 from dashboard.history import FeedHistory
-from dashboard.limits import (
-    MESSAGE_RATE,
-    SUBSCRIBE_NAMES,
-    SUBSCRIBE_RATE,
-    TOO_MANY_MESSAGES,
-    TOO_MANY_SUBSCRIBES,
-    Limits,
-    ViewerQuota,
-)
+from dashboard.lagging import Lagging
+from dashboard.limits import Limits
+from dashboard.logs import log_event
+from dashboard.metrics import Metrics
 from dashboard.protocol import (
-    TOO_MANY_NAMES,
     Ping,
     Point,
     ProtocolError,
@@ -49,6 +51,9 @@ from dashboard.protocol import (
     parse_client_message,
 )
 from feeds.base import FeedInfo
+
+if TYPE_CHECKING:
+    from dashboard.store import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +76,12 @@ class Hub:
         coalesce: float = 0.002,
         history_size: int = 3000,
         client_max_frames: int = 256,
+        client_conflate_frames: int | None = None,
+        slow_client_timeout: float = 30.0,
         max_pending_points: int = 50_000,
         limits: Limits | None = None,
+        store: HistoryStore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be > 0, not {flush_interval}")
@@ -82,12 +91,13 @@ class Hub:
         self._waiting = asyncio.Event()  # set when a flush has something to send
         self._history_size = history_size
         self._client_max_frames = client_max_frames
+        self._client_conflate_frames = client_conflate_frames
+        self._lagging = Lagging(slow_client_timeout)
         self._max_pending_points = max_pending_points
         self.feeds: dict[str, FeedInfo] = {}
         self.histories: dict[str, FeedHistory] = {}
         self._clients: set[ClientChannel] = set()
         self.limits = limits or Limits()  # default: no limits
-        self._quotas: dict[ClientChannel, ViewerQuota] = {}
         self._no_clients = asyncio.Event()
         self._no_clients.set()
         self._pending: list[Point] = []
@@ -96,6 +106,17 @@ class Hub:
         self._status_version = 0  # bumped on every change
         self._status_sent = 0  # the version the last flush sent
         self._tasks: list[asyncio.Task[None]] = []
+        self._store = store  # None: history in memory only
+        self._restored: dict[str, Sequence[Point]] = {}
+        # Hub lag: when the oldest waiting point was taken (monotonic), and
+        # what the last flush measured; see ``lag``.
+        self._waiting_since = 0.0
+        self.last_flush_lag = 0.0
+        self.last_flush_seconds = 0.0
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.metrics.viewers.set_function(lambda: len(self._clients))
+        self.metrics.hub_lag.set_function(lambda: self.lag)
+        self.metrics.flush_seconds.set_function(lambda: self.last_flush_seconds)
 
     @property
     def epoch(self) -> str:
@@ -110,6 +131,15 @@ class Hub:
     def clients(self) -> frozenset[ClientChannel]:
         return frozenset(self._clients)
 
+    @property
+    def lag(self) -> float:
+        """Seconds the stalest point waited in the hub: the oldest point still
+        waiting for a flush, or, if longer, the oldest point of the last flush
+        (measured once that flush had queued it for every viewer). What a
+        viewer's delay owes to the hub; about ``flush_interval`` when healthy."""
+        waiting = time.monotonic() - self._waiting_since if self._pending else 0.0
+        return max(waiting, self.last_flush_lag)
+
     # --- feeds in ---------------------------------------------------------
 
     def add_feed(self, info: FeedInfo) -> None:
@@ -117,10 +147,20 @@ class Hub:
         if info.name in self.feeds:
             raise ValueError(f"feed {info.name!r} is already registered")
         self.feeds[info.name] = info
-        self.histories[info.name] = FeedHistory(self._history_size)
+        history = self.histories[info.name] = FeedHistory(self._history_size)
+        restored = self._restored.pop(info.name, ())
+        if all(p.values.keys() <= info.series_names for p in restored):
+            history.extend(restored)
+        else:
+            log.info("feed %s: stored points have other series; not restored", info.name)
         self._hello = None
         for client in self._clients:
             self._send(client, self.hello())
+
+    def restore(self, points: Mapping[str, Sequence[Point]]) -> None:
+        """Points kept from an earlier run (same epoch), per feed: a feed gets
+        them when it is added. Feeds never added again keep theirs unshown."""
+        self._restored = dict(points)
 
     def set_status(self, feed: str, status: Mapping[str, Any]) -> None:
         """Record a feed's state (running, restarting, ...); viewers get the
@@ -168,6 +208,8 @@ class Hub:
 
     def take(self, point: Point) -> None:
         """Accept one sequenced point for the next flush."""
+        if not self._pending:
+            self._waiting_since = time.monotonic()
         self._pending.append(point)
         self._waiting.set()
         if len(self._pending) >= self._max_pending_points:
@@ -190,11 +232,17 @@ class Hub:
             except Exception:
                 # A bug in one flush must not stop live updates for everyone.
                 log.exception("flush failed")
+            if self._lagging:
+                self._waiting.set()  # check on them at the next interval
 
     # --- fan-out ----------------------------------------------------------
 
-    def flush(self) -> None:
-        """Record pending points and send each subscription its batch."""
+    def flush(self, now: float | None = None) -> None:
+        """Record pending points and send each subscription its batch.
+
+        *now* (monotonic seconds) times lagging viewers; tests pass it.
+        """
+        now = time.monotonic() if now is None else now
         if self._status_sent != self._status_version:
             self._status_sent = version = self._status_version
             frame = encode_status(self._status)
@@ -204,31 +252,54 @@ class Hub:
                     client.status_version = version
                     self._send(client, frame)
         points, self._pending = self._pending, []
-        if not points:
-            return
+        if points:
+            self._fan_out(points, now)
+        if self._lagging:
+            self._check_lagging(now)
+
+    def _fan_out(self, points: list[Point], now: float) -> None:
+        started = time.monotonic()
+        waiting_since = self._waiting_since
         for point in points:
             history = self.histories.get(point.feed)
             if history is not None:
                 history.extend((point,))
+        if self._store is not None:
+            self._store.append(points)  # queued for its writer thread: no I/O here
         groups: dict[Subscription, list[ClientChannel]] = {}
         for client in self._clients:
             if client.subscription is not None and not client.closing:
                 groups.setdefault(client.subscription, []).append(client)
         for subscription, clients in groups.items():
-            wanted = self._feeds_of(subscription)
+            wanted = feeds_of(subscription, self.feeds)
             selected = points if subscription == ALL else [p for p in points if p.feed in wanted]
             if not selected:
                 continue
-            frame = encode_batch(selected, subscription.series)
+            frame = None  # encoded once, and only if someone takes it
+            sent = 0
             for client in clients:
-                self._send(client, frame)
+                if client.lagging_since is None and not client.behind:
+                    frame = frame or encode_batch(selected, subscription.series)
+                    self._send(client, frame)
+                    sent += 1
+                    continue
+                if self._lagging.hold(client, selected, now):
+                    log_event(log, logging.INFO, "viewer_lagging", client=client.address)
+            # Per batch, not per client or point: this loop is the hot path.
+            self.metrics.points_sent += len(selected) * sent
+        self.last_flush_seconds = (done := time.monotonic()) - started
+        self.last_flush_lag = done - waiting_since
 
-    def _feeds_of(self, subscription: Subscription) -> list[str]:
-        """The feeds a subscription covers, in registration order."""
-        names = [n for n in self.feeds if subscription.feeds is None or n in subscription.feeds]
-        if subscription.series is not None:
-            names = [n for n in names if self.feeds[n].series_names & subscription.series]
-        return names
+    def _check_lagging(self, now: float) -> None:
+        """Send caught-up viewers their conflated points; close the hopeless."""
+        caught_up, hopeless = self._lagging.due(now)
+        for client, latest in caught_up:
+            if latest and client.subscription is not None:
+                self._send(client, encode_batch(latest, client.subscription.series, conflated=True))
+                self.metrics.conflated()
+                self.metrics.points_sent += len(latest)
+        for client, behind in hopeless:
+            self._close_slow(client, behind_s=round(behind, 1))
 
     # --- viewers ----------------------------------------------------------
 
@@ -242,18 +313,25 @@ class Hub:
         """Register a viewer and queue its hello (and, by default, a snapshot of
         everything). With ``subscribe=False`` it receives nothing more until it
         sends a subscribe message."""
-        client = ClientChannel(self._client_max_frames, address)
+        client = ClientChannel(self._client_max_frames, address, self._client_conflate_frames)
         self._clients.add(client)
-        self._quotas[client] = self.limits.viewer_quota()
+        self.limits.watch(client)
         self._no_clients.clear()
         self._send(client, self.hello())
         if subscribe:
             self.subscribe(client, Subscribe())
         return client
 
-    def disconnect(self, client: ClientChannel) -> None:
+    def disconnect(self, client: ClientChannel, code: int | None = None) -> None:
+        """Forget *client* and count how its connection ended: *code* is the
+        close code seen on the socket (default: the one the hub closed it
+        with, else 1000)."""
+        if client not in self._clients:
+            return
         self._clients.discard(client)
-        self._quotas.pop(client, None)
+        self.limits.forget(client)
+        self._lagging.forget(client)
+        self.metrics.disconnected(code or client.close_code or 1000)
         if not self._clients:
             self._no_clients.set()
 
@@ -266,33 +344,19 @@ class Hub:
 
     def receive(self, client: ClientChannel, data: str | bytes | None) -> None:
         """Handle one frame from *client*: answer goes to its outbox, errors too.
-        A client over its message or subscribe rate is closed (1008)."""
-        quota = self._quotas.get(client)
-        if quota is None or client.closing:
-            return  # gone or going: nothing more is answered
-        if not quota.allow_message():
-            self._refuse(client, MESSAGE_RATE, TOO_MANY_MESSAGES)
-            return
+        Over its message or subscribe rate it is closed (1008) instead."""
+        if client.closing or not self.limits.allow_message(client):
+            return  # going, gone, or closed just now: nothing more is answered
         try:
             message = parse_client_message(data, max_names=self.limits.max_subscribe_names)
             if isinstance(message, Subscribe):
-                # Each subscribe costs a snapshot or replay: limited on its own.
-                if not quota.allow_subscribe():
-                    self._refuse(client, SUBSCRIBE_RATE, TOO_MANY_SUBSCRIBES)
-                    return
-                self.subscribe(client, message)
+                if self.limits.allow_subscribe(client):  # each costs a snapshot or replay
+                    self.subscribe(client, message)
             elif isinstance(message, Ping):
                 self._send(client, encode_pong(message))
         except ProtocolError as error:
-            if error.code == TOO_MANY_NAMES:
-                self.limits.count(SUBSCRIBE_NAMES, client.address)
+            self.limits.note_error(client, error.code)
             self._send(client, encode_error(error))
-
-    def _refuse(self, client: ClientChannel, violation: str, reason: str) -> None:
-        self.limits.count(violation, client.address)
-        # Discarding what is queued gets the close out now, even to a client
-        # that floods without reading.
-        client.close(CLOSE_POLICY, reason, discard=True)
 
     def subscribe(self, client: ClientChannel, request: Subscribe) -> None:
         """Replace *client*'s subscription and queue what it needs to catch up.
@@ -300,38 +364,22 @@ class Hub:
         Runs without awaiting, between two flushes: the history then holds
         exactly the points sent before, and the next batch starts right after.
         """
-        if request.feeds is not None:
-            unknown = sorted(request.feeds - self.feeds.keys())
-            if unknown:
-                raise ProtocolError("unknown_feed", f"unknown feed(s): {', '.join(unknown)}")
-        subscription = Subscription(request.feeds, request.series)
-        feeds = self._feeds_of(subscription)
-        if request.series is not None and not feeds:
-            missing = ", ".join(sorted(request.series))
-            raise ProtocolError("unknown_series", f"no subscribed feed has series {missing}")
+        subscription, feeds = resolve(request, self.feeds)
         client.subscription = subscription
-        series = subscription.series
-        resume = request.resume
-        replay: list[str] = []
-        fresh: list[str] = feeds
-        if resume is not None and resume.epoch == self.epoch:
-            replay = [
-                f
-                for f in feeds
-                if f in resume.seqs and self.histories[f].can_resume(resume.seqs[f])
-            ]
-            fresh = [f for f in feeds if f not in replay]
-        if resume is not None:
-            # Always answer a resume with a replay, even an empty one, so the
-            # client knows its resume was understood.
-            points = [p for f in replay for p in self.histories[f].since(resume.seqs[f])]
-            self._send(client, encode_replay(self.epoch, replay, points, series))
-        if fresh or resume is None:
-            points = [p for f in fresh for p in self.histories[f].recent()]
-            snapshot = encode_snapshot(
-                self.epoch, fresh, points, reset=resume is not None, series=series
+        # The answer below brings it up to date: what was conflated is moot.
+        self._lagging.forget(client)
+        answer = catch_up(self.histories, self.epoch, feeds, request.resume)
+        if answer.replay is not None:
+            replay_feeds, points = answer.replay
+            self._send(client, encode_replay(self.epoch, replay_feeds, points, subscription.series))
+            self.metrics.points_sent += len(points)
+        if answer.snapshot is not None:
+            fresh, points = answer.snapshot
+            frame = encode_snapshot(
+                self.epoch, fresh, points, reset=answer.reset, series=subscription.series
             )
-            self._send(client, snapshot)
+            self._send(client, frame)
+            self.metrics.points_sent += len(points)
         if self._status and not client.status_version:
             # Once per connection, after its data; later changes come with flushes.
             self._send(client, encode_status(self._status))
@@ -339,5 +387,11 @@ class Hub:
 
     def _send(self, client: ClientChannel, frame: str) -> None:
         if not client.push(frame):
-            log.warning("closing slow client %s: outbox full", client.address)
-            client.close(CLOSE_POLICY, "too slow: reconnect and resume", discard=True)
+            self._close_slow(client, queued=client.queued)
+
+    def _close_slow(self, client: ClientChannel, **why: Any) -> None:
+        """Drop *client*'s frames and close it (1008); it resumes on reconnect."""
+        reason = "too slow: reconnect and resume"
+        fields = {"client": client.address, "code": CLOSE_POLICY, "reason": reason, **why}
+        log_event(log, logging.WARNING, "slow_client_closed", **fields)
+        client.close(CLOSE_POLICY, reason, discard=True)

@@ -23,7 +23,8 @@ import orjson
 from quart import Blueprint, Response, request, websocket
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from dashboard.limits import MESSAGE_RATE, TOO_MANY_MESSAGES, TokenBucket
+from dashboard.limits import CLOSE_POLICY, MESSAGE_RATE, TOO_MANY_MESSAGES
+from dashboard.logs import client_address, log_event
 from dashboard.protocol import check_values
 from feeds.base import FeedInfo, Series, check_name
 
@@ -40,7 +41,6 @@ MAX_FUTURE_MS = 86_400_000
 MAX_SERIES = 256
 #: WebSocket close code for a message over the size limit (RFC 6455: too big).
 CLOSE_TOO_BIG = 1009
-CLOSE_POLICY = 1008
 INGEST_WS_PATH = "/api/ingest"
 DISABLED = "ingest is disabled (no token configured)"
 NAME_RULE = "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit"
@@ -144,7 +144,8 @@ def body_parser(mimetype: str) -> Callable[[bytes, int], list[Any]]:
 
 
 def parse_ws_message(data: str | bytes, max_points: int) -> tuple[str, list[Any]]:
-    """One WebSocket message ``{"feed": ..., "points": [...]}``."""
+    """One WebSocket message ``{"feed": ..., "points": [...]}``; raises
+    :class:`IngestError` and nothing else (tests/unit/test_protocol_properties.py)."""
     if not data:
         raise IngestError(400, "bad_json", "empty message")
     message = _loads(data, "the message")
@@ -281,8 +282,15 @@ class _Writer:
 
 def ingest_blueprint(runtime: Runtime) -> Blueprint:
     blueprint = Blueprint("ingest", __name__)
-    config, hub, limits = runtime.config, runtime.hub, runtime.limits
+    config, hub, metrics, limits = runtime.config, runtime.hub, runtime.metrics, runtime.limits
     writer = _Writer(hub)
+
+    def rejected(error: IngestError, scope: Mapping[str, Any]) -> IngestError:
+        """Count and log *error* (never the request's headers: they hold the token)."""
+        metrics.ingest_rejected.labels(code=error.code).inc()
+        level = logging.WARNING if error.status == 401 else logging.INFO
+        log_event(log, level, "ingest_rejected", client=client_address(scope), **error.to_dict())
+        return error
 
     def authorize(header: str | None) -> None:
         if not config.ingest_token:
@@ -314,8 +322,8 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             raise IngestError(408, "timeout", "the body did not arrive in time") from None
         return b"".join(chunks)
 
-    async def receive_unless_closing() -> str | bytes | None:
-        """The next message, or None once the server starts shutting down."""
+    async def receive_unless_closing() -> bytes | None:
+        """The next message as bytes, or None once the server starts shutting down."""
         receive = asyncio.ensure_future(websocket.receive())
         closing = asyncio.ensure_future(runtime.closing.wait())
         try:
@@ -325,7 +333,12 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             if not receive.done():
                 receive.cancel()  # takes effect later: its result is not read
                 receive = None
-        return None if receive is None else receive.result()
+        if receive is None:
+            return None
+        data = receive.result()
+        # Quart hands an empty binary frame over as None: it is an empty
+        # message (answered with an error), not the end of the connection.
+        return data.encode() if isinstance(data, str) else (data or b"")
 
     @blueprint.post("/api/feeds/<feed>/points")
     async def push(feed: str) -> Response:
@@ -336,48 +349,42 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             raw_points = parse(await read_body(), config.ingest_max_points)
             accepted = await writer.write(batch_for(feed, raw_points))
         except IngestError as error:
-            return _error(error)
+            return _error(rejected(error, request.scope))
+        metrics.ingest_points.inc(accepted)
         return Response(
             orjson.dumps({"feed": feed, "accepted": accepted}), 200, mimetype="application/json"
         )
 
     @blueprint.websocket(INGEST_WS_PATH)
     async def ingest_socket() -> Response | None:
-        address = str(websocket.remote_addr or "")
         try:
             authorize(websocket.headers.get("Authorization"))
-            if not limits.open_connection(address):
-                raise IngestError(429, "too_many_connections", limits.too_many_connections())
         except IngestError as error:
-            return _error(error)  # before accept: an HTTP refusal of the handshake
-        try:
-            await serve_ingest_socket(limits.ingest_messages.bucket(), address)
-        finally:
-            limits.close_connection(address)
-        return None
-
-    async def serve_ingest_socket(rate: TokenBucket | None, address: str) -> None:
+            # Before accept: an HTTP refusal of the handshake.
+            return _error(rejected(error, websocket.scope))
         await websocket.accept()
+        rate = limits.ingest_messages.bucket()
         while True:
-            data = await receive_unless_closing()
-            if data is None:
+            raw = await receive_unless_closing()
+            if raw is None:
                 await websocket.close(1001, "server shutting down")
-                return
+                return None
             if rate is not None and not rate.allow():
-                limits.count(MESSAGE_RATE, address)
+                limits.count(MESSAGE_RATE, str(websocket.remote_addr or ""))
                 await websocket.close(CLOSE_POLICY, TOO_MANY_MESSAGES)
-                return
-            raw = data.encode() if isinstance(data, str) else data
+                return None
             if len(raw) > config.ingest_max_bytes:
-                await websocket.close(
-                    CLOSE_TOO_BIG, f"message over {config.ingest_max_bytes} bytes"
-                )
-                return
+                reason = f"message over {config.ingest_max_bytes} bytes"
+                rejected(IngestError(413, "too_large", reason), websocket.scope)
+                await websocket.close(CLOSE_TOO_BIG, reason)
+                return None
             try:
                 feed, raw_points = parse_ws_message(raw, config.ingest_max_points)
                 accepted = await writer.write(batch_for(feed, raw_points))
+                metrics.ingest_points.inc(accepted)
                 answer: dict[str, Any] = {"type": "ack", "feed": feed, "accepted": accepted}
             except IngestError as error:
+                rejected(error, websocket.scope)
                 answer = {"type": "error", "code": error.code, "message": error.message}
                 if error.index is not None:
                     answer["index"] = error.index

@@ -14,6 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dashboard.channel import ClientChannel
+from dashboard.logs import log_event
+from dashboard.protocol import TOO_MANY_NAMES
+
 if TYPE_CHECKING:
     from dashboard.config import DashboardConfig
 
@@ -26,7 +30,8 @@ SUBSCRIBE_NAMES = "subscribe_names"  # a subscribe listing too many names (error
 MESSAGE_TOO_BIG = "message_too_big"  # a message over the size limit (close 1009)
 CONNECTIONS_PER_ADDRESS = "connections_per_address"  # handshake refused (HTTP 429)
 
-#: Close reasons sent with 1008.
+#: Close code and reasons for a rate violation.
+CLOSE_POLICY = 1008
 TOO_MANY_MESSAGES = "too many messages"
 TOO_MANY_SUBSCRIBES = "too many subscribe messages"
 
@@ -114,14 +119,53 @@ class Limits:
         self.max_connections_per_address = max_connections_per_address
         self.violations: Counter[str] = Counter()
         self.connections: Counter[str] = Counter()  # open WebSockets by client address
+        self._quotas: dict[ClientChannel, ViewerQuota] = {}
 
-    def viewer_quota(self) -> ViewerQuota:
-        return ViewerQuota(self.viewer_messages, self.viewer_subscribes)
+    # --- viewers' messages (the hub asks) ------------------------------------
+
+    def watch(self, client: ClientChannel) -> None:
+        """Give a new viewer its own buckets."""
+        self._quotas[client] = ViewerQuota(self.viewer_messages, self.viewer_subscribes)
+
+    def forget(self, client: ClientChannel) -> None:
+        self._quotas.pop(client, None)
+
+    def allow_message(self, client: ClientChannel) -> bool:
+        """Whether the hub may handle one more message from *client*; if not,
+        the client is closed (1008) or is no viewer being watched."""
+        quota = self._quotas.get(client)
+        if quota is None:
+            return False  # gone
+        if quota.allow_message():
+            return True
+        self._refuse(client, MESSAGE_RATE, TOO_MANY_MESSAGES)
+        return False
+
+    def allow_subscribe(self, client: ClientChannel) -> bool:
+        """Whether *client* may subscribe (again) now; if not, it is closed (1008)."""
+        quota = self._quotas.get(client)
+        if quota is None or quota.allow_subscribe():
+            return quota is not None
+        self._refuse(client, SUBSCRIBE_RATE, TOO_MANY_SUBSCRIBES)
+        return False
+
+    def note_error(self, client: ClientChannel, code: str) -> None:
+        """Count a refused message that is a limit's doing (the client goes on)."""
+        if code == TOO_MANY_NAMES:
+            self.count(SUBSCRIBE_NAMES, client.address)
+
+    def _refuse(self, client: ClientChannel, violation: str, reason: str) -> None:
+        self.count(violation, client.address)
+        # Dropping what is queued gets the close out now, even to a client
+        # that floods without reading; it resumes when it reconnects.
+        client.close(CLOSE_POLICY, reason, discard=True)
+
+    # --- counts ----------------------------------------------------------------
 
     def count(self, reason: str, address: str) -> None:
         """Record one refusal (and log it: who, and why)."""
         self.violations[reason] += 1
-        log.info("limit exceeded by %s: %s", address or "unknown client", reason)
+        log_event(log, logging.INFO, "limit_exceeded", client=address, limit=reason)
 
     def open_connection(self, address: str) -> bool:
         """Count a WebSocket from *address*; False (and counted as a violation)

@@ -4,6 +4,11 @@ Each source runs in its own task: set-up, stream, teardown. A source that
 raises is logged with its traceback and restarted after an exponential
 backoff; the hub and the other feeds go on untouched. A source yielding faster
 than its ``max_rate`` has the excess dropped and counted.
+
+A source that hangs (awaits forever, or sleeps far past its rate) only holds
+its own task; a watchdog marks it "stalled" until points flow again. A source
+that blocks the event loop itself (a CPU loop with no await) cannot be
+contained by anything running on that loop.
 """
 
 from __future__ import annotations
@@ -17,17 +22,64 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dashboard.hub import Hub
-from feeds.base import FeedSource
+from dashboard.logs import log_event
+from dashboard.metrics import Metrics
+from feeds.base import FeedInfo, FeedSource
 
 log = logging.getLogger(__name__)
 
 #: Seconds between status updates about a feed's dropped points.
 DROP_REPORT_INTERVAL = 0.2
 
+#: A feed declaring a rate but no stall_after is stalled after this many of
+#: its periods without a point, and never sooner than STALL_MIN_SECONDS (a
+#: busy machine can delay a fast feed by a second without anything being wrong).
+STALL_PERIODS = 10
+STALL_MIN_SECONDS = 5.0
+
+
+def stall_after_of(info: FeedInfo) -> float | None:
+    """Seconds of silence after which *info*'s feed counts as stalled, or None."""
+    if info.stall_after is not None:
+        return info.stall_after
+    if info.rate is not None:
+        return max(STALL_PERIODS / info.rate, STALL_MIN_SECONDS)
+    return None
+
+
+class StallWatch:
+    """Tells when a feed has made no progress for ``stall_after`` seconds, and
+    when it makes progress again.
+
+    Pure timing: the caller passes the clock and the feed's progress counter
+    (points published plus dropped: a feed over its max_rate is not stalled),
+    so the per-point path stays untouched and tests need no waiting.
+    """
+
+    def __init__(self, stall_after: float, now: float, progress: int = 0) -> None:
+        self.stall_after = stall_after
+        self.stalled = False
+        self._progress = progress
+        self._since = now  # when progress was last seen to change
+
+    def observe(self, progress: int, now: float) -> bool:
+        """Record the counter's value at *now*; True when ``stalled`` flipped."""
+        if progress != self._progress:
+            self._progress = progress
+            self._since = now
+            if self.stalled:
+                self.stalled = False
+                return True
+            return False
+        if not self.stalled and now - self._since >= self.stall_after:
+            self.stalled = True
+            return True
+        return False
+
 
 @dataclass
 class ProducerStatus:
-    state: str = "idle"  # idle, running, restarting, stopped, failed
+    state: str = "idle"  # idle, running, stalled, restarting, stopped, failed
     error: str = ""
     restarts: int = 0
     published: int = 0
@@ -74,27 +126,65 @@ class RateLimit:
 
 
 class Producers:
-    def __init__(self, hub: Hub, sources: Iterable[FeedSource], backoff: Backoff | None = None):
+    def __init__(
+        self,
+        hub: Hub,
+        sources: Iterable[FeedSource],
+        backoff: Backoff | None = None,
+        metrics: Metrics | None = None,
+    ):
         self.hub = hub
         self.sources = list(sources)
         self.backoff = backoff or Backoff()
+        self.metrics = metrics if metrics is not None else hub.metrics
         self.status: dict[str, ProducerStatus] = {}
+        #: Each feed's stall threshold in seconds (None: never marked stalled).
+        self.stall_after: dict[str, float | None] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._watches: dict[str, StallWatch] = {}  # feeds in a run, with a threshold
+        self._watchdog: asyncio.Task[None] | None = None
         for source in self.sources:
             hub.add_feed(source.info)
             self.status[source.info.name] = ProducerStatus()
+            self.stall_after[source.info.name] = stall_after_of(source.info)
 
     def start(self) -> None:
         for source in self.sources:
             name = source.info.name
             self._tasks[name] = asyncio.create_task(self._supervise(source), name=f"feed-{name}")
+        thresholds = [t for t in self.stall_after.values() if t is not None]
+        if thresholds:
+            # A quarter of the shortest threshold: a stall shows within 25 %
+            # of it; at most a second, so recovery shows promptly too.
+            tick = min(1.0, max(0.01, min(thresholds) / 4))
+            self._watchdog = asyncio.create_task(
+                self._watch_stalls(tick), name="feed-stall-watchdog"
+            )
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
+        if self._watchdog is not None:
+            tasks.append(self._watchdog)
+            self._watchdog = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+
+    async def _watch_stalls(self, tick: float) -> None:
+        """Mark feeds stalled, and running again, as their progress says.
+
+        Runs as its own task: a hung feed holds only its own task, so this
+        one still wakes (a feed blocking the whole loop stops it too).
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(tick)  # a sampling period, not a wait for a condition
+            now = loop.time()
+            for name, watch in self._watches.items():
+                status = self.status[name]
+                if watch.observe(status.published + status.dropped, now):
+                    self._set(name, state="stalled" if watch.stalled else "running")
 
     def _set(self, name: str, **changes: Any) -> None:
         status = self.status[name]
@@ -118,14 +208,20 @@ class Producers:
                         failures = 0
                     failures += 1
                     error = f"{type(exc).__name__}: {exc}"
-                    log.exception("feed %s failed (failure %d in a row)", name, failures)
-                    if self.backoff.max_restarts and failures > self.backoff.max_restarts:
+                    gave_up = 0 < self.backoff.max_restarts < failures
+                    # The traceback goes with the event: it is what one debugs a feed with.
+                    event = "feed_failed" if gave_up else "feed_crashed"
+                    fields = {"feed": name, "error": error, "failures": failures}
+                    log_event(log, logging.ERROR, event, exc_info=True, **fields)
+                    if gave_up:
                         self._set(name, state="failed", error=error)
                         return
                     delay = self.backoff.delay(failures)
                     restarts = self.status[name].restarts + 1
                     self._set(name, state="restarting", error=error, restarts=restarts)
+                    self.metrics.feed_restarts.labels(feed=name).inc()
                     await asyncio.sleep(delay)  # the backoff itself
+                    log_event(log, logging.INFO, "feed_restarted", feed=name, restarts=restarts)
         except asyncio.CancelledError:
             self._set(name, state="stopped")
             raise
@@ -137,8 +233,18 @@ class Producers:
         limit = RateLimit(source.info.max_rate) if source.info.max_rate else None
         status = self.status[name]
         reported_at = float("-inf")
-        if setup is not None:
-            await setup()
+        stall_after = self.stall_after.get(name)
+        if stall_after is not None:
+            # Armed before setup: a setup that hangs is a stall too.
+            now = asyncio.get_running_loop().time()
+            progress = status.published + status.dropped
+            self._watches[name] = StallWatch(stall_after, now, progress)
+        try:
+            if setup is not None:
+                await setup()
+        except BaseException:
+            self._watches.pop(name, None)
+            raise
         try:
             self._set(name, state="running")
             async for values in source.stream():
@@ -157,6 +263,7 @@ class Producers:
                 await self.hub.publish(name, values, ts)
                 status.published += 1
         finally:
+            self._watches.pop(name, None)
             if teardown is not None:
                 try:
                     await teardown()

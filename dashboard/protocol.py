@@ -20,9 +20,13 @@ PROTOCOL_VERSION = 1
 #: Bounds on what a client may ask for in one message.
 MAX_NAMES = 1024
 MAX_PING_ID_LENGTH = 64
+MAX_EPOCH_LENGTH = 64
 MAX_SAFE_INTEGER = 2**53 - 1
 #: The error code of a subscribe listing more names than the server allows.
 TOO_MANY_NAMES = "too_many_names"
+#: How much of a client's own text an error message may quote back.
+MAX_QUOTE = 64
+MAX_QUOTED_NAMES = 5
 
 
 class ProtocolError(Exception):
@@ -54,6 +58,14 @@ class Point:
 
     def to_dict(self) -> dict[str, Any]:
         return {"feed": self.feed, "seq": self.seq, "ts": self.ts, "values": dict(self.values)}
+
+    @classmethod
+    def from_wire(cls, text: str) -> Point:
+        """The point whose ``wire`` is *text* (as kept by a history store)."""
+        data = orjson.loads(text)
+        point = cls(data["feed"], data["seq"], data["ts"], data["values"])
+        point._wire = text
+        return point
 
     @property
     def wire(self) -> str:
@@ -110,6 +122,35 @@ class Ping:
 
 ClientMessage = Subscribe | Ping
 
+#: The fields each message may carry: anything else is refused.
+_RESUME_FIELDS = frozenset({"epoch", "seqs"})
+_SUBSCRIBE_FIELDS = frozenset({"type", "feeds", "series", "resume"})
+_PING_FIELDS = frozenset({"type", "id"})
+
+
+def quote(value: Any) -> str:
+    """repr() cut short: an error must not echo a client's megabytes back."""
+    text = repr(value)
+    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 3] + "..."
+
+
+def quote_names(names: Iterable[str]) -> str:
+    """A few of *names*, quoted, for an error message."""
+    names = sorted(names)
+    shown = ", ".join(quote(n) for n in names[:MAX_QUOTED_NAMES])
+    more = len(names) - MAX_QUOTED_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _check_fields(message: Mapping[str, Any], known: frozenset[str], what: str) -> None:
+    # A misspelt field ("feed" for "feeds") would otherwise be ignored and
+    # change the meaning silently (every feed instead of one).
+    extra = message.keys() - known
+    if extra:
+        allowed = ", ".join(sorted(known))
+        message = f"{what} has unknown field(s) {quote_names(extra)}; it may have {allowed}"
+        raise ProtocolError("bad_message", message)
+
 
 def _names(value: Any, field: str, max_names: int) -> frozenset[str] | None:
     if value is None:
@@ -128,20 +169,25 @@ def _resume(value: Any, max_names: int) -> Resume | None:
         return None
     if not isinstance(value, dict):
         raise ProtocolError("bad_message", "'resume' must be an object")
+    _check_fields(value, _RESUME_FIELDS, "'resume'")
     epoch, seqs = value.get("epoch"), value.get("seqs")
-    if not isinstance(epoch, str):
-        raise ProtocolError("bad_message", "'resume.epoch' must be a string")
+    if not isinstance(epoch, str) or len(epoch) > MAX_EPOCH_LENGTH:
+        message = f"'resume.epoch' must be a string of <= {MAX_EPOCH_LENGTH} characters"
+        raise ProtocolError("bad_message", message)
     if not isinstance(seqs, dict):
         raise ProtocolError("bad_message", "'resume.seqs' must be an object")
     if len(seqs) > max_names:
         raise ProtocolError(TOO_MANY_NAMES, f"'resume.seqs' lists more than {max_names} feeds")
     for feed, seq in seqs.items():
-        if type(seq) is not int or seq < 0:
-            raise ProtocolError("bad_message", f"'resume.seqs.{feed}' must be an integer >= 0")
+        # bool is an int subclass; beyond 2**53-1 no browser could have held it.
+        if type(seq) is not int or not 0 <= seq <= MAX_SAFE_INTEGER:
+            message = f"'resume.seqs' of {quote(feed)} must be an integer from 0 to 2**53-1"
+            raise ProtocolError("bad_message", message)
     return Resume(epoch=epoch, seqs=dict(seqs))
 
 
 def _parse_subscribe(message: dict[str, Any], max_names: int) -> Subscribe:
+    _check_fields(message, _SUBSCRIBE_FIELDS, "subscribe")
     return Subscribe(
         feeds=_names(message.get("feeds"), "feeds", max_names),
         series=_names(message.get("series"), "series", max_names),
@@ -150,6 +196,7 @@ def _parse_subscribe(message: dict[str, Any], max_names: int) -> Subscribe:
 
 
 def _parse_ping(message: dict[str, Any], max_names: int) -> Ping:
+    _check_fields(message, _PING_FIELDS, "ping")
     ping_id = message.get("id")
     if ping_id is not None and not (
         (type(ping_id) is int and abs(ping_id) <= MAX_SAFE_INTEGER)
@@ -163,8 +210,15 @@ _PARSERS = {"subscribe": _parse_subscribe, "ping": _parse_ping}
 
 
 def parse_client_message(data: str | bytes | None, max_names: int = MAX_NAMES) -> ClientMessage:
-    """Parse one client frame, or raise :class:`ProtocolError`; a subscribe may
-    list at most *max_names* feeds, series or resumed feeds."""
+    """Parse one client frame, or raise :class:`ProtocolError` (and nothing else:
+    tests/unit/test_protocol_properties.py throws generated input at it). A
+    subscribe may list at most *max_names* feeds, series or resumed feeds.
+
+    *data* is ``None`` for an empty binary frame: Quart hands that over as
+    ``None``, not ``b""``. orjson refuses what must not get further: invalid
+    UTF-8 and lone surrogates, numbers that overflow a double (``1e400``, a
+    5,000-digit integer), and nesting deeper than 1024 levels.
+    """
     if not data:
         raise ProtocolError("bad_json", "empty message")
     try:
@@ -179,7 +233,7 @@ def parse_client_message(data: str | bytes | None, max_names: int = MAX_NAMES) -
     parser = _PARSERS.get(kind)
     if parser is None:
         known = ", ".join(sorted(_PARSERS))
-        raise ProtocolError("unknown_type", f"unknown message type {kind[:64]!r}; known: {known}")
+        raise ProtocolError("unknown_type", f"unknown message type {quote(kind)}; known: {known}")
     return parser(message, max_names)
 
 
@@ -226,8 +280,13 @@ def encode_replay(
     return _frame(head, _points_array(points, series))
 
 
-def encode_batch(points: Iterable[Point], series: frozenset[str] | None = None) -> str:
-    return _frame({"type": "batch"}, _points_array(points, series))
+def encode_batch(
+    points: Iterable[Point], series: frozenset[str] | None = None, *, conflated: bool = False
+) -> str:
+    """Live points. ``conflated``: the client fell behind and gets only the
+    latest point per feed of what it missed (its seqs jump)."""
+    head = {"type": "batch", "conflated": True} if conflated else {"type": "batch"}
+    return _frame(head, _points_array(points, series))
 
 
 def encode_status(feeds: Mapping[str, Mapping[str, Any]]) -> str:

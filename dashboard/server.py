@@ -1,4 +1,11 @@
-"""Serve the app on Hypercorn, and shut down so viewers see 1001, not 1011."""
+"""Serve the app on Hypercorn, and shut down so viewers see 1001, not 1011.
+
+Hypercorn's and Quart's WebSocket classes are adjusted here (each says why):
+permessage-deflate made optional, a close frame for frames wsproto cannot
+parse, a smaller message size for viewers, bounded queues of received
+messages, pings that stop with their stream, and connections that do not wait
+for ever on a peer that has stopped reading.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable, Iterator
 
 from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio import serve as hypercorn_serve
@@ -17,11 +25,13 @@ from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer, WS
 from quart import Quart
 from quart.asgi import ASGIWebsocketConnection
 from quart.signals import websocket_received
+from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Ping
 from wsproto.events import Event as WSProtoEvent
 
 from dashboard.ingest import INGEST_WS_PATH
 from dashboard.limits import MESSAGE_TOO_BIG
+from dashboard.logs import log_event
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +70,11 @@ class _WSStream(WSStream):
     disabled: frames go out uncompressed and a compressed frame coming in is
     a protocol error (1002), never inflated.
 
+    A frame wsproto cannot parse (invalid UTF-8 in a text frame: 1007; a
+    reserved bit or opcode: 1002) ends the connection, but Hypercorn 0.18
+    then drops it without a close frame, so the client sees 1006 and no
+    reason. Here the client is sent wsproto's code and reason first.
+
     Message size: Hypercorn has one ``websocket_max_message_size`` (the ingest
     limit); every other path gets ``viewer_max_message_size``. Over it
     Hypercorn closes with 1009; here the close also says why, and is counted.
@@ -75,6 +90,12 @@ class _WSStream(WSStream):
     task of its own.
     """
 
+    _refusal: bytes | None = None
+    # Hypercorn 0.18 tells the app 1006 for every close the peer starts, even
+    # a clean 1000 or 1001: the peer's code is seen only as Hypercorn echoes
+    # it back, and passed on in the app's disconnect event (ASGI's "code").
+    _peer_close: tuple[int, str] | None = None
+
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.buffer = _CountingBuffer(self.buffer.max_length, self)
@@ -89,6 +110,15 @@ class _WSStream(WSStream):
             # smaller limit, never the larger one.
             if viewer_limit is not None and event.raw_path.partition(b"?")[0] != INGEST_PATH:
                 self.buffer.max_length = viewer_limit
+        if isinstance(event, StreamClosed) and self._peer_close and self.app_put is not None:
+            put, (code, reason) = self.app_put, self._peer_close
+
+            async def put_peer_code(message):  # type: ignore[no-untyped-def]
+                if message["type"] == "websocket.disconnect":
+                    message = {**message, "code": code, "reason": reason}
+                await put(message)
+
+            self.app_put = put_peer_code
         early = isinstance(event, Body | Data) and not (self.closed or self.handshake.accepted)
         await super().handle(event)
         if isinstance(event, Request) and self.app_put is not None:
@@ -135,6 +165,32 @@ class _WSStream(WSStream):
         if not getattr(self.config, "websocket_compression", True):
             self.handshake.extensions = None
         await super()._accept(message)
+        self.connection.events = self._refusing_bad_frames(self.connection.events)
+
+    def _refusing_bad_frames(
+        self, events: Callable[[], Iterator[WSProtoEvent]]
+    ) -> Callable[[], Iterator[WSProtoEvent]]:
+        def wrapped() -> Iterator[WSProtoEvent]:
+            for event in events():
+                # wsproto yields a close while still OPEN only for a frame it
+                # failed to parse: a peer's close frame moves it to
+                # REMOTE_CLOSING first.
+                opened = self.connection.state is ConnectionState.OPEN
+                if isinstance(event, CloseConnection) and opened:
+                    self._refusal = self.connection.send(
+                        CloseConnection(code=event.code, reason=event.reason)
+                    )
+                    return
+                yield event
+
+        return wrapped
+
+    async def _handle_events(self) -> None:
+        await super()._handle_events()
+        if self._refusal is not None:
+            data, self._refusal = self._refusal, None
+            await self.send(Data(stream_id=self.stream_id, data=data))
+            await self.send(StreamClosed(stream_id=self.stream_id))
 
     async def _send_pings(self) -> None:
         # Hypercorn's loop sleeps a whole interval before it sees that the
@@ -149,8 +205,11 @@ class _WSStream(WSStream):
                 pass
 
     async def _send_wsproto_event(self, event: WSProtoEvent) -> None:
-        if isinstance(event, CloseConnection) and event.code == 1009 and not event.reason:
-            event = CloseConnection(1009, f"message over {self.buffer.max_length} bytes")
+        if isinstance(event, CloseConnection):
+            if self.connection.state == ConnectionState.REMOTE_CLOSING:
+                self._peer_close = (event.code, event.reason or "")
+            elif event.code == 1009 and not event.reason:  # Hypercorn's, for a big message
+                event = CloseConnection(1009, f"message over {self.buffer.max_length} bytes")
         await super()._send_wsproto_event(event)
 
 
@@ -248,9 +307,10 @@ hypercorn_run.TCPServer = _TCPServer  # type: ignore[misc]
 h11.WSStream = h2.WSStream = _WSStream  # type: ignore[misc]
 
 
-def url_of(sock: socket.socket) -> str:
+def url_of(sock: socket.socket, *, tls: bool = False) -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> None:
@@ -262,6 +322,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     once they have gone or the configured timeout has passed.
     """
     runtime = app.extensions["livefeed"]
+    url = url_of(sock)
     config = HypercornConfig()
     # Hypercorn takes ownership of the descriptor; ours is detached so it is
     # closed once, by Hypercorn.
@@ -285,11 +346,17 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     config.websocket_ping_interval = settings.ws_ping_interval or None
     config.read_timeout = settings.read_timeout or None
     app.asgi_websocket_class = BoundedWebsocketConnection
+    if runtime.config.certfile is not None:
+        # With both set Hypercorn counts every bind, fd:// included, as a
+        # secure one and wraps its connections in TLS (https, wss; ALPN h2).
+        config.certfile = str(runtime.config.certfile)
+        config.keyfile = str(runtime.config.keyfile)
 
     async def close_viewers_then_stop() -> None:
         await shutdown.wait()
         runtime.closing.set()
         hub = runtime.hub
+        log_event(log, logging.INFO, "server_stopping", url=url, viewers=len(hub.clients))
         hub.close_all()
         try:
             # Each handler leaves the hub once its close frame is written; the
@@ -297,6 +364,10 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
             async with asyncio.timeout(runtime.config.shutdown_timeout):
                 await hub.wait_no_clients()
         except TimeoutError:
-            log.warning("%d viewers did not close in time", len(hub.clients))
+            log_event(log, logging.WARNING, "viewers_not_closed", viewers=len(hub.clients))
 
-    await hypercorn_serve(app, config, shutdown_trigger=close_viewers_then_stop)
+    log_event(log, logging.INFO, "server_started", url=url, feeds=len(runtime.hub.feeds))
+    try:
+        await hypercorn_serve(app, config, shutdown_trigger=close_viewers_then_stop)
+    finally:
+        log_event(log, logging.INFO, "server_stopped", url=url)

@@ -8,27 +8,47 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from quart import websocket
 
 from dashboard.channel import ClientChannel
 from dashboard.hub import CLOSE_POLICY, Hub
+from dashboard.logs import client_address, log_event
+from dashboard.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 #: How long a close frame may wait behind data a stalled peer is not reading.
 CLOSE_TIMEOUT = 2.0
+#: The scope key where ``RecordPeerClose`` keeps a peer's close code and reason.
+PEER_CLOSE = "livefeed.peer_close"
+#: A connection that ended without a close frame (RFC 6455 7.1.5).
+CLOSE_ABNORMAL = 1006
 
 
-async def serve_viewer(hub: Hub, *, await_subscribe: bool, subscribe_timeout: float) -> None:
+async def serve_viewer(
+    hub: Hub,
+    *,
+    await_subscribe: bool,
+    subscribe_timeout: float,
+    metrics: Metrics | None = None,
+) -> None:
+    metrics = metrics if metrics is not None else hub.metrics
     await websocket.accept()
-    client = hub.connect(str(websocket.remote_addr or ""), subscribe=not await_subscribe)
+    address = client_address(websocket.scope)
+    client = hub.connect(address, subscribe=not await_subscribe)
+    log_event(log, logging.INFO, "viewer_connected", client=address)
+    started = time.monotonic()
+    sent_code: int | None = None  # the close code we sent, if we did
     try:
         async with asyncio.TaskGroup() as tasks:
             helpers = [tasks.create_task(_read(hub, client))]
             if await_subscribe:
                 helpers.append(tasks.create_task(_require_subscribe(client, subscribe_timeout)))
-            writer = tasks.create_task(_write(client))
+            writer = tasks.create_task(_write(client, metrics))
             # A write blocked on a peer that stopped reading (TCP window full)
             # never returns by itself: when the hub gives up on this client,
             # the write is cancelled so the connection can be closed.
@@ -36,15 +56,32 @@ async def serve_viewer(hub: Hub, *, await_subscribe: bool, subscribe_timeout: fl
             await asyncio.wait([writer])  # ends when written out, or cancelled
             for task in helpers:
                 task.cancel()
+        sent_code = client.close_code or 1000
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                await websocket.close(client.close_code or 1000, client.close_reason)
+                await websocket.close(sent_code, client.close_reason)
         except TimeoutError:
             # The close frame is queued behind unread data; the peer gets it
             # if it ever reads. Nothing more is written, so memory stays bounded.
-            log.info("close frame to %s not flushed: peer not reading", client.address)
+            log_event(log, logging.INFO, "close_not_flushed", client=address, code=sent_code)
     finally:
-        hub.disconnect(client)
+        # The peer closing (or vanishing) cancels this handler: its code is
+        # the one RecordPeerClose kept.
+        if sent_code is not None:
+            code, reason = sent_code, client.close_reason
+        else:
+            code, reason = websocket.scope.get(PEER_CLOSE, (CLOSE_ABNORMAL, ""))
+        hub.disconnect(client, code)
+        log_event(
+            log,
+            logging.INFO,
+            "viewer_closed",
+            client=address,
+            code=code,
+            reason=reason,
+            by="server" if sent_code is not None else "peer",
+            duration=round(time.monotonic() - started, 3),
+        )
 
 
 async def _read(hub: Hub, client: ClientChannel) -> None:
@@ -52,12 +89,44 @@ async def _read(hub: Hub, client: ClientChannel) -> None:
         hub.receive(client, await websocket.receive())
 
 
-async def _write(client: ClientChannel) -> None:
+async def _write(client: ClientChannel, metrics: Metrics) -> None:
     while (frame := await client.next_frame()) is not None:
         await websocket.send(frame)
+        # Plain integer adds, per frame per viewer: see dashboard/metrics.py.
+        metrics.frames_sent += 1
+        metrics.bytes_sent += len(frame) if frame.isascii() else len(frame.encode())
 
 
 async def _require_subscribe(client: ClientChannel, timeout: float) -> None:
     await asyncio.sleep(timeout)  # a deadline, not a wait for a condition
     if client.subscription is None:
         client.close(CLOSE_POLICY, "no subscribe message in time")
+
+
+ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Any]], Any], Awaitable[None]]
+
+
+class RecordPeerClose:
+    """ASGI middleware: keep a WebSocket peer's close code and reason in the scope.
+
+    Quart reads the ``websocket.disconnect`` event and drops it, then cancels
+    the handler; the handler's cleanup reads what was kept here to count and
+    log why the peer left. (Hypercorn reports every peer close as 1006 unless
+    ``dashboard.server`` passes the real code on.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+
+        async def receive_and_record() -> Any:
+            event = await receive()
+            if event["type"] == "websocket.disconnect":
+                scope[PEER_CLOSE] = (event.get("code", 1005), event.get("reason") or "")
+            return event
+
+        await self.app(scope, receive_and_record, send)

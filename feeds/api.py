@@ -25,6 +25,7 @@ def make_info(
     rate: float | None = None,
     max_rate: float | None = None,
     description: str = "",
+    stall_after: float | None = None,
 ) -> FeedInfo:
     """A FeedInfo from the short forms: series as names, units as a mapping."""
     units = dict(units or {})
@@ -38,6 +39,7 @@ def make_info(
         rate=rate,
         max_rate=max_rate,
         description=description,
+        stall_after=stall_after,
     )
 
 
@@ -81,6 +83,7 @@ def feed(
     rate: float | None = None,
     max_rate: float | None = None,
     description: str = "",
+    stall_after: float | None = None,
 ) -> Callable[[Callable[..., AsyncIterator[Mapping[str, Any]]]], FunctionFeed]:
     """Declare an async generator function as a feed.
 
@@ -99,6 +102,8 @@ def feed(
     was yielded unless it carries its own ``ts`` (milliseconds since the
     epoch). ``rate`` is the nominal updates per second shown on the page;
     ``max_rate`` caps it (faster points are dropped and counted).
+    ``stall_after`` (seconds) marks the feed "stalled" while it yields nothing
+    for that long; by default it follows from ``rate``.
     """
     info = make_info(
         name,
@@ -108,6 +113,7 @@ def feed(
         rate=rate,
         max_rate=max_rate,
         description=description,
+        stall_after=stall_after,
     )
 
     def declare(function: Callable[..., AsyncIterator[Mapping[str, Any]]]) -> FunctionFeed:
@@ -156,6 +162,7 @@ class Feed:
     rate: ClassVar[float | None] = None
     max_rate: ClassVar[float | None] = None
     description: ClassVar[str] = ""
+    stall_after: ClassVar[float | None] = None
 
     @functools.cached_property
     def info(self) -> FeedInfo:
@@ -167,6 +174,7 @@ class Feed:
             rate=self.rate,
             max_rate=self.max_rate,
             description=self.description or (inspect.getdoc(type(self)) or "").split("\n")[0],
+            stall_after=self.stall_after,
         )
 
     async def setup(self) -> None:

@@ -58,6 +58,9 @@ class FeedInfo:
     #: Points yielded faster than this are dropped (and counted); None: no cap.
     max_rate: float | None = None
     description: str = ""
+    #: Seconds without a point after which the feed shows as "stalled"; None:
+    #: derived from ``rate`` (a feed with neither is never marked stalled).
+    stall_after: float | None = None
     series_names: frozenset[str] = field(init=False, repr=False, compare=False)
     series_kinds: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
@@ -72,7 +75,11 @@ class FeedInfo:
         object.__setattr__(self, "series_kinds", {s.name: s.kind for s in self.series})
         if not self.title:
             object.__setattr__(self, "title", self.name)
-        for label, value in (("rate", self.rate), ("max_rate", self.max_rate)):
+        for label, value in (
+            ("rate", self.rate),
+            ("max_rate", self.max_rate),
+            ("stall_after", self.stall_after),
+        ):
             if value is not None and not value > 0:
                 raise ValueError(f"feed {self.name!r}: {label} must be > 0, not {value}")
 

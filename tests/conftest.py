@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import signal
+import ssl as ssl_module
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 import pytest
 import websockets
@@ -86,7 +89,10 @@ class LiveServer:
 
     async def _accepting(self) -> bool:
         try:
-            async with websockets.connect(self.ws_url + "?await_subscribe=1") as ws:
+            token = self.config.viewer_token
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            url = self.ws_url + "?await_subscribe=1"
+            async with websockets.connect(url, additional_headers=headers) as ws:
                 await recv_json(ws)  # hello: lifespan done, hub running
             return True
         except OSError:
@@ -143,7 +149,8 @@ class SilentFeed:
 async def start_cli(
     *args: str, cwd: str | None = None, python: str = sys.executable, env: dict | None = None
 ) -> tuple[asyncio.subprocess.Process, str]:
-    """``python -m dashboard --port 0 ARGS`` as a process; returns it and its URL."""
+    """``python -m dashboard --port 0 ARGS`` as a process; returns it and its
+    URL (https:// when it serves TLS)."""
     process = await asyncio.create_subprocess_exec(
         python,
         "-m",
@@ -158,7 +165,7 @@ async def start_cli(
     )
     async with asyncio.timeout(30):
         line = (await process.stdout.readline()).decode()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+    match = re.search(r"https?://127\.0\.0\.1:(\d+)", line)
     if not match:
         process.kill()
         stderr = (await process.stderr.read()).decode()
@@ -176,3 +183,49 @@ async def stop_process(process: asyncio.subprocess.Process) -> int:
             process.kill()
             await process.wait()
     return process.returncode
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+async def http_request(
+    url: str,
+    method: str = "GET",
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    ssl: ssl_module.SSLContext | None = None,
+) -> HttpResponse:
+    """One raw HTTP/1.1 request to *url* (https with *ssl*), read to the end:
+    redirects are not followed, so tests see them. A body is sent as given,
+    with its Content-Length unless a Transfer-Encoding header is given."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    head = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body or method == "POST":
+        if "transfer-encoding" not in {name.lower() for name in headers or {}}:
+            head.append(f"Content-Length: {len(body)}")
+    host = parts.hostname or "127.0.0.1"
+    reader, writer = await asyncio.open_connection(
+        host, parts.port, ssl=ssl, server_hostname=host if ssl else None
+    )
+    try:
+        writer.write("\r\n".join(head).encode() + b"\r\n\r\n" + body)
+        async with asyncio.timeout(10):
+            response = await reader.read()  # to the end: Connection: close
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):  # the server may have closed first
+            await writer.wait_closed()
+    head_bytes, _, payload = response.partition(b"\r\n\r\n")
+    status_line, *header_lines = head_bytes.decode("latin-1").split("\r\n")
+    names = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
+    return HttpResponse(int(status_line.split()[1]), names, payload)

@@ -134,9 +134,11 @@ class Panel {
   describe(meta) {
     this.series = meta.series.filter((s) => s.plot);
     this.title.textContent = meta.title || meta.name;
+    this.title.title = this.title.textContent; // whole, where the header cuts it
     const units = [...new Set(this.series.map((s) => s.unit).filter(Boolean))];
     this.unitText = units.join(' / ');
     this.unit.textContent = this.unitText;
+    this.unit.title = this.unitText;
     // Lines in the candles' unit share their axis (a price beside its bars);
     // lines in another unit go to the strip under them.
     const candles = this.series.find((s) => s.kind === 'ohlc');

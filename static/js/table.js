@@ -40,6 +40,7 @@ class Row {
     swatch.className = 'swatch';
     swatch.style.background = colorOf(feed.index);
     this.name = document.createElement('span');
+    this.name.className = 'feed-name';
     name.append(swatch, this.name);
     this.last = cell(this.tr, 'num');
     this.change = cell(this.tr, 'num trend');
@@ -55,6 +56,7 @@ class Row {
     this.main = plotted ? plotted.name : series[0];
     this.rest = series.filter((s) => s !== this.main);
     setText(this.name, feed.meta?.title || feed.name);
+    this.name.title = this.name.textContent; // whole, where the cell cuts it
     this.drawnVersion = -1;
   }
 

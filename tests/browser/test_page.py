@@ -2,6 +2,7 @@
 
 import pytest
 
+from feeds.base import FeedInfo, Series
 from tests.browser.conftest import screenshot
 from tests.conftest import SilentFeed
 
@@ -107,6 +108,27 @@ async def test_feed_without_points_gets_a_panel_and_never_freezes_the_tab(start_
     assert page.console_log.problems() == []
 
 
+class HungFeed(SilentFeed):
+    """Declares that it yields at least every 0.2 s, then never does."""
+
+    info = FeedInfo("HUNG", series=(Series("v"),), stall_after=0.2)
+
+
+async def test_hung_feed_shows_stalled_in_its_row_and_panel(start_server, page):
+    """A feed that stops yielding is labelled stalled in the table and on its
+    panel, while the tickers beside it keep drawing."""
+    server = await start_server(extra_sources=lambda: [HungFeed()])
+    await open_dashboard(page, server)
+    await wait_for(
+        page, "document.querySelector(\"tr[data-feed='HUNG']\")?.dataset.state === 'stalled'"
+    )
+    assert (await page.inner_text("tr[data-feed='HUNG'] .status-cell")) == "stalled"
+    assert (await page.inner_text(".panel[data-feed='HUNG'] .panel-status")) == "stalled"
+    before = (await stats(page))["perFeed"]["ACME"]["lastSeq"]
+    await wait_for(page, f"window.livefeed.stats().perFeed.ACME.lastSeq > {before + 20}")
+    assert page.console_log.problems() == []
+
+
 async def test_dropped_connection_resumes_with_no_gap(server, page):
     """When the server drops the socket, the page reconnects and resumes:
     no point missing, none twice."""
@@ -162,6 +184,36 @@ async def test_server_restart_goes_reconnecting_then_live_keeping_points(server,
     problems = [m for m in page.console_log.problems() if "ERR_CONNECTION_REFUSED" not in m]
     assert problems == []
     await screenshot(page, "after-restart")
+
+
+async def test_restart_with_history_db_keeps_the_chart_with_no_break(start_server, page, tmp_path):
+    """With a history file a server restart leaves no trace in the data: the page
+    resumes under the same epoch, no break marker, no point missing or twice."""
+    server = await start_server(history_db=tmp_path / "history.db")
+    await open_dashboard(page, server)
+    await wait_for(page, "window.livefeed.stats().points > 8 * 20")
+    epoch = server.hub.epoch
+    await server.stop()
+    await wait_for(page, "window.__statusLog.at(-1) === 'reconnecting'")
+    held = await stats(page)
+    await server.start()
+    assert server.hub.epoch == epoch
+    await wait_for(page, "window.__statusLog.at(-1) === 'live'", timeout=30)
+    await page.wait_for_function(
+        """(b) => Object.entries(window.livefeed.stats().perFeed)
+             .every(([f, s]) => s.lastSeq > b.perFeed[f].lastSeq + 20)""",
+        arg=held,
+        timeout=15_000,
+    )
+    after = await stats(page)
+    for feed, s in after["perFeed"].items():
+        assert s["epoch"] == epoch, (feed, s)
+        assert s["gaps"] == 0 and s["missed"] == 0, (feed, s)
+        assert s["count"] == s["lastSeq"], (feed, s)  # seq 1..last, every one held
+    assert after["duplicates"] == 0
+    assert "break" not in await page.inner_text("#summary")
+    problems = [m for m in page.console_log.problems() if "ERR_CONNECTION_REFUSED" not in m]
+    assert problems == []
 
 
 async def test_offline_then_online_resumes(server, page):

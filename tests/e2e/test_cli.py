@@ -139,3 +139,17 @@ def test_port_in_use_is_a_clear_error():
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_history_db_option(tmp_path):
+    """--history-db and the file's history_db (relative to the file) set the
+    history file; without either the history is in memory only."""
+    from pathlib import Path
+
+    from dashboard.cli import config_from_args
+
+    config = tmp_path / "dashboard.toml"
+    config.write_text('[server]\nhistory_db = "data/history.db"\n')
+    assert config_from_args([]).history_db is None
+    assert config_from_args(["--history-db", "h.db"]).history_db == Path("h.db")
+    assert config_from_args(["--config", str(config)]).history_db == tmp_path / "data/history.db"

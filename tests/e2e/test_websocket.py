@@ -221,10 +221,16 @@ def open_raw_websocket(port: int) -> socket.socket:
 
 
 async def test_client_that_stops_reading_is_closed_1008_and_others_go_on(start_server):
-    """A viewer that stops reading is closed with 1008 once its outbox fills;
-    a reading viewer meanwhile gets every point."""
+    """A viewer that stops reading stays behind past slow_client_timeout and
+    is closed with 1008; a reading viewer meanwhile gets every point."""
     symbols = tuple(f"S{i}" for i in range(100))
-    server = await start_server(symbols=symbols, rate=100.0, client_max_frames=8)
+    server = await start_server(
+        symbols=symbols,
+        rate=100.0,
+        client_max_frames=8,
+        client_conflate_frames=4,
+        slow_client_timeout=1.0,
+    )
     stalled = open_raw_websocket(server.port)
     try:
         async with websockets.connect(server.ws_url, max_size=None) as reader:
@@ -246,34 +252,76 @@ async def test_client_that_stops_reading_is_closed_1008_and_others_go_on(start_s
     assert close_code == 1008
 
 
-async def read_until_close_frame(sock: socket.socket) -> int:
-    """Read raw (unmasked, server-sent) frames until a close frame; return its code."""
+async def raw_frames(sock: socket.socket):
+    """Yield (opcode, payload) of each server frame on a raw socket, after the
+    handshake; ends when the server hangs up."""
     loop = asyncio.get_running_loop()
     buffer = bytearray()
 
-    async def need(n: int) -> None:
+    async def need(n: int) -> bool:
         while len(buffer) < n:
             chunk = await loop.sock_recv(sock, 1 << 20)
             if not chunk:
-                raise AssertionError("connection ended without a close frame")
+                return False
             buffer.extend(chunk)
+        return True
 
-    await need(4)
-    while not buffer.startswith(b"HTTP/1.1 101") or b"\r\n\r\n" not in buffer:
-        await need(len(buffer) + 1)
+    while b"\r\n\r\n" not in buffer:
+        if not await need(len(buffer) + 1):
+            return
+    assert buffer.startswith(b"HTTP/1.1 101"), bytes(buffer[:80])
     del buffer[: buffer.index(b"\r\n\r\n") + 4]
-    while True:
-        await need(2)
+    while await need(2):
         opcode, length, header = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
         if length >= 126:
             extra = 2 if length == 126 else 8
             await need(2 + extra)
             length, header = int.from_bytes(buffer[2 : 2 + extra], "big"), 2 + extra
-        await need(header + length)
+        if not await need(header + length):
+            return
         payload = bytes(buffer[header : header + length])
         del buffer[: header + length]
+        yield opcode, payload
+
+
+async def read_until_close_frame(sock: socket.socket) -> int:
+    """Read raw server frames until a close frame; return its code."""
+    async for opcode, payload in raw_frames(sock):
         if opcode == 0x8:
             return int.from_bytes(payload[:2], "big")
+    raise AssertionError("connection ended without a close frame")
+
+
+async def test_viewer_that_pauses_gets_a_conflated_batch_then_live(start_server):
+    """A viewer that stops reading until it falls behind is not dropped: when
+    it reads again it gets a batch marked conflated, then live batches."""
+    symbols = tuple(f"S{i}" for i in range(100))
+    server = await start_server(
+        symbols=symbols,
+        rate=100.0,
+        client_max_frames=256,
+        client_conflate_frames=4,
+        slow_client_timeout=60.0,
+    )
+    sock = open_raw_websocket(server.port)
+    try:
+        await wait_until(
+            lambda: any(c.lagging_since is not None for c in server.hub.clients),
+            timeout=30,
+            what="the paused viewer is conflated",
+        )
+        kinds: list[str] = []
+        async with asyncio.timeout(30):
+            async for opcode, payload in raw_frames(sock):
+                assert opcode == 0x1, f"frame {opcode:#x}: {payload[:80]!r}"
+                message = json.loads(payload)
+                kinds.append("conflated" if message.get("conflated") else message["type"])
+                if "conflated" in kinds and kinds[-3:] == ["batch"] * 3:
+                    break
+        assert all(not c.closing for c in server.hub.clients)
+    finally:
+        sock.close()
+    assert kinds.count("conflated") >= 1 and kinds[-1] == "batch"
 
 
 async def test_compression_refused_by_default(server):
@@ -318,15 +366,16 @@ async def test_compressed_frame_without_extension_is_a_protocol_error(server):
     assert b" 101 " in head and b"permessage-deflate" not in head.lower()
     writer.write(_masked_frame(0x1, b"\x4b\x4c\x04\x00", rsv1=True))  # deflated text
     await writer.drain()
-    # wsproto reports the protocol error (1002) to Hypercorn, which drops the
-    # TCP connection without a close frame: read() returning is the server
-    # hanging up, and nothing in the frame was treated as a message.
+    # wsproto reports the protocol error (1002); the server sends it as a
+    # close frame (Hypercorn alone would hang up without one) and hangs up:
+    # read() returns, and nothing in the frame was treated as a message.
     rest = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     frames = list(_server_frames(rest))
-    # Text frames only: the server also pings (opcode 9) from the start.
     types = [json.loads(payload)["type"] for opcode, payload in frames if opcode == 0x1]
     assert types[:1] == ["hello"] and "error" not in types
+    opcode, payload = frames[-1]
+    assert opcode == 0x8 and int.from_bytes(payload[:2], "big") == 1002
 
 
 def _server_frames(data: bytes):

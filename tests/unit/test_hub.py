@@ -213,19 +213,92 @@ def test_ping_gets_pong():
     assert messages(client) == [{"type": "pong", "id": 42}]
 
 
-def test_slow_client_is_closed_and_others_go_on():
-    """A client whose outbox fills is closed with 1008; the others keep receiving."""
-    hub = make_hub(client_max_frames=4)
+def test_full_outbox_closes_client_1008_and_others_go_on():
+    """A client whose outbox is full when a frame must be queued is closed with
+    1008 and its frames dropped; the others keep receiving."""
+    hub = make_hub(client_max_frames=4, client_conflate_frames=4)
+    stuck, reader = hub.connect(), hub.connect()  # each holds hello + snapshot
+    for _ in range(3):  # pongs are not batches: never conflated
+        hub.receive(stuck, '{"type":"ping","id":1}')
+    assert stuck.close_code == 1008 and stuck.queued == 0
+    feed_points(hub, "A", range(1, 2))
+    hub.flush()
+    assert seqs(messages(reader)[-1]) == [1]
+
+
+def lagging_pair(**kwargs):
+    """A hub with a client that has stopped reading and one that reads."""
+    hub = make_hub(client_max_frames=10, client_conflate_frames=4, **kwargs)
     slow, fast = hub.connect(), hub.connect()
-    for seq in range(1, 10):
+    fast.take_all()
+    return hub, slow, fast
+
+
+def test_lagging_client_gets_latest_point_per_feed_once_drained():
+    """Past the conflation mark a client gets no batches; once it has drained
+    it gets one batch marked conflated with the latest point of each feed,
+    then live batches again. A reading client gets everything."""
+    hub, slow, fast = lagging_pair()
+    fast_got: list[dict] = []
+    for seq in range(1, 8):
         feed_points(hub, "A", range(seq, seq + 1))
-        hub.flush()
+        feed_points(hub, "B", range(seq, seq + 1))
+        hub.flush(now=float(seq))
+        fast_got += messages(fast)
+    assert slow.queued == 4 and slow.lagging_since == 3.0
+    before = messages(slow)  # the client reads again: hello, snapshot, batches 1-2
+    assert [seqs(m) for m in before[2:]] == [[1, 1], [2, 2]]
+    hub.flush(now=8.0)
+    conflated = messages(slow)
+    assert len(conflated) == 1 and conflated[0]["conflated"] is True
+    assert {(p["feed"], p["seq"]) for p in conflated[0]["points"]} == {("A", 7), ("B", 7)}
+    feed_points(hub, "A", range(8, 9))
+    hub.flush(now=9.0)
+    live = messages(slow)
+    assert live == [{"type": "batch", "points": live[0]["points"]}]
+    assert seqs(live[0]) == [8]
+    fast_got += messages(fast)
+    assert [s for m in fast_got for s in seqs(m, "A")] == list(range(1, 9))
+    assert hub.metrics.registry.get_sample_value("livefeed_conflations_total") == 1
+
+
+def test_conflated_batch_keeps_the_subscription_series():
+    """A conflated batch carries only the series the client subscribed to."""
+    hub, slow, _ = lagging_pair()
+    hub.subscribe(slow, Subscribe(feeds=frozenset({"A"}), series=frozenset({"price"})))
+    for seq in range(1, 8):
+        feed_points(hub, "A", range(seq, seq + 1))
+        hub.flush(now=float(seq))
+    slow.take_all()
+    hub.flush(now=8.0)
+    (conflated,) = messages(slow)
+    assert conflated["conflated"] and conflated["points"][0]["values"] == {"price": 7.0}
+
+
+def test_client_behind_past_the_timeout_is_closed_1008():
+    """A client that stays behind longer than slow_client_timeout is closed
+    with 1008 and its queued frames dropped."""
+    hub, slow, fast = lagging_pair(slow_client_timeout=5.0)
+    for seq in range(1, 12):
+        feed_points(hub, "A", range(seq, seq + 1))
+        hub.flush(now=float(seq))
         fast.take_all()
     assert slow.close_code == 1008 and slow.queued == 0
-    assert fast.close_code is None
-    feed_points(hub, "A", range(10, 11))
-    hub.flush()
-    assert seqs(messages(fast)[0]) == [10]
+    assert "too slow" in slow.close_reason and fast.close_code is None
+
+
+def test_subscribe_while_lagging_starts_afresh():
+    """A lagging client that subscribes again is answered in full and no
+    longer conflated."""
+    hub, slow, _ = lagging_pair()
+    for seq in range(1, 8):
+        feed_points(hub, "A", range(seq, seq + 1))
+        hub.flush(now=float(seq))
+    slow.take_all()
+    hub.receive(slow, '{"type":"subscribe"}')
+    assert slow.lagging_since is None and slow.conflated == {}
+    snapshot = messages(slow)[0]
+    assert snapshot["type"] == "snapshot" and seqs(snapshot, "A")[-1] == 7
 
 
 async def test_close_all_drains_then_signals_close():

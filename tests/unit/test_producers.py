@@ -8,8 +8,16 @@ import pytest
 
 from dashboard.backplane import MemoryBackplane
 from dashboard.hub import Hub
-from dashboard.producers import Backoff, Producers, split_ts
+from dashboard.producers import (
+    STALL_MIN_SECONDS,
+    Backoff,
+    Producers,
+    StallWatch,
+    split_ts,
+    stall_after_of,
+)
 from feeds import Feed, feed
+from feeds.base import FeedInfo, Series
 from tests.conftest import wait_until
 
 
@@ -165,3 +173,102 @@ def test_backoff_doubles_to_a_cap():
     backoff = Backoff(initial=1, maximum=8)
     for failures, nominal in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 8)]:
         assert nominal * 0.9 <= backoff.delay(failures) <= nominal * 1.1
+
+
+def test_stall_watch_flips_to_stalled_after_the_threshold_and_back_on_progress():
+    """No progress for stall_after seconds: stalled (once); progress: not stalled
+    (once); the clock restarts from that progress."""
+    watch = StallWatch(stall_after=2.0, now=100.0, progress=5)
+    assert watch.observe(5, 101.9) is False and not watch.stalled
+    assert watch.observe(5, 102.0) is True and watch.stalled
+    assert watch.observe(5, 150.0) is False and watch.stalled  # reported once
+    assert watch.observe(6, 150.5) is True and not watch.stalled
+    assert watch.observe(6, 152.4) is False and not watch.stalled
+    assert watch.observe(6, 152.5) is True and watch.stalled
+    # Steady progress never stalls, however long it runs.
+    watch = StallWatch(stall_after=1.0, now=0.0)
+    assert not any(watch.observe(n, n * 0.9) for n in range(1, 100))
+
+
+def test_stall_threshold_from_declaration_or_rate():
+    """stall_after wins; else 10 periods of the rate, at least STALL_MIN_SECONDS;
+    a feed with neither is never stalled."""
+    series = (Series("v"),)
+    assert stall_after_of(FeedInfo("a", series, rate=10, stall_after=0.3)) == 0.3
+    assert stall_after_of(FeedInfo("a", series, rate=0.5)) == 20.0
+    assert stall_after_of(FeedInfo("a", series, rate=100)) == STALL_MIN_SECONDS
+    assert stall_after_of(FeedInfo("a", series, max_rate=100)) is None
+    assert stall_after_of(FeedInfo("a", series)) is None
+    with pytest.raises(ValueError, match="stall_after must be > 0"):
+        FeedInfo("a", series, stall_after=0)
+
+
+class Hanging(Feed):
+    """Yields one point, then nothing until released; then a point every 5 ms."""
+
+    name = "hanging"
+    series = ["v"]
+    stall_after = 0.1
+
+    def __init__(self):
+        self.release = asyncio.Event()
+
+    async def stream(self):
+        yield {"v": 0}
+        await self.release.wait()
+        n = 0
+        while True:
+            n += 1
+            yield {"v": n}
+            await asyncio.sleep(0.005)
+
+
+async def test_hanging_feed_is_stalled_while_others_go_on_then_runs_again(hub):
+    """A feed awaiting forever is marked stalled (and viewers are told) while a
+    feed beside it keeps publishing; once it yields again it is running."""
+    hanging = Hanging()
+
+    @feed("steady", series=["v"], rate=200)
+    async def steady():
+        n = 0
+        while True:
+            n += 1
+            yield {"v": n}
+            await asyncio.sleep(0.005)
+
+    producers = Producers(hub, [hanging, steady])
+    producers.start()
+    try:
+        await wait_until(lambda: producers.status["hanging"].state == "stalled")
+        assert hub.status["hanging"]["state"] == "stalled"
+        published = producers.status["steady"].published
+        await wait_until(lambda: producers.status["steady"].published > published + 20)
+        assert producers.status["steady"].state == "running"
+        hanging.release.set()
+        await wait_until(lambda: producers.status["hanging"].state == "running")
+        assert hub.status["hanging"]["state"] == "running"
+    finally:
+        await producers.stop()
+
+
+async def test_hanging_setup_counts_as_a_stall(hub):
+    """A feed whose setup never returns shows stalled, not idle forever."""
+
+    class StuckSetup(Feed):
+        name = "stuck"
+        series = ["v"]
+        stall_after = 0.05
+
+        async def setup(self):
+            await asyncio.Event().wait()
+
+        async def stream(self):
+            yield {"v": 1}  # pragma: no cover - never reached
+
+    producers = Producers(hub, [StuckSetup()])
+    producers.start()
+    try:
+        await wait_until(lambda: producers.status["stuck"].state == "stalled")
+    finally:
+        await producers.stop()
+    assert producers.status["stuck"].state == "stopped"

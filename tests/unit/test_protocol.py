@@ -1,8 +1,10 @@
 import json
 
+import orjson
 import pytest
 
 from dashboard.protocol import (
+    MAX_QUOTE,
     Ping,
     Point,
     ProtocolError,
@@ -16,6 +18,7 @@ from dashboard.protocol import (
     encode_replay,
     encode_snapshot,
     parse_client_message,
+    quote_names,
 )
 
 P1 = Point("ACME", 1, 1000, {"price": 10.5, "volume": 100})
@@ -85,6 +88,10 @@ def test_parse_subscribe_defaults_and_ping():
     assert parse_client_message('{"type":"ping","id":5}') == Ping(id=5)
 
 
+#: A resume holding *seq* for feed A.
+RESUME_A = '{"type":"subscribe","resume":{"epoch":"e","seqs":{"A":%s}}}'
+
+
 @pytest.mark.parametrize(
     ("data", "code"),
     [
@@ -106,6 +113,39 @@ def test_parse_subscribe_defaults_and_ping():
         ('{"type":"subscribe","resume":{"epoch":"e","seqs":{"A":true}}}', "bad_message"),
         ('{"type":"ping","id":{"a":1}}', "bad_message"),
         ('{"type":"ping","id":' + str(2**60) + "}", "bad_message"),
+        # Hostile shapes: none of them may get past the parser.
+        ("", "bad_json"),
+        ("1e400", "bad_json"),
+        ('{"type":"ping","id":1e400}', "bad_json"),
+        ('{"type":"ping","id":' + "9" * 5000 + "}", "bad_json"),
+        ("[" * 100_000 + "]" * 100_000, "bad_json"),
+        ('{"type":"ping","id":' + "[" * 2000 + "]" * 2000 + "}", "bad_json"),
+        (b"\xed\xa0\x80", "bad_json"),  # a UTF-8-encoded lone surrogate
+        ('{"type":"ping","id":"\\ud800"}', "bad_json"),  # a lone surrogate escape
+        ("\x00", "bad_json"),
+        ('"subscribe"', "bad_message"),
+        ("42", "bad_message"),
+        ("null", "bad_message"),
+        ('{"type":null}', "bad_message"),
+        ('{"type":"subscribe\\u0000"}', "unknown_type"),
+        ('{"type":"subscribe","feed":["ACME"]}', "bad_message"),  # typo of "feeds"
+        ('{"type":"ping","id":1,"extra":true}', "bad_message"),
+        ('{"type":"subscribe","resume":{"epoch":"e","seqs":{},"x":1}}', "bad_message"),
+        ('{"type":"subscribe","feeds":{"ACME":1}}', "bad_message"),
+        ('{"type":"subscribe","feeds":[["ACME"]]}', "bad_message"),
+        ('{"type":"subscribe","resume":{"epoch":5,"seqs":{}}}', "bad_message"),
+        ('{"type":"subscribe","resume":{"epoch":"' + "e" * 65 + '","seqs":{}}}', "bad_message"),
+        ('{"type":"subscribe","resume":{"epoch":"e","seqs":[1]}}', "bad_message"),
+        ('{"type":"subscribe","resume":{"epoch":"e","seqs":{"A":"3"}}}', "bad_message"),
+        ('{"type":"subscribe","resume":{"epoch":"e","seqs":{"A":null}}}', "bad_message"),
+        (
+            '{"type":"subscribe","resume":{"epoch":"e","seqs":{"A":9007199254740992}}}',
+            "bad_message",
+        ),
+        (
+            '{"type":"subscribe","resume":{"epoch":"e","seqs":{"A":18446744073709551615}}}',
+            "bad_message",
+        ),
     ],
 )
 def test_bad_client_messages_rejected_with_code(data, code):
@@ -114,6 +154,33 @@ def test_bad_client_messages_rejected_with_code(data, code):
         parse_client_message(data)
     assert info.value.code == code
     assert info.value.message
+
+
+def test_subscribe_at_the_bounds_is_accepted():
+    """The largest seq a browser can hold, a 64-character epoch and NUL in a name pass."""
+    seqs = {"A": 2**53 - 1, "B": 0}
+    message = parse_client_message(
+        orjson.dumps(
+            {"type": "subscribe", "feeds": ["A\x00"], "resume": {"epoch": "e" * 64, "seqs": seqs}}
+        )
+    )
+    assert message == Subscribe(feeds=frozenset({"A\x00"}), resume=Resume("e" * 64, seqs))
+
+
+def test_errors_quote_the_client_briefly():
+    """An error names what was wrong but never echoes a client's megabytes back."""
+    huge = "x" * 100_000
+    cases = [
+        {"type": huge},
+        {"type": "ping", huge: 1},
+        {"type": "subscribe", "resume": {"epoch": "e", "seqs": {huge: -1}}},
+    ]
+    for case in cases:
+        with pytest.raises(ProtocolError) as info:
+            parse_client_message(orjson.dumps(case))
+        assert "xxx" in info.value.message and len(info.value.message) < 300
+    assert quote_names(["a", huge, *"bcdefg"]) == "'a', 'b', 'c', 'd', 'e' and 3 more"
+    assert len(quote_names([huge])) == MAX_QUOTE
 
 
 def test_check_values_accepts_numbers_and_rejects_the_rest():

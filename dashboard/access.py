@@ -1,0 +1,168 @@
+"""Who may connect: Origin checks, viewer sessions and TLS files, as pure functions.
+
+No web framework here: config.py validates settings with these functions and
+dashboard/gate.py applies them to requests. See docs/security.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+#: An allowed_origins entry that lets any origin open the WebSockets.
+ANY_ORIGIN = "*"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+#: A WebSocket handshake's scope scheme, as the origin a browser sees.
+HTTP_SCHEME_OF = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
+
+#: The viewer's session cookie: a value derived from the token, never the token.
+SESSION_COOKIE = "livefeed_session"
+#: What the session value signs; a new version here ends every session at once.
+SESSION_LABEL = b"livefeed viewer session v1"
+
+
+# --- Origin ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A web origin, normalised: lower-case scheme and host, explicit port."""
+
+    scheme: str
+    host: str  # IPv6 addresses without brackets
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = DEFAULT_PORTS[self.scheme] == self.port
+        return f"{self.scheme}://{host}" if default else f"{self.scheme}://{host}:{self.port}"
+
+
+def parse_origin(text: str) -> Origin | None:
+    """``scheme://host[:port]`` (http or https) as an Origin; None for anything
+    else: "null" (sandboxed frames, file: pages), paths, user info, bad ports."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:  # a port out of range or not a number, a bad IPv6 literal
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    if parts.username is not None or parts.path or parts.query or parts.fragment:
+        return None
+    if "?" in text or "#" in text:  # empty query or fragment: still not an origin
+        return None
+    return Origin(scheme, parts.hostname.lower(), DEFAULT_PORTS[scheme] if port is None else port)
+
+
+def own_origin(scheme: str, host_header: str | None) -> Origin | None:
+    """The origin a request was addressed to: its scheme (ws -> http, wss ->
+    https) and its ``Host`` header (``:authority`` in HTTP/2, which Hypercorn
+    passes on as ``host``)."""
+    http_scheme = HTTP_SCHEME_OF.get(scheme.lower())
+    if http_scheme is None or not host_header:
+        return None
+    return parse_origin(f"{http_scheme}://{host_header}")
+
+
+def check_allowed_origin(value: str) -> str:
+    """A valid allowed_origins entry, or ValueError saying what one looks like."""
+    if value == ANY_ORIGIN or parse_origin(value) is not None:
+        return value
+    raise ValueError(
+        f"allowed origin {value!r} is not an origin: give scheme://host[:port] "
+        f"with http or https and no path (e.g. https://dash.example.com), or {ANY_ORIGIN!r}"
+    )
+
+
+class OriginPolicy:
+    """Which browser pages may open the dashboard's WebSockets.
+
+    By default only pages of the dashboard's own origin; ``allowed`` adds
+    others, or every origin with ``"*"``.
+    """
+
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
+        allowed = [check_allowed_origin(value) for value in allowed]
+        self.any = ANY_ORIGIN in allowed
+        self.allowed = frozenset(parse_origin(value) for value in allowed if value != ANY_ORIGIN)
+
+    def refusal(
+        self, origin_header: str | None, scheme: str, host_header: str | None
+    ) -> str | None:
+        """None if a handshake with this ``Origin`` may go on, else why not."""
+        if origin_header is None:
+            # No Origin header: not a browser (browsers always send one on a
+            # WebSocket handshake). Cross-site WebSocket hijacking rides on a
+            # victim's browser and its cookies; a program that is not a
+            # browser can send any Origin it likes, so refusing it would stop
+            # no attacker, only the websockets library, curl and the like.
+            return None
+        if self.any:
+            return None
+        origin = parse_origin(origin_header)
+        if origin is not None and (
+            origin == own_origin(scheme, host_header) or origin in self.allowed
+        ):
+            return None
+        shown = origin_header if len(origin_header) <= 80 else origin_header[:77] + "..."
+        return f"origin {shown!r} may not open this WebSocket (see --allow-origin)"
+
+
+# --- viewer token and session ----------------------------------------------------------
+
+
+def token_matches(given: str, token: str) -> bool:
+    """*given* is the viewer token; constant time in the token's contents."""
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def session_value(token: str) -> str:
+    """The session cookie's value: an HMAC of a fixed label keyed by the token.
+
+    The browser never holds the token itself (it may be reused elsewhere), and
+    the value cannot be turned back into it. It stays valid as long as the
+    token does: changing the token logs every viewer out.
+    """
+    return hmac.new(token.encode(), SESSION_LABEL, hashlib.sha256).hexdigest()
+
+
+def session_valid(cookie: str | None, token: str) -> bool:
+    """*cookie* is the session value for *token*; constant time."""
+    if not cookie or not token:
+        return False
+    return hmac.compare_digest(cookie.encode(), session_value(token).encode())
+
+
+# --- TLS -------------------------------------------------------------------------------
+
+
+def _no_password() -> bytes:
+    # Without a callback OpenSSL would prompt on the terminal for an encrypted
+    # key; an empty password makes it fail with an error instead.
+    return b""
+
+
+def check_tls_files(certfile: Path | str | None, keyfile: Path | str | None) -> None:
+    """Raise ValueError unless both are None or both name a usable PEM pair."""
+    if (certfile is None) != (keyfile is None):
+        raise ValueError("certfile and keyfile go together: give both (https) or neither (http)")
+    if certfile is None or keyfile is None:
+        return
+    for name, path in (("certfile", certfile), ("keyfile", keyfile)):
+        if not Path(path).is_file():
+            raise ValueError(f"{name} {str(path)!r} does not exist or is not a file")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile, keyfile, password=_no_password)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(
+            f"cannot serve TLS with certfile {str(certfile)!r} and keyfile {str(keyfile)!r}: "
+            f"{exc} (both must be PEM, the key unencrypted and matching the certificate)"
+        ) from None

@@ -1,0 +1,115 @@
+"""End to end: https and wss with --certfile/--keyfile, on the real command
+line, checked by clients that verify the certificate."""
+
+import ssl
+from urllib.parse import urlencode
+
+import pytest
+import trustme
+import websockets
+
+from tests.conftest import http_request, recv_json, start_cli, stop_process
+
+pytestmark = pytest.mark.e2e
+
+VIEWER_TOKEN = "tls-viewer-token"
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_files(ca, tmp_path) -> list[str]:
+    """A certificate for 127.0.0.1 issued by the throwaway CA, and its key."""
+    cert = ca.issue_cert("127.0.0.1")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certfile.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    return ["--certfile", str(certfile), "--keyfile", str(keyfile)]
+
+
+@pytest.fixture
+def trusting(ca) -> ssl.SSLContext:
+    """A client context that trusts the throwaway CA (and verifies host names)."""
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+@pytest.fixture
+async def tls_cli(tls_files):
+    """The dashboard as a process serving TLS, with a viewer token from the environment."""
+    process, url = await start_cli(
+        "--symbols", "ACME", *tls_files, env={"DASHBOARD_VIEWER_TOKEN": VIEWER_TOKEN}
+    )
+    try:
+        yield url
+    finally:
+        await stop_process(process)
+
+
+def wss(url: str) -> str:
+    return url.replace("https://", "wss://", 1) + "/ws"
+
+
+async def test_https_and_wss_verified_against_the_ca(tls_cli, trusting):
+    """The CLI prints an https URL; a client trusting the CA gets /healthz over
+    https and a hello over wss, where the page's own origin is https://."""
+    url = tls_cli
+    assert url.startswith("https://127.0.0.1:")
+    health = await http_request(url + "/healthz", ssl=trusting)
+    assert (health.status, health.json()["status"]) == (200, "ok")
+    auth = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+    async with websockets.connect(
+        wss(url), ssl=trusting, origin=url, additional_headers=auth, open_timeout=10
+    ) as ws:
+        assert (await recv_json(ws))["type"] == "hello"
+    # The same host and port over plain http is another origin.
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        http_origin = url.replace("https://", "http://", 1)
+        async with websockets.connect(
+            wss(url), ssl=trusting, origin=http_origin, additional_headers=auth
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_session_cookie_is_secure_over_https(tls_cli, trusting):
+    """Logged in over https, the session cookie is marked Secure: never sent in clear."""
+    response = await http_request(
+        tls_cli + "/login",
+        "POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=urlencode({"token": VIEWER_TOKEN}).encode(),
+        ssl=trusting,
+    )
+    assert response.status == 303
+    attributes = {a.strip().lower() for a in response.headers["set-cookie"].split(";")[1:]}
+    assert {"secure", "httponly", "samesite=strict"} <= attributes
+
+
+async def test_clients_not_trusting_the_ca_fail_verification(tls_cli):
+    """A client with the default trust store refuses the certificate, over https
+    and over wss: the test certificate is really checked."""
+    default = ssl.create_default_context()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await http_request(tls_cli + "/healthz", ssl=default)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        async with websockets.connect(wss(tls_cli), ssl=default, open_timeout=10):
+            pass
+
+
+def test_bad_tls_settings_stop_the_cli(tmp_path, capsys):
+    """--certfile without --keyfile, or a missing file, exits 2 with a clear message."""
+    from dashboard.cli import config_from_args
+
+    with pytest.raises(SystemExit) as exited:
+        config_from_args(["--certfile", str(tmp_path / "cert.pem")])
+    assert exited.value.code == 2
+    assert "certfile and keyfile go together" in capsys.readouterr().err
+    missing = ["--certfile", str(tmp_path / "c.pem"), "--keyfile", str(tmp_path / "k.pem")]
+    with pytest.raises(SystemExit):
+        config_from_args(missing)
+    assert "c.pem' does not exist" in capsys.readouterr().err

@@ -1,0 +1,251 @@
+"""The SQLite history store on a real file: round trip, trimming, epochs, bad files."""
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from contextlib import closing
+
+import pytest
+
+from dashboard.backplane import MemoryBackplane
+from dashboard.hub import Hub
+from dashboard.protocol import Point
+from dashboard.store import (
+    HistoryStoreError,
+    SqliteHistoryStore,
+    _gapless_tail,
+    open_history_store,
+)
+from feeds.base import FeedInfo, Series
+from tests.conftest import wait_until
+
+
+def points(feed: str, seqs: range) -> list[Point]:
+    return [Point(feed, s, 1_700_000_000_000 + s, {"price": s + 0.25, "volume": s}) for s in seqs]
+
+
+def sql(path, query: str) -> list[tuple]:
+    """Run *query* on a closed store's file with a plain connection."""
+    with closing(sqlite3.connect(path)) as db, db:
+        return db.execute(query).fetchall()
+
+
+async def test_round_trip_keeps_points_and_epoch(tmp_path):
+    """Points appended over several flushes (written by the background writer)
+    come back, per feed in seq order, with the epoch of the first run."""
+    path = tmp_path / "h.db"
+    store, first = open_history_store(path, keep=100)
+    assert first.points == {}
+    store.start()
+    store.append(points("A", range(1, 4)) + points("B", range(1, 3)))
+    store.append(points("A", range(4, 6)))
+    await store.close()
+    store, again = open_history_store(path, keep=100)
+    store.close_now()
+    assert again.epoch == first.epoch
+    assert again.points == {"A": points("A", range(1, 6)), "B": points("B", range(1, 3))}
+    assert again.last_seqs == {"A": 5, "B": 2}
+    # Loaded points carry the exact JSON they were sent as.
+    assert again.points["A"][0].wire == points("A", range(1, 2))[0].wire
+
+
+def test_file_stays_bounded_and_load_gives_the_last_points(tmp_path):
+    """Old rows are trimmed as points arrive: about keep rows per feed, never
+    more than keep * 1.25 plus one flush; a load gives exactly the last keep."""
+    path = tmp_path / "h.db"
+    store, _ = open_history_store(path, keep=40)
+    most = 0
+    for start in range(1, 1000, 7):
+        store.write(points("A", range(start, start + 7)))
+        most = max(most, store.row_counts()["A"])
+    store.close_now()
+    assert 40 <= most <= 40 + 10 + 7
+    store, stored = open_history_store(path, keep=40)
+    store.close_now()
+    last = start + 6
+    assert [p.seq for p in stored.points["A"]] == list(range(last - 39, last + 1))
+
+
+def test_smaller_history_size_trims_on_load(tmp_path):
+    """Reopened with a smaller keep, the file and the load hold only that many."""
+    path = tmp_path / "h.db"
+    store, _ = open_history_store(path, keep=50)
+    store.write(points("A", range(1, 51)))
+    store.close_now()
+    store, stored = open_history_store(path, keep=10)
+    store.close_now()
+    assert [p.seq for p in stored.points["A"]] == list(range(41, 51))
+    assert sql(path, "SELECT count(*) FROM points") == [(10,)]
+
+
+def test_unclean_close_gives_a_new_epoch_but_keeps_points(tmp_path):
+    """A process that dies without closing the store: the next load keeps its
+    committed points but takes a new epoch (its last commits might be lost)."""
+    path = tmp_path / "h.db"
+    store, first = open_history_store(path, keep=100)
+    store.close_now()
+    crash = textwrap.dedent(
+        f"""
+        import os
+        from dashboard.protocol import Point
+        from dashboard.store import open_history_store
+        store, _ = open_history_store({str(path)!r}, keep=100)
+        store.write([Point("A", s, 1000 + s, {{"price": 1.5}}) for s in range(1, 4)])
+        os._exit(0)  # no close(): as if killed
+        """
+    )
+    subprocess.run([sys.executable, "-c", crash], check=True, timeout=30)
+    store, after = open_history_store(path, keep=100)
+    store.close_now()
+    assert after.epoch != first.epoch
+    assert [p.seq for p in after.points["A"]] == [1, 2, 3]
+
+
+async def test_close_writes_everything_still_queued(tmp_path):
+    """Points queued between two writes are written by close(), in one go."""
+    path = tmp_path / "h.db"
+    store = SqliteHistoryStore(path, keep=100, write_interval=3600)  # writes an hour apart
+    store.load()
+    store.start()
+    store.append(points("A", range(1, 4)))
+    await wait_until(lambda: store.row_counts().get("A") == 3, what="the first write")
+    store.append(points("A", range(4, 6)))
+    store.append(points("A", range(6, 8)))
+    await store.close()
+    store, stored = open_history_store(path, keep=100)
+    store.close_now()
+    assert [p.seq for p in stored.points["A"]] == list(range(1, 8))
+
+
+async def test_a_failed_write_never_raises_and_the_next_start_takes_a_new_epoch(tmp_path, caplog):
+    """A write that fails is logged, live data goes on (append returns), later
+    appends are skipped, and the file is not marked clean."""
+    path = tmp_path / "h.db"
+    store, first = open_history_store(path, keep=100)
+    store.start()
+    unencodable = Point("A", 1, 1000, {"price": object()})  # its JSON cannot be made
+    store.append([unencodable])
+    await wait_until(lambda: "write failed" in caplog.text, what="the failed write")
+    store.append(points("A", range(2, 4)))
+    await store.close()
+    store, after = open_history_store(path, keep=100)
+    store.close_now()
+    assert after.epoch != first.epoch and after.points == {}
+
+
+async def test_a_stuck_disk_stops_saving_with_memory_bounded(tmp_path, caplog):
+    """Past max_queued points waiting for the writer, saving stops for the run
+    (the queue is dropped) and the file is left unclean."""
+    path = tmp_path / "h.db"
+    store = SqliteHistoryStore(path, keep=100, max_queued=5)
+    first = store.load()
+    # No writer started: as if every write hung.
+    store.append(points("A", range(1, 4)))
+    store.append(points("A", range(4, 7)))
+    assert store.queued == 0 and "not keeping up" in caplog.text
+    store.append(points("A", range(7, 9)))
+    assert store.queued == 0
+    await store.close()
+    store, after = open_history_store(path, keep=100)
+    store.close_now()
+    assert after.epoch != first.epoch and after.points == {}
+
+
+def test_corrupt_file_is_a_clear_error(tmp_path):
+    """A file that is not a database gives HistoryStoreError naming it and saying so."""
+    path = tmp_path / "h.db"
+    path.write_bytes(b"definitely not sqlite " * 500)
+    with pytest.raises(HistoryStoreError, match=r"h\.db .*not a database.*corrupt"):
+        open_history_store(path, keep=10)
+
+
+def test_unusable_paths_are_a_clear_error(tmp_path):
+    """A folder, or a file in a folder that does not exist, gives HistoryStoreError
+    naming the path and the reason."""
+    with pytest.raises(HistoryStoreError, match=f"{tmp_path} cannot be opened: unable to open"):
+        open_history_store(tmp_path, keep=10)
+    missing = tmp_path / "no" / "h.db"
+    with pytest.raises(HistoryStoreError, match="cannot be created: No such file or directory"):
+        open_history_store(missing, keep=10)
+
+
+def test_damaged_rows_are_a_clear_error(tmp_path):
+    """A stored point that is not valid JSON gives HistoryStoreError, not a traceback."""
+    path = tmp_path / "h.db"
+    store, _ = open_history_store(path, keep=10)
+    store.write(points("A", range(1, 3)))
+    store.close_now()
+    sql(path, "UPDATE points SET point = '{broken' WHERE seq = 2")
+    with pytest.raises(HistoryStoreError, match="stored point of 'A' is not valid"):
+        open_history_store(path, keep=10)
+
+
+def test_sqlite_file_of_something_else_is_refused(tmp_path):
+    """Pointing at another program's SQLite file is refused, and the file is untouched."""
+    path = tmp_path / "other.db"
+    sql(path, "CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(HistoryStoreError, match="something else.*invoices"):
+        open_history_store(path, keep=10)
+    assert sql(path, "SELECT name FROM sqlite_master") == [("invoices",)]
+
+
+def test_a_second_dashboard_on_the_same_file_is_refused(tmp_path):
+    """The file is locked for as long as a store has it open."""
+    path = tmp_path / "h.db"
+    store, _ = open_history_store(path, keep=10)
+    try:
+        with pytest.raises(HistoryStoreError, match="locked.*another dashboard"):
+            SqliteHistoryStore(path, keep=10, lock_timeout=0)
+    finally:
+        store.close_now()
+    open_history_store(path, keep=10)[0].close_now()  # free again once closed
+
+
+def test_file_is_private_and_in_wal_mode(tmp_path):
+    """A new file is readable by its owner only and uses WAL; closing removes the WAL."""
+    path = tmp_path / "h.db"
+    store, _ = open_history_store(path, keep=10)
+    store.write(points("A", range(1, 3)))
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "h.db-wal").stat().st_mode & 0o777 == 0o600
+    store.close_now()
+    assert not (tmp_path / "h.db-wal").exists()
+    assert sql(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_gapless_tail_cuts_at_the_newest_gap():
+    """Only consecutive seqs are restored (resume arithmetic needs them)."""
+    held = points("A", range(1, 5)) + points("A", range(8, 11))
+    assert [p.seq for p in _gapless_tail(held, keep=100)] == [8, 9, 10]
+    assert [p.seq for p in _gapless_tail(held, keep=2)] == [9, 10]
+
+
+async def test_backplane_numbers_on_under_the_stored_epoch():
+    """Given an epoch and last seqs, the in-memory backplane continues them."""
+    backplane = MemoryBackplane(epoch="abc123", seqs={"A": 41})
+    await backplane.publish("A", {"price": 1.0})
+    await backplane.publish("B", {"price": 1.0})
+    stream = backplane.points()
+    first = [await anext(stream), await anext(stream)]
+    assert [(p.feed, p.seq) for p in first] == [("A", 42), ("B", 1)]
+    assert MemoryBackplane(epoch="abc123").epoch == "abc123"
+    assert MemoryBackplane().epoch != MemoryBackplane().epoch
+
+
+def test_hub_restores_points_when_their_feed_is_added():
+    """A feed added again gets its stored points; one whose series changed starts
+    empty; stored points of feeds never added are not shown."""
+    hub = Hub(MemoryBackplane(), flush_interval=3600)
+    hub.restore(
+        {
+            "A": points("A", range(5, 9)),
+            "B": points("B", range(1, 3)),
+            "GONE": points("GONE", range(1, 3)),
+        }
+    )
+    hub.add_feed(FeedInfo("A", series=(Series("price"), Series("volume"))))
+    hub.add_feed(FeedInfo("B", series=(Series("temperature"),)))
+    assert [p.seq for p in hub.histories["A"].recent()] == [5, 6, 7, 8]
+    assert len(hub.histories["B"]) == 0
+    assert "GONE" not in hub.histories
