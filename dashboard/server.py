@@ -10,7 +10,6 @@ for ever on a peer that has stopped reading.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Callable, Iterator
@@ -61,8 +60,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 class _WSStream(WSStream):
-    """Hypercorn's WebSocket stream, with permessage-deflate made optional, a
-    smaller message size for viewers, and an app queue that cannot deadlock.
+    """Hypercorn's WebSocket stream, adjusted: permessage-deflate optional, a
+    close frame for frames that cannot be parsed, a smaller message size for
+    viewers, an app queue that cannot deadlock, pings that stop with the stream.
 
     Compression: Hypercorn 0.18 always accepts the extension when the client
     offers it (browsers always do) and has no setting for it. Forgetting the
@@ -96,12 +96,15 @@ class _WSStream(WSStream):
     # it back, and passed on in the app's disconnect event (ASGI's "code").
     _peer_close: tuple[int, str] | None = None
 
+    # Class defaults: nothing is allocated per connection until it is needed
+    # (a connection costs about 50 KB; 10,000 of them are served at once).
+    _app_finished = False
+    _waiting_puts: set[asyncio.Future[None]] | None = None
+    _pinger: asyncio.Task[None] | None = None
+
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.buffer = _CountingBuffer(self.buffer.max_length, self)
-        self._app_done = asyncio.Event()
-        self._handover: asyncio.Task[None] | None = None
-        self._stream_closed = asyncio.Event()
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, Request):
@@ -129,36 +132,44 @@ class _WSStream(WSStream):
             # would stay in the hub for good) nor the connection (held open).
             await self.app_put({"type": "websocket.disconnect", "code": 1002})
             await self.send(StreamClosed(stream_id=self.stream_id))
-        if self.closed:
-            self._stream_closed.set()
+        if self.closed and self._pinger is not None:
+            # Hypercorn's ping loop would sleep out its interval before it saw
+            # the stream closed, holding the connection (and a graceful
+            # shutdown) that long. (When the pinger itself is closing the
+            # stream, it sees that as soon as its send returns.)
+            if self._pinger is not asyncio.current_task():
+                self._pinger.cancel()
+            self._pinger = None
 
     def _put_while_app_runs(self, put):  # type: ignore[no-untyped-def]
         queue = getattr(put, "__self__", None)  # Hypercorn's asyncio.Queue
 
         async def app_put(message: dict) -> None:
-            if self._app_done.is_set():
+            if self._app_finished:
                 return  # nobody will ever read it
             if isinstance(queue, asyncio.Queue) and not queue.full():
                 queue.put_nowait(message)  # the usual case: no task needed
-            elif message["type"] == "websocket.disconnect":
-                self._handover = asyncio.ensure_future(self._put_until_app_done(put, message))
-            else:
-                await self._put_until_app_done(put, message)
+                return
+            # Waiting for room: cancelled if the app finishes first.
+            putting = asyncio.ensure_future(put(message))
+            if self._waiting_puts is None:
+                self._waiting_puts = set()
+            self._waiting_puts.add(putting)
+            putting.add_done_callback(self._waiting_puts.discard)
+            if message["type"] == "websocket.disconnect":
+                return  # handed over: whoever is closing the stream goes on
+            try:
+                await asyncio.wait({putting})
+            finally:
+                putting.cancel()
 
         return app_put
 
-    async def _put_until_app_done(self, put, message: dict) -> None:  # type: ignore[no-untyped-def]
-        putting = asyncio.ensure_future(put(message))
-        app_done = asyncio.ensure_future(self._app_done.wait())
-        try:
-            await asyncio.wait({putting, app_done}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            putting.cancel()
-            app_done.cancel()
-
     async def app_send(self, message):  # type: ignore[no-untyped-def]
         if message is None:  # the app has finished
-            self._app_done.set()
+            self._app_finished = True
+            for putting in list(self._waiting_puts or ()):
+                putting.cancel()
         await super().app_send(message)
 
     async def _accept(self, message):  # type: ignore[no-untyped-def]
@@ -193,16 +204,10 @@ class _WSStream(WSStream):
             await self.send(StreamClosed(stream_id=self.stream_id))
 
     async def _send_pings(self) -> None:
-        # Hypercorn's loop sleeps a whole interval before it sees that the
-        # stream has closed, and the connection (and a graceful shutdown)
-        # waits for it: this one wakes when the stream closes.
+        self._pinger = asyncio.current_task()  # cancelled when the stream closes
         while not self.closed:
             await self._send_wsproto_event(Ping())
-            try:
-                async with asyncio.timeout(self.config.websocket_ping_interval):
-                    await self._stream_closed.wait()
-            except TimeoutError:
-                pass
+            await asyncio.sleep(self.config.websocket_ping_interval)
 
     async def _send_wsproto_event(self, event: WSProtoEvent) -> None:
         if isinstance(event, CloseConnection):
@@ -260,7 +265,6 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
     def __init__(self, app: Quart, scope) -> None:  # type: ignore[no-untyped-def]
         super().__init__(app, scope)
         self.queue = asyncio.Queue(maxsize=QUEUED_MESSAGES)
-        self._peer_gone = asyncio.Event()
 
     async def handle_messages(self, receive) -> None:  # type: ignore[no-untyped-def]
         while True:
@@ -270,15 +274,14 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
                 await websocket_received.send_async(message)
                 await self.queue.put(message)
             elif event["type"] == "websocket.disconnect":
-                self._peer_gone.set()
                 return
 
     async def handle_websocket(self, websocket, send) -> None:  # type: ignore[no-untyped-def]
         await super().handle_websocket(websocket, send)
         if self._closed:  # closed by the handler, not by the peer
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CLOSE_REPLY_TIMEOUT):
-                    await self._peer_gone.wait()
+            # A bounded wait for the peer's close frame: when it comes, the
+            # receiver above returns and Quart cancels this handler at once.
+            await asyncio.sleep(CLOSE_REPLY_TIMEOUT)
 
 
 class _TCPServer(TCPServer):

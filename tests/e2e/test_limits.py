@@ -420,6 +420,8 @@ async def test_flooder_that_never_reads_is_cut_off_and_let_go(start_server):
         assert (await recv_json(ingest))["type"] == "ack"
     frame = masked_text_frame(json.dumps({"type": "ping", "id": "x" * 60_000}).encode())
     async with websockets.connect(server.ws_url, max_queue=None, max_size=None) as good:
+        await batches(good, 1)
+        tasks_before = len(asyncio.all_tasks())  # this test's, and the server's
         stalled = await raw_handshake(server.port, receive_buffer=4096)
         try:
             port = stalled.getsockname()[1]
@@ -428,6 +430,9 @@ async def test_flooder_that_never_reads_is_cut_off_and_let_go(start_server):
             stalled.close()
         await wait_until(
             lambda: not server_holds_socket_of(port), timeout=5, what="the socket released"
+        )
+        await wait_until(
+            lambda: len(asyncio.all_tasks()) <= tasks_before, what="no task left for it"
         )
         assert len(server.hub.clients) == 1
         assert limits_of(server).violations["message_rate"] == 1
