@@ -119,6 +119,7 @@ def create_app(
         # The same epoch, each feed numbered on from its last kept seq.
         backplane = MemoryBackplane(epoch=stored.epoch, seqs=stored.last_seqs)
     limits = limits_from_config(config)
+    metrics.limit_violations = limits.violations  # read at scrape time
     hub = Hub(
         backplane or MemoryBackplane(),
         flush_interval=config.flush_interval,

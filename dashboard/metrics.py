@@ -13,7 +13,7 @@ lock (about 0.4 us; an attribute add is about 0.07 us).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -40,6 +40,8 @@ class Metrics:
         #: by the hub when it queues (a frame does not carry its point count);
         #: frames later dropped with a slow viewer's outbox are included.
         self.points_sent = 0
+        #: Limit violations by reason; the app points this at Limits.violations.
+        self.limit_violations: Mapping[str, int] = {}
         r.register(_SentCollector(self))
 
         # Set to functions of the hub's state by the hub (read at scrape time).
@@ -115,6 +117,15 @@ class _SentCollector:
             "Bytes of the frames written to viewer sockets (payload, UTF-8).",
             value=m.bytes_sent,
         )
+        violations = CounterMetricFamily(
+            "livefeed_limit_violations",
+            "Clients that broke a limit, by reason (message_rate, subscribe_rate, "
+            "subscribe_names, message_too_big, connections_per_address).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(m.limit_violations.items()):
+            violations.add_metric([reason], count)
+        yield violations
         yield CounterMetricFamily(
             "livefeed_points_sent",
             "Points in frames queued to viewers (batches times viewers, snapshots, replays).",

@@ -270,3 +270,16 @@ async def test_hub_lag_is_present_and_sane(server):
     # even a loaded machine is far below 5 s.
     assert 0 < value(samples, "livefeed_hub_lag_seconds") < 5
     assert 0 <= value(samples, "livefeed_hub_flush_seconds") < 5
+
+
+async def test_limit_violations_are_counted_by_reason(start_server):
+    """A handshake refused for too many connections from one address shows up
+    in /metrics under its reason."""
+    server = await start_server(max_connections_per_address=1)
+    async with websockets.connect(server.ws_url):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(server.ws_url):
+                pass
+    assert refused.value.response.status_code == 429
+    name = "livefeed_limit_violations_total"
+    assert await metric(server, name, reason="connections_per_address") == 1
