@@ -93,6 +93,37 @@ class FeedInfo:
         }
 
 
+@dataclass(frozen=True)
+class Break:
+    """Yield :data:`BREAK` between two points that must not be joined by a line:
+    the next point starts a new stretch of the series (a replay starting over,
+    a device reconnected after missing readings). The page draws a break there."""
+
+
+#: The one :class:`Break` a feed yields.
+BREAK = Break()
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Yield ``Skipped("line 12: 'n/a' is not a number")`` for input the feed
+    read but had to leave out. The dashboard counts it and shows the latest
+    reason in the feed's status; the feed goes on."""
+
+    reason: str
+
+
+class FeedFailed(Exception):
+    """Raise it when going on is pointless (a file that cannot be read as
+    configured): the feed ends as ``failed`` at once, with this message, and is
+    not restarted. Any other exception restarts the feed with a backoff."""
+
+
+#: What a feed's ``stream()`` may yield: a point (series name -> value, with an
+#: optional ``"ts"`` in ms since the epoch), a break, or a skipped input.
+Yielded = Mapping[str, Any] | Break | Skipped
+
+
 @runtime_checkable
 class FeedSource(Protocol):
     """A source of points for one feed.
