@@ -226,10 +226,18 @@ def coerce(target: Any, params: dict[str, Any], base_dir: Path | None = None) ->
             raise FeedLoadError(f"unknown parameter {key!r} (parameters: {names})")
         if isinstance(value, str):
             value = _convert(key, value, parameter.annotation)
-        if base_dir is not None and isinstance(value, Path) and not value.is_absolute():
-            value = base_dir / value
+        if base_dir is not None and _takes_path(parameter.annotation):
+            if isinstance(value, str | Path) and not Path(value).is_absolute():
+                value = base_dir / value
         out[key] = value
     return out
+
+
+def _takes_path(annotation: Any) -> bool:
+    """``Path``, or a union with it (``str | Path``, ``Path | None``)."""
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        return Path in typing.get_args(annotation)
+    return annotation is Path
 
 
 def _convert(key: str, text: str, annotation: Any) -> Any:

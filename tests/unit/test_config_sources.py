@@ -3,10 +3,14 @@ newcomer tripped over (issue 9), each refused with one clear line."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dashboard.app import default_sources
 from dashboard.cli import config_from_args, startup_lines
+from dashboard.config_file import read_config_file
+from feeds.loader import coerce
 
 
 def refusal(capsys, argv, environ=None) -> str:
@@ -153,3 +157,29 @@ def test_startup_lines_say_login_origins_and_scheme():
     assert any(line.startswith("Login: off, anyone") for line in lines)
     assert "Origins allowed to open the WebSockets: any (*)" in lines
     assert "Ingest: on (ingest token)" in lines
+
+
+def test_feed_path_parameters_are_relative_to_the_config_file(tmp_path):
+    """A feed parameter typed Path (or str | Path) given relative in a config
+    file is relative to the file's folder; a str one, an absolute one, or one
+    from the command line (no folder) is left as given."""
+
+    def replay_like(path: Path, extra: str | Path = "", label: str = "", other: Path | None = None):
+        raise AssertionError("only its signature is read")
+
+    config = tmp_path / "conf" / "dashboard.toml"
+    config.parent.mkdir()
+    config.write_text(
+        '[[feeds]]\nuse = "x:y"\npath = "data/a.csv"\nextra = "b.csv"\nlabel = "c"\n'
+        'other = "/abs/d.csv"\n'
+    )
+    (spec,) = read_config_file(config).feeds
+    assert spec.base_dir == config.parent.resolve()
+    params = coerce(replay_like, dict(spec.params), spec.base_dir)
+    assert params == {
+        "path": config.parent.resolve() / "data/a.csv",
+        "extra": config.parent.resolve() / "b.csv",
+        "label": "c",
+        "other": Path("/abs/d.csv"),
+    }
+    assert coerce(replay_like, {"path": "data/a.csv"}) == {"path": Path("data/a.csv")}
