@@ -12,72 +12,59 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from dashboard.app import create_app
 from dashboard.config import LOG_LEVELS, DashboardConfig
-from dashboard.config_file import read_config_file
+from dashboard.config_file import ConfigFile, read_config_file
+from dashboard.schema import SettingError
 from dashboard.server import bind_socket, serve, url_of
+from dashboard.settings import Given, build_config, env_name, from_environment, setting_names
 from dashboard.store import HistoryStoreError
-from feeds.loader import FeedLoadError, FeedSpec, available
+from feeds.loader import FeedLoadError, FeedSpec, available, check_unique, parameters, resolve
 
 log = logging.getLogger("dashboard")
 
-TOKEN_ENV = "DASHBOARD_INGEST_TOKEN"
-VIEWER_TOKEN_ENV = "DASHBOARD_VIEWER_TOKEN"
+TOKEN_ENV = env_name("ingest_token")
+VIEWER_TOKEN_ENV = env_name("viewer_token")
+#: Options whose name is not the setting's (--allow-origin sets allowed_origins).
+FLAGS = {"allowed_origins": "--allow-origin"}
 
 
-def _symbols(text: str) -> tuple[str, ...]:
-    symbols = tuple(s.strip() for s in text.split(",") if s.strip())
-    if not symbols:
-        raise argparse.ArgumentTypeError("give at least one symbol, e.g. ACME,GLOBX")
-    return symbols
+def program_name() -> str:
+    """``livefeed`` when run as the installed script, ``python -m dashboard`` as a module."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m dashboard" if name in ("", "__main__.py", "-c") else name
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
-    return value
+class OneLineParser(argparse.ArgumentParser):
+    """Errors are one line (no usage block above them), exit status 2."""
 
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    value = _non_negative(text)
-    if value != int(value):
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text}")
-    return int(value)
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Over 60 lines, but flat: one add() per option, read top to bottom as --help is.
     defaults = DashboardConfig()
-    parser = argparse.ArgumentParser(
-        prog="python -m dashboard",
+    parser = OneLineParser(
+        prog=program_name(),
         description="Serve the live data feed dashboard. "
-        "`python -m dashboard feeds` lists the feeds that can be loaded by name.",
-        epilog=f"Push ingest needs a token: --ingest-token or ${TOKEN_ENV}. "
-        "Tokens are better given in the environment: the command line is visible to other users.",
+        "`%(prog)s feeds` lists the feeds that can be loaded by name, with their parameters.",
+        epilog="Every setting can also be given in the environment as DASHBOARD_<SETTING> "
+        f"(e.g. {env_name('history_size')}=600) or in a --config file's [server] table; the "
+        "command line wins over the environment, which wins over the file. Tokens are better "
+        "given in the environment: the command line is visible to other users.",
     )
-    # Defaults are None so that an option given on the command line can be
-    # told apart from one left out, which a --config file may then set.
+    # Options are read as text (and None when left out, so that one given can
+    # be told apart from one a --config file or the environment may set): the
+    # config's schema parses and checks them, as it does every other source.
     add = parser.add_argument
     add("--config", type=Path, help="TOML file with [server] settings and [[feeds]]")
     add("--host", help=f"address to bind (default {defaults.host})")
-    add("--port", type=int, help=f"port, 0 for any free one (default {defaults.port})")
+    add("--port", help=f"port, 0 for any free one (default {defaults.port})")
     add(
         "--feed",
         nargs="+",
@@ -86,10 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a feed to run: an installed name or module:object, then its parameters; "
         "repeatable (default: the simulated tickers)",
     )
-    add("--symbols", type=_symbols, help="comma-separated ticker symbols (default 8)")
-    add("--rate", type=_positive, help=f"ticker updates/s per symbol (default {defaults.rate})")
-    add("--seed", type=int, help="seed for reproducible tickers")
-    add("--flush-interval", type=_positive, help="seconds between batches (default 0.05)")
+    ticker = "the simulated tickers (alone, or the ticker feed among --feed)"
+    add("--symbols", help=f"comma-separated symbols of {ticker} (default 8)")
+    add("--rate", help=f"updates/s per symbol of {ticker} (default {defaults.rate:g})")
+    add("--seed", help=f"seed for reproducible prices of {ticker}")
+    add("--flush-interval", help=f"seconds between batches (default {defaults.flush_interval})")
     add(
         "--ws-compression",
         action=argparse.BooleanOptionalAction,
@@ -103,74 +91,86 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--allow-origin",
+        dest="allowed_origins",
         action="append",
         metavar="URL",
         help="an origin besides the dashboard's own whose pages may open its WebSockets, "
         "e.g. https://dash.example.com; repeatable; * allows any",
     )
-    add("--certfile", type=Path, help="PEM certificate chain: serve https and wss (with --keyfile)")
-    add("--keyfile", type=Path, help="PEM private key of --certfile, unencrypted")
+    add("--certfile", help="PEM certificate chain: serve https and wss (with --keyfile)")
+    add("--keyfile", help="PEM private key of --certfile, unencrypted")
     add(
         "--history-db",
-        type=Path,
         metavar="FILE",
         help="SQLite file keeping the history across restarts (default: memory only)",
     )
     add(
         "--max-connections-per-address",
-        type=_count,
         metavar="N",
         help="WebSockets one client address may hold, 0 for no limit (default "
         f"{defaults.max_connections_per_address}; behind a reverse proxy all clients share one)",
     )
     add(
         "--ws-ping-interval",
-        type=_non_negative,
         metavar="SECONDS",
         help=f"WebSocket ping interval, 0 for none (default {defaults.ws_ping_interval:g})",
     )
     add(
         "--read-timeout",
-        type=_non_negative,
         metavar="SECONDS",
         help="drop a connection that sends nothing, not even a pong, for this long; "
         f"0 for never (default {defaults.read_timeout:g})",
     )
-    add("--log-level", choices=LOG_LEVELS, help="default info")
+    add("--log-level", metavar="{" + ",".join(LOG_LEVELS) + "}", help="default info")
     return parser
 
 
-def config_from_args(argv: Sequence[str] | None = None) -> DashboardConfig:
+def from_command_line(args: argparse.Namespace) -> dict[str, Given]:
+    """The settings given as options: text for the schema to parse."""
+    found = {}
+    for name in setting_names():
+        value = getattr(args, name, None)
+        if value is not None:
+            flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+            found[name] = Given(value, flag, typed=isinstance(value, bool))
+    return found
+
+
+def config_from_args(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> DashboardConfig:
+    """The config from the command line, the environment (default os.environ)
+    and a --config file; a wrong setting exits 2 with one line on stderr."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = read_config_file(args.config) if args.config else {}
-        given = {
-            "host": args.host,
-            "port": args.port,
-            "symbols": args.symbols,
-            "rate": args.rate,
-            "seed": args.seed,
-            "flush_interval": args.flush_interval,
-            "log_level": args.log_level,
-            "ws_compression": args.ws_compression,
-            "history_db": args.history_db,
-            "ingest_token": args.ingest_token or os.environ.get(TOKEN_ENV) or None,
-            "viewer_token": args.viewer_token or os.environ.get(VIEWER_TOKEN_ENV) or None,
-            "allowed_origins": tuple(args.allow_origin) if args.allow_origin else None,
-            "certfile": args.certfile,
-            "keyfile": args.keyfile,
-            "max_connections_per_address": args.max_connections_per_address,
-            "ws_ping_interval": args.ws_ping_interval,
-            "read_timeout": args.read_timeout,
-        }
-        settings.update({k: v for k, v in given.items() if v is not None})
-        if args.feed:
-            settings["feeds"] = tuple(FeedSpec.parse(words) for words in args.feed)
-        return replace(DashboardConfig(), **settings)
-    except (ValueError, TypeError, FeedLoadError) as exc:
+        file = read_config_file(args.config) if args.config else ConfigFile({}, ())
+        sources = [
+            file.settings,
+            from_environment(os.environ if environ is None else environ),
+            from_command_line(args),
+        ]
+        feeds = tuple(FeedSpec.parse(words) for words in args.feed) if args.feed else file.feeds
+        return build_config(sources, feeds)
+    except (SettingError, FeedLoadError) as exc:
         parser.error(str(exc))
-        raise  # unreachable: error() exits
+
+
+def startup_lines(config: DashboardConfig, url: str, feeds: Sequence[str]) -> list[str]:
+    """What the server says it is doing: where, which feeds, and who may come in."""
+    if "*" in config.allowed_origins:
+        origins = "any (*)"
+    else:
+        origins = ", ".join(["the page's own", *config.allowed_origins])
+    return [
+        f"Dashboard running at {url}  (Ctrl-C to stop)",
+        f"Feeds: {', '.join(feeds)}",
+        "Login: on (viewer token)"
+        if config.viewer_token
+        else "Login: off, anyone who reaches the address sees the data (see --viewer-token)",
+        f"Origins allowed to open the WebSockets: {origins}",
+        f"Ingest: {'on (ingest token)' if config.ingest_token else 'off'}",
+    ]
 
 
 async def run(config: DashboardConfig) -> None:
@@ -178,7 +178,7 @@ async def run(config: DashboardConfig) -> None:
     try:
         app = create_app(config)
     except (FeedLoadError, HistoryStoreError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+        raise SystemExit(f"{program_name()}: error: {exc}") from None
     try:
         sock = bind_socket(config.host, config.port)
     except OSError as exc:
@@ -188,19 +188,34 @@ async def run(config: DashboardConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.set)
-    feeds = ", ".join(app.extensions["livefeed"].hub.feeds)
-    print(f"Dashboard running at {url}  (Ctrl-C to stop)\nFeeds: {feeds}", flush=True)
+    feeds = list(app.extensions["livefeed"].hub.feeds)
+    print("\n".join(startup_lines(config, url, feeds)), flush=True)
     await serve(app, sock, shutdown)  # logs event=server_stopped
 
 
 def list_feeds() -> int:
+    """Print the installed feeds with where they come from and their parameters."""
     found = available()
+    try:
+        check_unique(found)
+    except FeedLoadError as exc:
+        print(f"{program_name()}: error: {exc}", file=sys.stderr)
+        return 2
     if not found:
         print("No feeds installed under the dashboard.feeds entry-point group.")
     width = max((len(a.name) for a in found), default=0)
     for item in found:
         print(f"{item.name:<{width}}  {item.target}  (from {item.origin})")
-    print("\nAny module:object naming a @feed function or a Feed subclass works too.")
+        try:
+            takes = parameters(resolve(item.name)[0])
+        except FeedLoadError as exc:
+            takes = [f"cannot load: {exc}"]
+        for line in takes or ["(no parameters)"]:
+            print(f"    {line}")
+    print(
+        "\nParameters go after the name: --feed NAME key=value ..., or as keys of a [[feeds]] "
+        "table.\nAny module:object naming a @feed function or a Feed subclass works too."
+    )
     return 0
 
 

@@ -325,7 +325,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     once they have gone or the configured timeout has passed.
     """
     runtime = app.extensions["livefeed"]
-    url = url_of(sock)
+    url = url_of(sock, tls=runtime.config.certfile is not None)
     config = HypercornConfig()
     # Hypercorn takes ownership of the descriptor; ours is detached so it is
     # closed once, by Hypercorn.

@@ -11,12 +11,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,15 @@ class FeedLoadError(Exception):
 
 @dataclass(frozen=True)
 class FeedSpec:
-    """``use`` is ``module:object`` or an entry-point name; ``params`` go to it."""
+    """``use`` is ``module:object`` or an entry-point name; ``params`` go to it.
+
+    ``base_dir`` (a config file's folder) is where its module is looked for
+    first and what its relative ``Path`` parameters are relative to.
+    """
 
     use: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    base_dir: Path | None = None
 
     @classmethod
     def parse(cls, words: Sequence[str]) -> FeedSpec:
@@ -60,24 +66,45 @@ class Available:
     origin: str
 
 
+def _origin(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else "unknown package"
+
+
 def available() -> list[Available]:
     """Every feed installed under the ``dashboard.feeds`` entry-point group."""
-    found = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        origin = f"{dist.name} {dist.version}" if dist is not None else "unknown package"
-        found.append(Available(ep.name, ep.value, origin))
-    return sorted(found, key=lambda a: a.name)
+    found = {
+        Available(ep.name, ep.value, _origin(ep)) for ep in entry_points(group=ENTRY_POINT_GROUP)
+    }
+    return sorted(found, key=lambda a: (a.name, a.origin))
 
 
-def resolve(use: str) -> tuple[Any, str]:
-    """The object *use* names and a description of where it came from."""
+def check_unique(found: Sequence[Available]) -> None:
+    """Two packages giving a feed the same name (a plugin calling itself ``ticker``):
+    which one ``--feed NAME`` runs would depend on install order. Refused."""
+    by_name: dict[str, list[Available]] = {}
+    for item in found:
+        by_name.setdefault(item.name, []).append(item)
+    for name, items in sorted(by_name.items()):
+        if len(items) > 1:
+            providers = " and ".join(f"{a.origin} ({a.target})" for a in items)
+            raise FeedLoadError(
+                f"the feed name {name!r} is provided by both {providers}: uninstall one, "
+                "or name the feed you mean as module:object"
+            )
+
+
+def resolve(use: str, base_dir: Path | None = None) -> tuple[Any, str]:
+    """The object *use* names and a description of where it came from; a
+    module is looked for in *base_dir* first, then the current directory."""
     if ":" in use:
         module_name, _, attr = use.partition(":")
         # `python -m dashboard` runs from the current directory; the installed
         # `livefeed` script does not have it on sys.path, so add it.
         if os.getcwd() not in sys.path:
             sys.path.append(os.getcwd())
+        if base_dir is not None and str(base_dir) not in sys.path:
+            sys.path.insert(0, str(base_dir))  # as `python file.py` puts the file's folder
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
@@ -90,10 +117,11 @@ def resolve(use: str) -> tuple[Any, str]:
         return obj, f"{module_name} ({getattr(module, '__file__', None) or 'built-in'})"
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == use]
     if not matches:
-        known = ", ".join(a.name for a in available()) or "none installed"
+        known = ", ".join(sorted({a.name for a in available()})) or "none installed"
         raise FeedLoadError(
             f"no feed named {use!r}: use module:object, or one of the installed feeds ({known})"
         )
+    check_unique([a for a in available() if a.name == use])
     ep = matches[0]
     try:
         obj = ep.load()
@@ -105,24 +133,24 @@ def resolve(use: str) -> tuple[Any, str]:
 
 def load(spec: FeedSpec) -> list[FeedSource]:
     """Build the feed sources *spec* describes."""
-    obj, origin = resolve(spec.use)
+    obj, origin = resolve(spec.use, spec.base_dir)
     try:
-        return _instantiate(obj, dict(spec.params))
+        return _instantiate(obj, dict(spec.params), spec.base_dir)
     except (FeedLoadError, TypeError, ValueError, OSError) as exc:
         raise FeedLoadError(f"feed {spec.use!r} ({origin}): {exc}") from exc
 
 
-def _instantiate(obj: Any, params: dict[str, Any]) -> list[FeedSource]:
+def _instantiate(obj: Any, params: dict[str, Any], base_dir: Path | None) -> list[FeedSource]:
     if isinstance(obj, FunctionFeed):
-        return [obj.create(**coerce(obj.function, params))]
+        return [obj.create(**coerce(obj.function, params, base_dir))]
     if isinstance(obj, type) and issubclass(obj, Feed):
-        return [obj(**coerce(obj, params))]
+        return [obj(**coerce(obj, params, base_dir))]
     if isinstance(obj, FeedSource) and not isinstance(obj, type):
         if params:
             raise FeedLoadError(f"{obj!r} is a ready feed and takes no parameters")
         return [obj]
     if callable(obj):
-        made = obj(**coerce(obj, params))
+        made = obj(**coerce(obj, params, base_dir))
         sources = [made] if isinstance(made, FeedSource) else _sources(made)
         if sources is not None:
             return sources
@@ -140,12 +168,52 @@ def _sources(made: Any) -> list[FeedSource] | None:
     return None
 
 
-def coerce(target: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """Convert string parameters by *target*'s type hints; typed values pass through."""
+def parameters(obj: Any) -> list[str]:
+    """The parameters *obj* (what a feed name points at) takes, as ``name: type = default``
+    with defaults written as on the command line (``symbols=ACME,GLOBX``)."""
+    if isinstance(obj, FunctionFeed):
+        target = obj.function
+    elif isinstance(obj, type) or (callable(obj) and not isinstance(obj, FeedSource)):
+        target = obj
+    else:
+        return []  # a ready feed source takes none
+    lines = []
+    for parameter in _signature(target).parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        line = parameter.name
+        if parameter.annotation is not parameter.empty:
+            written = inspect.formatannotation(parameter.annotation)
+            line += ": " + re.sub(r"\b(?:collections\.abc|typing|pathlib)\.", "", written)
+        if parameter.default is parameter.empty:
+            line += " (required)"
+        else:
+            line += f" = {_as_text(parameter.default)}"
+        lines.append(line)
+    return lines
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "none"
+    if isinstance(value, list | tuple):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _signature(target: Any) -> inspect.Signature:
     try:
-        signature = inspect.signature(target, eval_str=True)
+        return inspect.signature(target, eval_str=True)
     except (NameError, TypeError, ValueError):
-        signature = inspect.signature(target)
+        return inspect.signature(target)
+
+
+def coerce(target: Any, params: dict[str, Any], base_dir: Path | None = None) -> dict[str, Any]:
+    """Convert string parameters by *target*'s type hints; typed values pass
+    through. A relative ``Path`` is made relative to *base_dir* when given."""
+    signature = _signature(target)
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     out: dict[str, Any] = {}
     for key, value in params.items():
@@ -156,8 +224,20 @@ def coerce(target: Any, params: dict[str, Any]) -> dict[str, Any]:
                 continue
             names = ", ".join(p for p in signature.parameters if p != "self") or "none"
             raise FeedLoadError(f"unknown parameter {key!r} (parameters: {names})")
-        out[key] = _convert(key, value, parameter.annotation) if isinstance(value, str) else value
+        if isinstance(value, str):
+            value = _convert(key, value, parameter.annotation)
+        if base_dir is not None and _takes_path(parameter.annotation):
+            if isinstance(value, str | Path) and not Path(value).is_absolute():
+                value = base_dir / value
+        out[key] = value
     return out
+
+
+def _takes_path(annotation: Any) -> bool:
+    """``Path``, or a union with it (``str | Path``, ``Path | None``)."""
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        return Path in typing.get_args(annotation)
+    return annotation is Path
 
 
 def _convert(key: str, text: str, annotation: Any) -> Any:

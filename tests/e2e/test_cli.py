@@ -87,8 +87,8 @@ def test_limit_options():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--max-connections-per-address", "-1"], "must be >= 0"),
-        (["--max-connections-per-address", "1.5"], "must be a whole number"),
+        (["--max-connections-per-address", "-1"], 'must be an integer >= 0, not "-1"'),
+        (["--max-connections-per-address", "1.5"], 'must be an integer >= 0, not "1.5"'),
         (["--read-timeout", "10", "--ws-ping-interval", "0"], "needs a ws_ping_interval"),
     ],
 )
@@ -106,11 +106,11 @@ def test_limit_options_refuse_bad_values(args, message, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--rate", "0"], "must be > 0"),
+        (["--rate", "0"], '--rate must be a number > 0, not "0"'),
         (["--port", "70000"], "port must be"),
-        (["--symbols", ","], "at least one symbol"),
+        (["--symbols", ","], "--symbols must be a non-empty list, each a feed name"),
         (["--symbols", "A,<b>"], "invalid feed name"),
-        (["--log-level", "loud"], "invalid choice"),
+        (["--log-level", "loud"], "must be one of debug, info, warning, error, critical"),
     ],
 )
 def test_cli_rejects_bad_options(args, message):

@@ -1,6 +1,7 @@
 """End to end: https and wss with --certfile/--keyfile, on the real command
 line, checked by clients that verify the certificate."""
 
+import asyncio
 import ssl
 from urllib.parse import urlencode
 
@@ -113,3 +114,28 @@ def test_bad_tls_settings_stop_the_cli(tmp_path, capsys):
     with pytest.raises(SystemExit):
         config_from_args(missing)
     assert "c.pem' does not exist" in capsys.readouterr().err
+
+
+async def test_start_up_lines_and_log_say_https_login_and_origins(tls_files):
+    """Started over TLS: the printed URL and the server_started log line both say
+    https (the log said http:// before), and the start-up lines say that login
+    is on and which origins may open the WebSockets."""
+    process, url = await start_cli(
+        "--symbols", "ACME", *tls_files, "--allow-origin", "https://a.example",
+        env={"DASHBOARD_VIEWER_TOKEN": VIEWER_TOKEN},
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(10):
+            lines = [(await process.stdout.readline()).decode().rstrip() for _ in range(4)]
+    finally:
+        assert await stop_process(process) == 0
+    assert url.startswith("https://127.0.0.1:")
+    assert lines == [
+        "Feeds: ACME",
+        "Login: on (viewer token)",
+        "Origins allowed to open the WebSockets: the page's own, https://a.example",
+        "Ingest: off",
+    ]
+    log = (await process.stderr.read()).decode().splitlines()
+    started = [line for line in log if "event=server_started" in line]
+    assert len(started) == 1 and f"url={url} " in started[0], log

@@ -98,10 +98,19 @@ def test_limits_follow_the_config():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"viewer_max_messages_per_s": -1.0}, "viewer_max_messages_per_s must be >= 0"),
-        ({"max_connections_per_address": -1}, "max_connections_per_address must be >= 0"),
-        ({"viewer_max_message_bytes": 0}, "viewer_max_message_bytes must be >= 1"),
-        ({"viewer_subscribe_burst": 0}, "viewer_subscribe_burst must be >= 1"),
+        (
+            {"viewer_max_messages_per_s": -1.0},
+            "viewer_max_messages_per_s must be a number >= 0, not -1.0",
+        ),
+        (
+            {"max_connections_per_address": -1},
+            "max_connections_per_address must be an integer >= 0, not -1",
+        ),
+        (
+            {"viewer_max_message_bytes": 0},
+            "viewer_max_message_bytes must be an integer >= 1, not 0",
+        ),
+        ({"viewer_subscribe_burst": 0}, "viewer_subscribe_burst must be an integer >= 1, not 0"),
         ({"read_timeout": 10.0, "ws_ping_interval": 0.0}, "needs a ws_ping_interval"),
         ({"read_timeout": 10.0, "ws_ping_interval": 10.0}, "needs a ws_ping_interval"),
     ],
