@@ -279,29 +279,35 @@ class Replay(Feed):
         pending: dict[str, Any] = {}
         pending_ts: float | None = None
         latest = -math.inf
-        for item in self._rows(stack):
-            if isinstance(item, Bad):
-                if pending_ts is not None:  # in file order: what came before goes first
+        rows = self._rows(stack)
+        try:
+            for item in rows:
+                if isinstance(item, Bad):
+                    if pending_ts is not None:  # in file order: what came before goes first
+                        yield pending_ts, pending
+                        pending, pending_ts = {}, None
+                    yield item
+                    continue
+                if self.only_key is not None and item.key != self.only_key:
+                    continue
+                names = self.names_by_key.get(None if self.only_key else item.key)
+                if names is None:
+                    yield Bad(item.line, f"key value {item.key!r} was not in the file at creation")
+                    continue
+                if item.ts < latest:  # only if the file changed since its index was made
+                    yield Bad(item.line, "time goes backwards (has the file changed?)")
+                    continue
+                latest = item.ts
+                values = {names[part]: value for part, value in item.values.items()}
+                if pending_ts is not None and (item.ts != pending_ts or values.keys() & pending):
                     yield pending_ts, pending
-                    pending, pending_ts = {}, None
-                yield item
-                continue
-            if self.only_key is not None and item.key != self.only_key:
-                continue
-            names = self.names_by_key.get(item.key)
-            if names is None:
-                yield Bad(item.line, f"key value {item.key!r} was not in the file at creation")
-                continue
-            if item.ts < latest:  # only if the file changed since its index was made
-                yield Bad(item.line, "time goes backwards (has the file changed?)")
-                continue
-            latest = item.ts
-            values = {names[part]: value for part, value in item.values.items()}
-            if pending_ts is not None and (item.ts != pending_ts or values.keys() & pending):
+                    pending = {}
+                pending_ts = item.ts
+                pending.update(values)
+        except FeedFailed:  # the file broke: what was read before it goes first
+            if pending_ts is not None:
                 yield pending_ts, pending
-                pending = {}
-            pending_ts = item.ts
-            pending.update(values)
+            raise
         if pending_ts is not None:
             yield pending_ts, pending
 

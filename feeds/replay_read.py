@@ -151,14 +151,15 @@ def _ndjson_records(file: IO[bytes], line: int, offset: int) -> Generator[Record
             yield Record(number, start, None, f"malformed JSON: {exc.msg} (column {exc.colno})")
             continue
         if not isinstance(record, dict):
-            yield Record(number, start, None, f"a {_json_type(record)}, not a JSON object")
+            yield Record(number, start, None, f"{_json_type(record)}, not a JSON object")
             continue
         yield Record(number, start, record)
 
 
 def _json_type(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
+    """'an object', 'a number', ... for messages."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    return "null" if value is None else names.get(type(value), "a number")
 
 
 class _JsonArray:
@@ -195,7 +196,7 @@ class _JsonArray:
             if isinstance(value, dict):
                 yield Record(line, offset, value)
             else:
-                yield Record(line, offset, None, f"a {_json_type(value)}, not a JSON object")
+                yield Record(line, offset, None, f"{_json_type(value)}, not a JSON object")
             if self._expect(",]") == "]":
                 self._consume(1)
                 self._expect_end()
