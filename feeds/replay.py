@@ -1,137 +1,155 @@
-"""Replay a recorded CSV or NDJSON file as a live feed, at its own pace or scaled."""
+"""Replay a recorded file (CSV, NDJSON, JSON array) as a live feed, at its own pace or scaled.
+
+The parts: :mod:`feeds.replay_read` reads records, :mod:`feeds.replay_times`
+reads timestamps, :mod:`feeds.replay_columns` turns columns into series,
+:mod:`feeds.replay_rows` puts rows in time order (merging a long-format file's
+keys), :mod:`feeds.replay_prepare` checks the file when the feed is created and
+:mod:`feeds.replay_pace` decides when each row is due. This module is the feed.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import codecs
-import csv
-import json
+import functools
 import math
-import random
-import re
-import statistics
-import unicodedata
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import closing
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from feeds.api import Feed
-from feeds.base import Series, check_name
+from feeds.api import Feed, make_info
+from feeds.base import BREAK, FeedFailed, FeedInfo, Skipped, Yielded, check_name
+from feeds.replay_columns import sanitise_name
+from feeds.replay_pace import Intervals, Schedule, file_clock_problem, next_shift
+from feeds.replay_prepare import Prepared, prepare
+from feeds.replay_read import FileFormatError
+from feeds.replay_rows import Bad, Row, Run, merged_rows
 
-FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson"}  # by lower-case extension
-#: Intervals kept (a uniform random sample) to find the median for the loop gap:
-#: exact for files of up to this many rows, a close estimate beyond.
-MEDIAN_SAMPLE = 10_000
-DEFAULT_GAP_MS = 1000.0  # file time between passes when the file gives no interval
-STALL = 1.0  # seconds late past which the schedule moves on instead of bursting
-RESERVED = "ts"  # a yielded "ts" is the point's timestamp: no series may be called so
+__all__ = ["Replay", "replay", "sanitise_name"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NOT_NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
-
-
-def sanitise_name(text: str) -> str:
-    """*text* made a valid name ("" if nothing is usable): accents dropped (``é`` -> ``e``),
-    other runs of characters -> ``_``, ``_ . -`` stripped from both ends, cut to 64."""
-    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    name = _NOT_NAME.sub("_", bare).strip("_.-")
-    return name[:64].rstrip("_.-")
+CLOCKS = ("now", "file")
+ON_ERROR = ("skip", "fail")
+SPLITS = ("series", "feeds")
 
 
-def parse_timestamp(value: Any) -> float:
-    """Milliseconds since the epoch from a number of ms or an ISO-8601 string (naive = UTC)."""
-    unreadable = ValueError(f"timestamp {value!r} is not epoch milliseconds or ISO-8601")
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise unreadable
-    try:
-        ms = float(value)
-    except OverflowError:
-        raise unreadable from None
-    except ValueError:  # only text gets here
-        try:
-            moment = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            raise unreadable from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        ms = (moment - _EPOCH) / timedelta(microseconds=1) / 1000
-    if not math.isfinite(ms):
-        raise ValueError(f"timestamp {value!r} is not a finite number")
-    return ms
+def replay(
+    path: str,
+    speed: float = 1.0,
+    loop: bool = False,
+    name: str | None = None,
+    ts_field: str | None = None,
+    ts_format: str | None = None,
+    ts_unit: str = "auto",
+    key: str | None = None,
+    split: str = "series",
+    clock: str = "now",
+    on_error: str = "skip",
+    ohlc: str | None = None,
+    ohlc_name: str = "ohlc",
+    units: str | None = None,
+) -> list[Replay]:
+    """The ``replay`` feed(s) of one file: one feed, or with ``key=`` and
+    ``split=feeds`` one feed per key value (named ``<name>.<key value>``, its
+    series named by their columns). Parameters as for :class:`Replay`."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    settings = dict(speed=speed, loop=loop, name=name, clock=clock, on_error=on_error)
+    file = dict(ts_field=ts_field, ts_format=ts_format, ts_unit=ts_unit, key=key)
+    shape = dict(ohlc=ohlc, ohlc_name=ohlc_name, units=units)
+    if split == "series":
+        return [Replay(path, **settings, **file, **shape)]  # type: ignore[arg-type]
+    if key is None:
+        raise ValueError("split=feeds needs key= (the column whose values make the feeds)")
+    whole = Replay(path, **settings, **file, **shape)  # type: ignore[arg-type]
+    assert whole.prepared.index is not None
+    return [whole.for_key(value) for value in whole.prepared.index.keys]
 
 
 class Replay(Feed):
-    """Plays a CSV or NDJSON file of timestamped rows as a live feed.
+    """Plays a CSV, NDJSON or JSON-array file of timestamped rows as a live feed.
 
     Example::
 
         from dashboard.app import create_app
         from feeds.replay import Replay
 
-        # data.csv:
-        #   ts,price,volume
-        #   2024-05-01T09:30:00Z,101.50,300
-        #   2024-05-01T09:30:00.250Z,101.70,
-        #   2024-05-01T09:30:01Z,101.60,100
-
-        feed = Replay("data.csv", speed=10, loop=True)  # feed "data": series price, volume
-        app = create_app(sources=[feed])
+        feed = Replay("stocks.csv", key="symbol", clock="file", speed=2_592_000)
+        app = create_app(sources=[feed])  # feed "stocks": series MSFT, AMZN, IBM, GOOG, AAPL
 
     or from the command line::
 
-        python -m dashboard --feed replay path=data.csv speed=10 loop=true
+        python -m dashboard --feed replay path=stocks.csv key=symbol clock=file speed=2592000
 
-    Parameters:
+    Parameters (the README's "Replay a file" has examples):
 
-    - ``path``: a ``.csv`` file with a header row, or ``.ndjson``/``.jsonl``
-      (one JSON object per line); the extension chooses the format.
-    - ``speed``: ``10`` plays ten times faster than recorded; must be > 0.
+    - ``path``: ``.csv`` (a header row), ``.ndjson``/``.jsonl`` (one JSON object
+      a line) or ``.json`` (a top-level array of objects, streamed).
+    - ``speed``: ``10`` plays ten times faster than recorded; ``2592000`` plays
+      a 30-day month a second. Must be > 0.
     - ``loop``: start over at the end, one median row interval after the last
-      row; otherwise the feed ends (the dashboard marks it stopped).
+      row, yielding ``BREAK`` first so the page does not join the passes.
     - ``name``: the feed name; by default the file's stem, sanitised
       (``my data (v2).csv`` -> ``my_data_v2``).
-    - ``ts_field``: the timestamp column or key: epoch milliseconds (int or
-      float), or an ISO-8601 string (without a timezone it is UTC).
+    - ``ts_field``: the timestamp column; by default the first of ts,
+      timestamp, datetime, time, date, month, year (any case) in the file.
+    - ``ts_format``: a strptime format (``%d/%m/%Y``) that skips guessing.
+      Without it text is ISO-8601 or whatever python-dateutil reads (``Jan 1
+      2000``, ``2012/01/01 00:00``; ``01/02/2012`` is January 2nd).
+    - ``ts_unit``: how numbers are read: ``ms`` or ``s`` since the epoch,
+      ``year``; ``auto`` (default) decides once from the column and the first
+      row: a column named ``year`` holds years, a first value >= 1e11 is ms,
+      >= 1e8 is seconds, smaller is ms (offsets from a start). Naive times
+      are UTC.
+    - ``key``: long format: the column whose values split the rows into one
+      series per value: named by the value, or ``<value>.<column>`` when the
+      file has several value columns. Rows are played in time order across
+      keys, whether the file interleaves them or holds one block per value.
+    - ``split``: (the ``replay`` entry point only) ``feeds`` makes one feed
+      per key value instead of one series.
+    - ``clock``: ``now`` stamps each point when it is yielded (the file's times
+      set the pace); ``file`` gives each point its row's own time (``ts``), so
+      the page's time axis shows the file's dates; loop passes are shifted by
+      the file's span plus one gap so time never goes backwards. The
+      dashboard plots times from 2000-01-01 to a day ahead: a file outside
+      that fails at creation, a loop that would pass it fails then.
+    - ``on_error``: what a row that cannot be read does: ``skip`` (yield
+      ``Skipped("line 12: ...")``, counted and shown by the dashboard) or
+      ``fail`` (raise ``FeedFailed``: the feed stops as failed).
+    - ``ohlc``: four columns (open, high, low, close, in that order) that make
+      one bar series named ``ohlc_name``; a bar must hold low <= open, close <= high.
+    - ``units``: ``price:USD,temp:°F`` (or a mapping): units by column (or by
+      the ohlc name).
 
     Series are found when the feed is created, so the page can lay out before
-    any point arrives: every column (CSV: header plus first row) or key (NDJSON:
-    first record) other than ``ts_field`` whose first value is a number or empty
-    (``""``/``null``). Columns or keys whose first value is text (a symbol, a
-    note) are not series and are ignored, as are NDJSON keys absent from the
-    first record. Names are sanitised like the feed name; no series may be
-    called ``ts``.
+    any point arrives: every column other than the time, key and ohlc columns
+    whose first value is a number or empty; text columns are left out. An
+    empty cell or a JSON ``null`` means no value for that series; rows at one
+    time with different series are sent as one point.
 
-    Values may be numbers or numeric text (NDJSON ``12.5`` or ``"12.5"``).
-
-    Points are yielded **without** ``ts``: the dashboard stamps each with the
-    moment it is yielded, so the page's time axis is live and the file's
-    timestamps only set the pace: the gap before each row is the difference to
-    the previous row divided by ``speed``, kept on an absolute loop-clock
-    schedule so long files do not drift (after a stall of over a second the
-    schedule moves on rather than bursting).
-
-    An empty CSV cell or a JSON ``null`` means "no value for that series in
-    this row" (a row with no values at all yields no point but still takes its
-    time). Anything else wrong fails loudly with a ValueError naming the file
-    and line, for the dashboard to log before it restarts the feed: a
-    malformed line, a missing field or key, a value that is not a finite
-    number, an unreadable timestamp, or time going backwards (equal
-    timestamps are fine). A missing file raises FileNotFoundError at once.
-
-    The file is read lazily, a line at a time, on the event loop (buffered local
-    reads are fast), and again on each pass: ``setup()`` opens it and
-    ``teardown()`` closes it (``stream()`` alone opens and closes it itself).
+    Bad rows (an unreadable time or value, a wrong field count, time going
+    backwards within a key) are reported with their line. A file that cannot
+    be described (no header, no timestamp column, a first row that cannot be
+    read) fails when the feed is created. With a key the file is read once
+    when the feed is created. The file is read lazily, a row at a time, on
+    each pass: a multi-GB file is never held in memory.
     """
 
     def __init__(
         self,
-        path: str,
+        path: str | Path,
         speed: float = 1.0,
         loop: bool = False,
         name: str | None = None,
-        ts_field: str = "ts",
+        ts_field: str | None = None,
+        ts_format: str | None = None,
+        ts_unit: str = "auto",
+        key: str | None = None,
+        clock: str = "now",
+        on_error: str = "skip",
+        ohlc: str | Sequence[str] | None = None,
+        ohlc_name: str = "ohlc",
+        units: str | Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(speed, bool) or not isinstance(speed, int | float):
             raise TypeError(f"speed must be a number, not {speed!r}")
@@ -139,257 +157,168 @@ class Replay(Feed):
             raise ValueError(f"speed must be a finite number > 0, not {speed}")
         if not isinstance(loop, bool):
             raise TypeError(f"loop must be True or False, not {loop!r}")
-        if not isinstance(ts_field, str) or not ts_field:
+        for label, value, allowed in (("clock", clock, CLOCKS), ("on_error", on_error, ON_ERROR)):
+            if value not in allowed:
+                raise ValueError(f"{label} must be one of {', '.join(allowed)}, not {value!r}")
+        if ts_field is not None and (not isinstance(ts_field, str) or not ts_field):
             raise ValueError(f"ts_field must name a column or key, not {ts_field!r}")
         self.path = Path(path)
         self.speed = float(speed)
         self.loop = loop
-        self.ts_field = ts_field
-        self.format = FORMATS.get(self.path.suffix.lower(), "")
-        if not self.format:
-            raise ValueError(
-                f"replay file {str(self.path)!r}: unknown extension {self.path.suffix!r}; "
-                f"use one of {', '.join(FORMATS)}"
-            )
-        if not self.path.is_file():
-            raise FileNotFoundError(
-                f"replay file not found: {str(self.path)!r} (resolved: {self.path.resolve()})"
-            )
+        self.clock = clock
+        self.on_error = on_error
+        self.prepared: Prepared = prepare(
+            self.path,
+            ts_field=ts_field,
+            ts_format=ts_format,
+            ts_unit=ts_unit,
+            key=key,
+            ohlc=ohlc,
+            ohlc_name=ohlc_name,
+            units=units,
+        )
+        self.only_key: str | None = None
+        #: The wall clock (seconds since the epoch) a loop with clock=file is checked against.
+        self.wall_clock: Callable[[], float] = time.time
         if name is None:
-            self.name = sanitise_name(self.path.stem) or "replay"
+            self.feed_name = sanitise_name(self.path.stem) or "replay"
         else:
-            self.name = check_name(name, "feed")
-        self._header: list[str] | None = None
-        #: (column or key in the file, series name), in file order.
-        self._columns: list[tuple[str, str]] = self._discover()
-        self.series = [Series(series) for _, series in self._columns]
-        self.title = self.path.name
+            self.feed_name = check_name(name, "feed")
+        self._describe(self.path.name)
+        if clock == "file":
+            last = self.prepared.last_ms
+            first = self.prepared.first_ms
+            problem = file_clock_problem(first, first if last is None else last, self._now_ms())
+            if problem:
+                raise ValueError(f"{self.path}: {problem}")
+
+    def for_key(self, value: str) -> Replay:
+        """A feed playing only the rows of key value *value*, named ``<name>.<value>``."""
+        twin = object.__new__(Replay)
+        twin.__dict__.update({k: v for k, v in self.__dict__.items() if k != "info"})
+        twin.only_key = value
+        twin.feed_name = check_name(f"{self.feed_name}.{sanitise_name(value)}", "feed")
+        twin._describe(f"{self.path.name} {value}")
+        return twin
+
+    def _describe(self, title: str) -> None:
+        layout = self.prepared.source.layout
+        keyed = self.prepared.index is not None and self.only_key is None
+        values = self.prepared.index.keys if keyed and self.prepared.index else [None]
+        #: key value -> (part -> series name)
+        self.names_by_key = {value: layout.series_names(value) for value in values}
+        self.declared = [s for names in self.names_by_key.values() for s in layout.series(names)]
+        self.feed_title = title
         pace = f"{self.speed:g}x" + (", looping" if self.loop else "")
-        self.description = f"replay of {self.path.name} ({pace})"
-        self._file: IO[bytes] | None = None
+        self.feed_description = f"replay of {self.path.name} ({pace}, clock={self.clock})"
 
-    # --- life cycle -------------------------------------------------------
+    @functools.cached_property
+    def info(self) -> FeedInfo:
+        return make_info(
+            self.feed_name,
+            self.declared,
+            title=self.feed_title,
+            description=self.feed_description,
+        )
 
-    async def setup(self) -> None:
-        """Open the file (again, after a restart: the replay starts over)."""
-        await self.teardown()
-        self._file = self.path.open("rb")
+    def _now_ms(self) -> float:
+        return self.wall_clock() * 1000
 
-    async def teardown(self) -> None:
-        file, self._file = self._file, None
-        if file is not None:
-            file.close()
+    # --- playing ----------------------------------------------------------
 
-    async def stream(self) -> AsyncIterator[dict[str, float]]:
-        opened_here = self._file is None
-        if opened_here:
-            await self.setup()
-        try:
-            async for values in self._play():
-                yield values
-        finally:
-            if opened_here:
-                await self.teardown()
-
-    async def _play(self) -> AsyncIterator[dict[str, float]]:
-        file = self._file
-        assert file is not None
+    # Feed.stream's annotation predates Break and Skipped (feeds.base.Yielded).
+    async def stream(self) -> AsyncIterator[Yielded]:  # type: ignore[override]
         loop = asyncio.get_running_loop()
-        start = loop.time()  # the loop-clock time of file time 0 (moves after a stall)
-        offset = 0.0  # file time (ms since the replay's first row) of this pass's first row
-        gap: float | None = None  # ms between passes; known after the first pass
+        schedule = Schedule(loop.time(), self.speed)
+        origin: float | None = None  # the time of the replay's first row
+        shift = 0.0  # file time added to this pass's rows
+        intervals = Intervals()
+        passes = 0
+        broken = True  # False until the BREAK before a new pass's first point is sent
         while True:
-            file.seek(0)
-            intervals = _Reservoir() if self.loop and gap is None else None
-            first = previous = None
-            with closing(self._rows(file)) as rows:
-                for _line, ts, values in rows:
+            first = last = None
+            with ExitStack() as stack:
+                for item in self._points(stack):
+                    if isinstance(item, Bad):
+                        yield self._bad(item)
+                        continue
+                    ts, values = item
+                    if origin is None:
+                        origin = ts
                     if first is None:
                         first = ts
-                    elif intervals is not None:
-                        intervals.add(ts - previous)
-                    previous = ts
-                    due = start + (offset + ts - first) / 1000 / self.speed
-                    delay = due - loop.time()
-                    if delay < -STALL:
-                        start -= delay
-                        delay = 0.0
-                    await asyncio.sleep(max(delay, 0.0))
+                        broken = passes == 0  # a new pass starts with a break
+                    last = ts
+                    if passes == 0 and self.loop:
+                        intervals.add(ts)
+                    await asyncio.sleep(schedule.delay(ts + shift - origin, loop.time()))
                     if values:
+                        if not broken:
+                            broken = True
+                            yield BREAK
+                        if self.clock == "file":
+                            values["ts"] = round(ts + shift)
                         yield values
-            if first is None or previous is None or not self.loop:
+            if first is None or last is None or not self.loop:
                 return  # the end (a file with no rows has nothing to loop)
-            if gap is None:
-                median = intervals.median() if intervals is not None else None
-                gap = median if median else DEFAULT_GAP_MS
-            offset += previous - first + gap
+            passes += 1
+            shift = next_shift(shift, first, last, intervals.gap())
+            if self.clock == "file":
+                problem = file_clock_problem(first + shift, last + shift, self._now_ms())
+                if problem:
+                    raise FeedFailed(f"{self.path}: pass {passes + 1}: {problem}")
 
-    # --- reading ----------------------------------------------------------
+    def _bad(self, bad: Bad) -> Skipped:
+        if self.on_error == "fail":
+            raise FeedFailed(f"{self.path}, line {bad.line}: {bad.reason}")
+        return Skipped(f"line {bad.line}: {bad.reason}")
 
-    def _error(self, line: int, message: str) -> ValueError:
-        return ValueError(f"{self.path}, line {line}: {message}")
-
-    def _discover(self) -> list[tuple[str, str]]:
-        with self.path.open("rb") as file, closing(self._records(file)) as records:
-            line, first = next(records, (1, None))
-        if self.format == "csv":
-            keys, names_at = self._header or [], 1  # the line the names are on
-        elif first is None:
-            raise ValueError(f"{self.path}: no record to find the series from")
-        else:
-            keys, names_at = list(first), line
-        if self.ts_field not in keys:
-            raise self._error(
-                names_at, f"no timestamp field {self.ts_field!r} in {keys} (set ts_field=)"
-            )
-        columns: list[tuple[str, str]] = []
-        for key in keys:
-            if key == self.ts_field or (first is not None and not _numberish(first[key])):
-                continue
-            series = sanitise_name(key)
-            if not series:
-                raise self._error(names_at, f"column {key!r} has no usable series name")
-            if series == RESERVED:
-                raise self._error(
-                    names_at,
-                    f"column {key!r}: a series may not be called 'ts' (the point timestamp)",
-                )
-            if series in {s for _, s in columns}:
-                raise self._error(names_at, f"two columns both make series {series!r}")
-            columns.append((key, series))
-        if not columns:
-            raise self._error(line, f"no numeric columns besides the timestamp {self.ts_field!r}")
-        return columns
-
-    def _records(self, file: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any]]]:
-        """(line number, raw record) for each row of one pass over *file*."""
-        return (self._csv_records if self.format == "csv" else self._ndjson_records)(file)
-
-    def _csv_records(self, file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
-        reader = csv.reader(self._text_lines(file), strict=True)
-        header: list[str] | None = None
-        while True:
-            line = reader.line_num + 1  # where the next record starts
-            try:
-                fields = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                raise self._error(reader.line_num, f"malformed CSV: {exc}") from None
-            if not fields:
-                continue  # a blank line
-            if header is None:
-                header = [f.strip() for f in fields]
-                if len(set(header)) != len(header):
-                    raise self._error(line, f"a column name appears twice in {header}")
-                if self._header is None:
-                    self._header = header
-                elif header != self._header:
-                    raise self._error(line, f"header {header} is not the {self._header} it was")
-                continue
-            if len(fields) != len(header):
-                raise self._error(line, f"{len(fields)} fields where the header has {len(header)}")
-            yield line, dict(zip(header, fields, strict=True))
-        if header is None:
-            raise ValueError(f"{self.path}: empty file, no CSV header")
-
-    def _text_lines(self, file: IO[bytes]) -> Iterator[str]:
-        for number, raw in enumerate(file, 1):
-            if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8) :]
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise self._error(number, f"not UTF-8 text ({exc.reason})") from None
-
-    def _ndjson_records(self, file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
-        for line, raw in enumerate(file, 1):
-            if not raw.strip():
-                continue  # a blank line
-            try:
-                record = json.loads(raw)
-            except UnicodeDecodeError as exc:
-                raise self._error(line, f"not UTF-8 text ({exc.reason})") from None
-            except json.JSONDecodeError as exc:
-                raise self._error(line, f"malformed JSON: {exc.msg} (column {exc.colno})") from None
-            if not isinstance(record, dict):
-                raise self._error(line, f"a {type(record).__name__}, not a JSON object")
-            yield line, record
-
-    def _rows(self, file: IO[bytes]) -> Iterator[tuple[int, float, dict[str, float]]]:
-        """(line number, ms since the epoch, values) for each row, validated."""
-        previous = -math.inf
-        for line, record in self._records(file):
-            if self.ts_field not in record:
-                raise self._error(line, f"no timestamp {self.ts_field!r}")
-            raw_ts = record[self.ts_field]
-            if _empty(raw_ts):
-                raise self._error(line, f"empty timestamp {self.ts_field!r}")
-            try:
-                ts = parse_timestamp(raw_ts)
-            except ValueError as exc:
-                raise self._error(line, str(exc)) from None
-            if ts < previous:
-                raise self._error(
-                    line, f"time goes backwards: {raw_ts!r} is before the row above it"
-                )
-            previous = ts
-            values: dict[str, float] = {}
-            for key, series in self._columns:
-                if key not in record:
-                    raise self._error(line, f"no value for {key!r}")
-                value = record[key]
-                if not _empty(value):
-                    values[series] = self._number(line, key, value)
-            yield line, ts, values
-
-    def _number(self, line: int, key: str, value: Any) -> float:
-        number: Any = value
+    def _points(self, stack: ExitStack) -> Iterator[Bad | tuple[float, dict[str, Any]]]:
+        """One pass: each point (rows at one time with different series make
+        one) with its file time, and each bad row, in time order."""
+        pending: dict[str, Any] = {}
+        pending_ts: float | None = None
+        latest = -math.inf
+        rows = self._rows(stack)
         try:
-            if isinstance(value, str):
-                number = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
-        except ValueError:
-            pass
-        if isinstance(number, bool) or not isinstance(number, int | float):
-            raise self._error(line, f"{key}: {value!r} is not a number")
-        if isinstance(number, float) and not math.isfinite(number):
-            raise self._error(line, f"{key}: {value!r} is not a finite number")
-        return number
+            for item in rows:
+                if isinstance(item, Bad):
+                    if pending_ts is not None:  # in file order: what came before goes first
+                        yield pending_ts, pending
+                        pending, pending_ts = {}, None
+                    yield item
+                    continue
+                if self.only_key is not None and item.key != self.only_key:
+                    continue
+                names = self.names_by_key.get(None if self.only_key else item.key)
+                if names is None:
+                    yield Bad(item.line, f"key value {item.key!r} was not in the file at creation")
+                    continue
+                if item.ts < latest:  # only if the file changed since its index was made
+                    yield Bad(item.line, "time goes backwards (has the file changed?)")
+                    continue
+                latest = item.ts
+                values = {names[part]: value for part, value in item.values.items()}
+                if pending_ts is not None and (item.ts != pending_ts or values.keys() & pending):
+                    yield pending_ts, pending
+                    pending = {}
+                pending_ts = item.ts
+                pending.update(values)
+        except FeedFailed:  # the file broke: what was read before it goes first
+            if pending_ts is not None:
+                yield pending_ts, pending
+            raise
+        if pending_ts is not None:
+            yield pending_ts, pending
 
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _numberish(value: Any) -> bool:
-    """Could this first value belong to a numeric series (a number, or empty)?"""
-    if _empty(value):
-        return True
-    if isinstance(value, str):
+    def _rows(self, stack: ExitStack) -> Iterator[Row | Bad]:
+        source, index = self.prepared.source, self.prepared.index
         try:
-            float(value)
-        except ValueError:
-            return False
-        return True
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-class _Reservoir:
-    """A uniform random sample of at most MEDIAN_SAMPLE numbers (fixed seed)."""
-
-    def __init__(self) -> None:
-        self.sample: list[float] = []
-        self.seen = 0
-        self.rng = random.Random(0)
-
-    def add(self, value: float) -> None:
-        self.seen += 1
-        if len(self.sample) < MEDIAN_SAMPLE:
-            self.sample.append(value)
-        else:
-            slot = self.rng.randrange(self.seen)
-            if slot < MEDIAN_SAMPLE:
-                self.sample[slot] = value
-
-    def median(self) -> float | None:
-        return statistics.median(self.sample) if self.sample else None
+            if index is None:
+                file = stack.enter_context(source.path.open("rb"))
+                yield from source.rows(file, Run(1, 0), -1, None)
+            else:
+                runs = index.runs_of[self.only_key] if self.only_key else range(len(index.runs))
+                yield from merged_rows(source, index, runs, stack)
+        except FileFormatError as exc:
+            raise FeedFailed(str(exc)) from None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tracemalloc
 from contextlib import aclosing
 from pathlib import Path
 
 import pytest
 
-from feeds.base import FeedSource
+from feeds.base import BREAK, FeedFailed, FeedSource, Skipped
 from feeds.replay import Replay
 
 FAST = 1e6  # a speed at which the rows' gaps take no noticeable time
@@ -33,7 +34,7 @@ async def collect(feed: Replay, limit: int = 1000, timeout: float = 5.0) -> list
         async with asyncio.timeout(timeout):
             async with aclosing(feed.stream()) as stream:
                 async for values in stream:
-                    points.append(dict(values))
+                    points.append(values if isinstance(values, Skipped) else dict(values))
                     if len(points) == limit:
                         break
     finally:
@@ -42,12 +43,12 @@ async def collect(feed: Replay, limit: int = 1000, timeout: float = 5.0) -> list
 
 
 async def timed(feed: Replay, limit: int) -> list[tuple[float, dict]]:
-    """Up to *limit* points, each with the loop time it arrived."""
+    """Up to *limit* points, each with the loop time it arrived (a BREAK as {})."""
     loop = asyncio.get_running_loop()
     out: list[tuple[float, dict]] = []
     async with asyncio.timeout(5), aclosing(feed.stream()) as stream:
         async for values in stream:
-            out.append((loop.time(), dict(values)))
+            out.append((loop.time(), {} if values is BREAK else dict(values)))
             if len(out) == limit:
                 break
     return out
@@ -112,14 +113,16 @@ async def test_iso_timestamps_with_and_without_timezone(tmp_path):
     assert got[2][0] - got[0][0] >= 0.040 * 0.9
 
 
-async def test_loop_repeats_after_one_median_interval(tmp_path):
-    """loop=True starts over at the end, one median row interval after the last row."""
+async def test_loop_repeats_after_one_median_interval_with_a_break(tmp_path):
+    """loop=True starts over at the end, one median row interval after the last
+    row, with a BREAK before each new pass so the page does not join them."""
     # Intervals 10, 10, 30 ms: median 10 ms, so pass 2 starts 10 ms after row 4.
     feed = Replay(write(tmp_path / "l.csv", "ts,v\n0,1\n10,2\n20,3\n50,4\n"), speed=1, loop=True)
-    got = await timed(feed, 9)
-    assert [v["v"] for _, v in got] == [1, 2, 3, 4, 1, 2, 3, 4, 1]
-    assert got[4][0] - got[0][0] >= 0.060 * 0.9  # 50 ms of rows, then the 10 ms gap
-    assert got[8][0] - got[0][0] >= 0.120 * 0.9
+    got = await timed(feed, 11)
+    assert [v.get("v", "BREAK") for _, v in got] == [1, 2, 3, 4, "BREAK", 1, 2, 3, 4, "BREAK", 1]
+    points = [at for at, v in got if v]
+    assert points[4] - points[0] >= 0.060 * 0.9  # 50 ms of rows, then the 10 ms gap
+    assert points[8] - points[0] >= 0.120 * 0.9
 
 
 async def test_without_loop_the_stream_ends(tmp_path):
@@ -129,29 +132,36 @@ async def test_without_loop_the_stream_ends(tmp_path):
     assert await collect(feed) == [{"v": 1}, {"v": 2}]
 
 
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
 async def test_stream_without_setup_opens_and_closes_the_file(tmp_path):
     """stream() on its own works, and leaves no file open after it ends."""
     feed = Replay(write(tmp_path / "alone.ndjson", '{"ts": 0, "v": 1}\n'), speed=FAST)
+    before = open_files()
     assert [v async for v in feed.stream()] == [{"v": 1}]
-    assert feed._file is None
+    assert open_files() == before
 
 
 BAD = [
     ("back.csv", "ts,v\n10,1\n20,2\n15,3\n", 4, "backwards"),
-    ("text.csv", "ts,v\n10,1\n20,abc\n", 3, "not a number"),
-    ("nan.csv", "ts,v\n10,nan\n", 2, "not a finite number"),
+    ("text.csv", "ts,v\n10,1\n20,abc\n", 3, "v: 'abc' is not a number"),
+    ("nan.csv", "ts,v\n10,1\n20,nan\n", 3, "not a finite number"),
+    ("huge.csv", "ts,v\n10,1\n20,9007199254740993\n", 3, "not a finite number"),
     ("short.csv", "ts,v,w\n10,1,2\n20,1\n", 3, "2 fields where the header has 3"),
     ("long.csv", "ts,v\n10,1\n20,1,2\n", 3, "3 fields"),
     ("quote.csv", 'ts,v\n10,1\n20,"2"x\n', 3, "malformed CSV"),
-    ("badts.csv", "ts,v\n10,1\nyesterday,2\n", 3, "not epoch milliseconds or ISO-8601"),
+    ("badts.csv", "ts,v\n10,1\nyesterday,2\n", 3, "'yesterday' is not a date or time"),
     ("nots.csv", "ts,v\n10,1\n,2\n", 3, "empty timestamp"),
     ("blank.csv", "ts,v\n10,1\n\n20,x\n", 4, "not a number"),  # blank lines still count
     ("json.ndjson", '{"ts": 1, "v": 1}\n{"ts": 2, "v": \n', 2, "malformed JSON"),
-    ("list.ndjson", '{"ts": 1, "v": 1}\n[2, 2]\n', 2, "not a JSON object"),
+    ("list.ndjson", '{"ts": 1, "v": 1}\n[2, 2]\n', 2, "an array, not a JSON object"),
     ("miss.ndjson", '{"ts": 1, "v": 1}\n{"ts": 2}\n', 2, "no value for 'v'"),
     ("str.ndjson", '{"ts": 1, "v": 1}\n\n{"ts": 2, "v": "high"}\n', 3, "not a number"),
     ("bool.ndjson", '{"ts": 1, "v": 1}\n{"ts": 2, "v": true}\n', 2, "not a number"),
     ("nots.ndjson", '{"ts": 1, "v": 1}\n{"v": 2}\n', 2, "no timestamp 'ts'"),
+    ("arr.json", '[{"ts": 1, "v": 1},\n"x",\n{"ts": 3, "v": 3}]', 2, "a string, not a JSON"),
     (
         "iso.ndjson",
         '{"ts": "2024-01-01T00:00:01Z", "v": 1}\n{"ts": "2024-01-01T00:00:00Z", "v": 2}\n',
@@ -162,43 +172,74 @@ BAD = [
 
 
 @pytest.mark.parametrize(("filename", "text", "line", "what"), BAD, ids=[b[0] for b in BAD])
-async def test_bad_rows_raise_naming_file_and_line(tmp_path, filename, text, line, what):
-    """Each kind of bad row raises ValueError naming the file and the line."""
+async def test_bad_rows_are_skipped_with_their_line(tmp_path, filename, text, line, what):
+    """Each kind of bad row is yielded as Skipped('line n: ...') and the replay
+    goes on (it used to raise, and the dashboard restarted the feed forever)."""
     path = write(tmp_path / filename, text)
-    with pytest.raises(ValueError, match=what) as raised:
-        await collect(Replay(path, speed=FAST))
+    items = await collect(Replay(path, speed=FAST))
+    skipped = [item for item in items if isinstance(item, Skipped)]
+    assert len(skipped) == 1 and skipped[0].reason.startswith(f"line {line}: ")
+    assert what in skipped[0].reason
+    assert items[0]["v"] == 1  # the good row before it still played
+
+
+@pytest.mark.parametrize(("filename", "text", "line", "what"), BAD, ids=[b[0] for b in BAD])
+async def test_on_error_fail_raises_feed_failed_naming_file_and_line(
+    tmp_path, filename, text, line, what
+):
+    """on_error=fail: the first bad row raises FeedFailed (the feed ends as
+    failed, not restarted), after the rows before it were yielded."""
+    path = write(tmp_path / filename, text)
+    got: list = []
+    with pytest.raises(FeedFailed, match=what) as raised:
+        async for values in Replay(path, speed=FAST, on_error="fail").stream():
+            got.append(values)
     assert f"{path}, line {line}:" in str(raised.value)
+    assert got[0]["v"] == 1
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".ndjson"])
-async def test_invalid_utf8_raises_with_line(tmp_path, suffix):
-    """Bytes that are not UTF-8 raise ValueError naming the file and line."""
+async def test_invalid_utf8_is_skipped_with_its_line(tmp_path, suffix):
+    """Bytes that are not UTF-8 make a skipped row naming its line; the rest plays."""
     path = tmp_path / f"bin{suffix}"
-    rows = b"ts,v\n1,1\n2,\xff\n" if suffix == ".csv" else b'{"ts":1,"v":1}\n\n{"ts":2,"\xff":1}\n'
+    rows = (
+        b"ts,v\n1,1\n2,\xff\n3,3\n"
+        if suffix == ".csv"
+        else b'{"ts":1,"v":1}\n\n{"ts":2,"\xff":1}\n{"ts":3,"v":3}\n'
+    )
     path.write_bytes(rows)
-    with pytest.raises(ValueError, match=r"line 3: not UTF-8") as raised:
-        await collect(Replay(str(path), speed=FAST))
-    assert str(path) in str(raised.value)
+    items = await collect(Replay(str(path), speed=FAST))
+    assert items[0] == {"v": 1} and items[-1] == {"v": 3}
+    assert [i.reason[:18] for i in items[1:-1]] == ["line 3: not UTF-8 "]
 
 
 @pytest.mark.parametrize(
     ("filename", "text", "message"),
     [
-        ("nots.csv", "time,v\n1,1\n", r"nots.csv, line 1: no timestamp field 'ts'"),
-        ("nots.ndjson", '{"time": 1, "v": 1}\n', r"nots.ndjson, line 1: no timestamp field 'ts'"),
-        ("empty.ndjson", "\n", r"empty.ndjson: no record"),
+        ("nots.csv", "when,v\n1,1\n", r"nots.csv, line 1: no timestamp column \(ts, timestamp"),
+        ("nots.ndjson", '{"t": 1, "v": 1}\n', r"nots.ndjson, line 1: no timestamp column"),
+        ("field.csv", "ts,v\n1,1\n", r"field.csv: no timestamp field 'when'"),
+        ("empty.ndjson", "\n", r"empty.ndjson: no rows to replay"),
         ("empty.csv", "", r"empty.csv: empty file"),
+        ("header.csv", "ts,v\n", r"header.csv: no rows to replay"),
         ("dup.csv", "ts,v,v\n1,1,1\n", r"dup.csv, line 1: a column name appears twice"),
-        ("nonum.csv", "ts,name\n1,x\n", r"nonum.csv, line 2: no numeric columns"),
+        ("nonum.csv", "ts,name\n1,x\n", r"nonum.csv: no numeric columns"),
         ("reserved.csv", "time,ts,v\n1,2,3\n", r"may not be called 'ts'"),
-        ("data.json", "{}", r"unknown extension '.json'"),
+        ("first.csv", "ts,v\nsoon,1\n2,2\n", r"first.csv, line 2: timestamp 'soon' is not"),
+        ("firstv.csv", "ts,v\n1,1e999\n", r"firstv.csv, line 2: v: '1e999' is not a finite"),
+        ("noyear.csv", "ts,v\n12:30,1\n", r"line 2: timestamp '12:30' has no year"),
+        ("obj.json", "{}", r"obj.json, line 1: malformed JSON array: '{' where \[ belongs"),
+        ("data.txt", "ts,v\n1,1\n", r"unknown extension '.txt'"),
     ],
 )
 def test_bad_files_raise_at_construction(tmp_path, filename, text, message):
-    """Files the feed cannot describe fail when the feed is created, naming the file."""
+    """Files the feed cannot describe, or whose first row cannot be read, fail
+    when the feed is created with one line naming the file."""
     path = write(tmp_path / filename, text)
-    with pytest.raises(ValueError, match=message):
-        Replay(path, ts_field="time" if filename == "reserved.csv" else "ts")
+    ts_field = {"reserved.csv": "time", "field.csv": "when"}.get(filename)
+    with pytest.raises(ValueError, match=message) as raised:
+        Replay(path, ts_field=ts_field)
+    assert "\n" not in str(raised.value)
 
 
 def test_missing_file_and_bad_parameters(tmp_path):
@@ -211,6 +252,13 @@ def test_missing_file_and_bad_parameters(tmp_path):
             Replay(path, speed=speed)
     with pytest.raises(TypeError, match="loop"):
         Replay(path, loop="yes")  # type: ignore[arg-type]
+    for setting, value in [("clock", "wall"), ("on_error", "ignore"), ("ts_unit", "days")]:
+        with pytest.raises(ValueError, match=f"{setting} must be one of"):
+            Replay(path, **{setting: value})
+    with pytest.raises(ValueError, match="ohlc must name four different columns"):
+        Replay(path, ohlc="v,v,v,v")
+    with pytest.raises(ValueError, match="ts_format must be a strptime format"):
+        Replay(path, ts_format="yyyy-mm-dd")
 
 
 @pytest.mark.parametrize(
