@@ -34,7 +34,7 @@ SPLITS = ("series", "feeds")
 
 
 def replay(
-    path: str,
+    path: str | Path,
     speed: float = 1.0,
     loop: bool = False,
     name: str | None = None,

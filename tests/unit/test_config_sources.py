@@ -10,7 +10,7 @@ import pytest
 from dashboard.app import default_sources
 from dashboard.cli import config_from_args, startup_lines
 from dashboard.config_file import read_config_file
-from feeds.loader import coerce
+from feeds.loader import coerce, load
 
 
 def refusal(capsys, argv, environ=None) -> str:
@@ -183,3 +183,18 @@ def test_feed_path_parameters_are_relative_to_the_config_file(tmp_path):
         "other": Path("/abs/d.csv"),
     }
     assert coerce(replay_like, {"path": "data/a.csv"}) == {"path": Path("data/a.csv")}
+
+
+def test_replay_path_in_a_config_file_is_relative_to_the_file(tmp_path, monkeypatch):
+    """The built-in replay, configured in a file beside its data, plays that
+    data when the dashboard is started from another folder."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "levels.csv").write_text("ts,level\n2024-05-01T09:30:00Z,1.5\n")
+    config = folder / "dashboard.toml"
+    config.write_text('[[feeds]]\nuse = "replay"\npath = "levels.csv"\n')
+    monkeypatch.chdir(tmp_path)
+    (spec,) = read_config_file(config).feeds
+    (source,) = load(spec)
+    assert source.info.name == "levels"
+    assert [s.name for s in source.info.series] == ["level"]
