@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"(or ${VIEWER_TOKEN_ENV}; default: open to all)",
     )
     add(
+        "--session-max-age",
+        type=_positive,
+        metavar="SECONDS",
+        help=f"how long a viewer login lasts (default {defaults.session_max_age:g}: 12 h)",
+    )
+    add(
         "--allow-origin",
         action="append",
         metavar="URL",
@@ -157,6 +163,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> DashboardConfig:
             "history_db": args.history_db,
             "ingest_token": args.ingest_token or os.environ.get(TOKEN_ENV) or None,
             "viewer_token": args.viewer_token or os.environ.get(VIEWER_TOKEN_ENV) or None,
+            "session_max_age": args.session_max_age,
             "allowed_origins": tuple(args.allow_origin) if args.allow_origin else None,
             "certfile": args.certfile,
             "keyfile": args.keyfile,

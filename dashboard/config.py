@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dashboard.access import check_allowed_origin, check_tls_files
+from dashboard.sessions import check_session_max_age
 from feeds.base import check_name
 from feeds.loader import FeedSpec
 from feeds.ticker import DEFAULT_SYMBOLS
@@ -66,6 +67,8 @@ class DashboardConfig:
     # When set, the page, /ws and the read API need it: a login at /login
     # (session cookie) or Authorization: Bearer. None: open to all.
     viewer_token: str | None = None
+    # Seconds a login lasts (its cookie's Max-Age); past it the page goes to /login.
+    session_max_age: float = 43200.0
     # PEM certificate chain and unencrypted key: serve https and wss. Both or neither.
     certfile: Path | None = None
     keyfile: Path | None = None
@@ -137,6 +140,7 @@ class DashboardConfig:
         ):
             # It travels in an Authorization header, where only these are safe.
             raise ValueError("viewer_token must be non-empty printable ASCII without spaces")
+        check_session_max_age(self.session_max_age)
         check_tls_files(self.certfile, self.keyfile)
         self._check_limits()
 
