@@ -229,19 +229,33 @@ class ViewerGate:
 
 
 def _set_session_cookie(response: Response, value: str, max_age: int | None) -> None:
-    """The session cookie (or its removal, with max_age None and no value)."""
-    options = {
-        "path": "/",
-        "httponly": True,  # page scripts cannot read it
-        "samesite": "Strict",  # other sites' pages cannot send it
-        # Over TLS, never sent in clear. Behind a proxy that terminates TLS
-        # the app sees http and cannot tell (docs/security.md).
-        "secure": request.scheme == "https",
-    }
+    """The session cookie (or its removal, with max_age None and no value).
+    HttpOnly: page scripts cannot read it. SameSite=Strict: other sites' pages
+    cannot send it. Secure over TLS, never sent in clear; behind a proxy that
+    terminates TLS the app sees http and cannot tell (docs/security.md)."""
+    secure = request.scheme == "https"
     if max_age is None:
-        response.delete_cookie(SESSION_COOKIE, **options)  # type: ignore[arg-type]
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="Strict"
+        )
     else:
-        response.set_cookie(SESSION_COOKIE, value, max_age=max_age, **options)  # type: ignore[arg-type]
+        response.set_cookie(
+            SESSION_COOKIE,
+            value,
+            max_age=max_age,
+            path="/",
+            secure=secure,
+            httponly=True,
+            samesite="Strict",
+        )
+
+
+def _cross_site(
+    origins: OriginPolicy, source: BaseRequestWebsocket, action: str = "open this WebSocket"
+) -> str | None:
+    """Why *source* is refused as another site's, or None."""
+    headers = source.headers
+    return origins.refusal(headers.get("Origin"), source.scheme, headers.get("Host"), action)
 
 
 def access_blueprint(runtime: Runtime) -> Blueprint:
@@ -249,16 +263,18 @@ def access_blueprint(runtime: Runtime) -> Blueprint:
     origins = OriginPolicy(config.allowed_origins)
     blueprint = Blueprint("access", __name__)
     gate = ViewerGate(runtime, config.viewer_token) if config.viewer_token else None
-    login_page = LoginPage(runtime) if gate else None
+    _add_checks(blueprint, origins, gate)
+    _add_login(blueprint, origins, gate, LoginPage(runtime) if gate else None)
+    _add_logout(blueprint, origins, gate)
+    return blueprint
 
-    def cross_site(source: BaseRequestWebsocket, action: str = "open this WebSocket") -> str | None:
-        """Why *source* is refused as another site's, or None."""
-        headers = source.headers
-        return origins.refusal(headers.get("Origin"), source.scheme, headers.get("Host"), action)
+
+def _add_checks(blueprint: Blueprint, origins: OriginPolicy, gate: ViewerGate | None) -> None:
+    """The Origin and viewer checks before every WebSocket and request."""
 
     @blueprint.before_app_websocket
     async def check_handshake() -> Response | None:
-        refusal = cross_site(websocket)
+        refusal = _cross_site(origins, websocket)
         if refusal is None and gate is not None and websocket.endpoint not in PUBLIC_ENDPOINTS:
             refused = gate.check(websocket)
             if refused is None:
@@ -293,50 +309,55 @@ def access_blueprint(runtime: Runtime) -> Blueprint:
             return _see_other("/login")  # a person opening the page: to the login form
         return _json_error(refused.status, refused.message, refused.retry_after)
 
+
+def _add_login(
+    blueprint: Blueprint, origins: OriginPolicy, gate: ViewerGate | None, page: LoginPage | None
+) -> None:
+    """GET /login (the form) and POST /login."""
+
     @blueprint.get("/login")
     async def login_form() -> Response:
-        if (
-            login_page is None
-            or gate is None
-            or gate.book.check(request.cookies.get(SESSION_COOKIE))
-        ):
+        if page is None or gate is None or gate.book.check(request.cookies.get(SESSION_COOKIE)):
             return _see_other("/")  # nothing to log in to, or logged in already
-        return login_page.render()
+        return page.render()
 
     @blueprint.post("/login")
     async def login() -> Response:
-        if gate is None or login_page is None:
+        if gate is None or page is None:
             return _see_other("/")
         client = client_address(request.scope)
-        refusal = cross_site(request)
-        if refusal is not None:  # another site's page posting a token: not ours
+        if _cross_site(origins, request) is not None:  # another site's page posting a token
             log_event(log, logging.INFO, "login_refused", client=client, reason="origin")
-            return login_page.render("This form was sent from another site.", 403)
+            return page.render("This form was sent from another site.", 403)
         wait = gate.retry_after(request, via="form")
         if wait:  # not even read: the right token is refused too until the wait is over
-            response = login_page.render(_throttled_message(wait), 429)
+            response = page.render(_throttled_message(wait), 429)
             response.headers["Retry-After"] = str(wait)
             return response
         # Browsers send a form with its length; requiring it bounds the read.
         length = request.content_length
         if length is None or length > MAX_LOGIN_BYTES:
-            return login_page.render("That is not a login form.", 413 if length else 411)
+            return page.render("That is not a login form.", 413 if length else 411)
         given = (await request.form).get("token", "")
         if not token_matches(given, gate.token):
             gate.failed(request, via="form")
-            return login_page.render("Wrong token. Try again.", 401)
+            return page.render("Wrong token. Try again.", 401)
         value, _session = gate.book.issue()
         log_event(log, logging.INFO, "login", client=client, expires_in=gate.book.max_age)
         response = _see_other("/")
         _set_session_cookie(response, value, gate.book.cookie_max_age)
         return response
 
+
+def _add_logout(blueprint: Blueprint, origins: OriginPolicy, gate: ViewerGate | None) -> None:
+    """POST /logout and GET /api/session."""
+
     @blueprint.post("/logout")
     async def logout() -> Response:
         if gate is None:
             return _see_other("/")
         client = client_address(request.scope)
-        refusal = cross_site(request, "log viewers out")
+        refusal = _cross_site(origins, request, "log viewers out")
         if refusal is not None:
             log_event(log, logging.INFO, "logout_refused", client=client, reason="origin")
             return _json_error(403, refusal)
@@ -352,12 +373,10 @@ def access_blueprint(runtime: Runtime) -> Blueprint:
     async def session_info() -> Response:
         """Whether this dashboard needs a login, and when this page's session
         ends (ms since the epoch; null with a bearer header). Without a live
-        session the check above answers 401."""
+        session the viewer check answers 401 before this runs."""
         session = _session_of(request)
         expires = None if session is None else round(session.expires * 1000)
         body = {"login": gate is not None, "expires": expires}
         response = Response(orjson.dumps(body), mimetype="application/json")
         response.headers["Cache-Control"] = "no-store"
         return response
-
-    return blueprint
