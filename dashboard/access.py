@@ -1,4 +1,5 @@
-"""Who may connect: Origin checks, viewer sessions and TLS files, as pure functions.
+"""Who may connect: Origin checks, the viewer token, failed-login throttling
+and TLS files, as pure code (sessions: dashboard/sessions.py).
 
 No web framework here: config.py validates settings with these functions and
 dashboard/gate.py applies them to requests. See docs/security.md.
@@ -6,24 +7,23 @@ dashboard/gate.py applies them to requests. See docs/security.md.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import math
 import ssl
-from collections.abc import Iterable
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from dashboard.limits import TokenBucket
 
 #: An allowed_origins entry that lets any origin open the WebSockets.
 ANY_ORIGIN = "*"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 #: A WebSocket handshake's scope scheme, as the origin a browser sees.
 HTTP_SCHEME_OF = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
-
-#: The viewer's session cookie: a value derived from the token, never the token.
-SESSION_COOKIE = "livefeed_session"
-#: What the session value signs; a new version here ends every session at once.
-SESSION_LABEL = b"livefeed viewer session v1"
 
 
 # --- Origin ----------------------------------------------------------------------------
@@ -94,9 +94,14 @@ class OriginPolicy:
         self.allowed = frozenset(parse_origin(value) for value in allowed if value != ANY_ORIGIN)
 
     def refusal(
-        self, origin_header: str | None, scheme: str, host_header: str | None
+        self,
+        origin_header: str | None,
+        scheme: str,
+        host_header: str | None,
+        action: str = "open this WebSocket",
     ) -> str | None:
-        """None if a handshake with this ``Origin`` may go on, else why not."""
+        """None if a handshake (or a login form) with this ``Origin`` may go
+        on, else why not: the origin "may not <action>"."""
         if origin_header is None:
             # No Origin header: not a browser (browsers always send one on a
             # WebSocket handshake). Cross-site WebSocket hijacking rides on a
@@ -112,10 +117,10 @@ class OriginPolicy:
         ):
             return None
         shown = origin_header if len(origin_header) <= 80 else origin_header[:77] + "..."
-        return f"origin {shown!r} may not open this WebSocket (see --allow-origin)"
+        return f"origin {shown!r} may not {action} (see --allow-origin)"
 
 
-# --- viewer token and session ----------------------------------------------------------
+# --- viewer token and failed logins ----------------------------------------------------------
 
 
 def token_matches(given: str, token: str) -> bool:
@@ -123,21 +128,63 @@ def token_matches(given: str, token: str) -> bool:
     return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
 
-def session_value(token: str) -> str:
-    """The session cookie's value: an HMAC of a fixed label keyed by the token.
+# Failed viewer-token attempts per client address: 5 at once (a person
+# mistyping), then one more every 10 s. A guesser gets 8,640 tries a day per
+# address, nothing against a random token of 20+ characters (the docs ask for
+# 32 bytes), and a person who mistyped five times waits 10 s, not minutes.
+LOGIN_FAILURE_BURST = 5
+LOGIN_FAILURE_REFILL_S = 10.0
+#: Addresses whose failures are remembered: a bucket is about 300 bytes, so
+#: 10,000 hold about 3 MB whatever the number of addresses trying; the one
+#: unused longest is forgotten first.
+LOGIN_THROTTLE_ADDRESSES = 10_000
 
-    The browser never holds the token itself (it may be reused elsewhere), and
-    the value cannot be turned back into it. It stays valid as long as the
-    token does: changing the token logs every viewer out.
-    """
-    return hmac.new(token.encode(), SESSION_LABEL, hashlib.sha256).hexdigest()
 
+class LoginThrottle:
+    """Failed attempts at the viewer token, per client address: a token bucket
+    each, taken from by a failure only. While an address's bucket is empty its
+    attempts are refused unchecked, the right token included; other addresses
+    are not affected."""
 
-def session_valid(cookie: str | None, token: str) -> bool:
-    """*cookie* is the session value for *token*; constant time."""
-    if not cookie or not token:
-        return False
-    return hmac.compare_digest(cookie.encode(), session_value(token).encode())
+    def __init__(
+        self,
+        *,
+        burst: int = LOGIN_FAILURE_BURST,
+        refill_s: float = LOGIN_FAILURE_REFILL_S,
+        max_addresses: int = LOGIN_THROTTLE_ADDRESSES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if burst < 1 or not refill_s > 0 or max_addresses < 1:
+            raise ValueError("a login throttle needs burst >= 1, refill_s > 0, max_addresses >= 1")
+        self.burst, self.refill_s, self.max_addresses = burst, refill_s, max_addresses
+        self._clock = clock
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def retry_after(self, address: str) -> int:
+        """0 if an attempt from *address* may be checked now, else the whole
+        seconds (at least 1) until one may: a ``Retry-After`` value."""
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            return 0
+        if bucket.available() >= bucket.capacity:
+            del self._buckets[address]  # refilled: the same as never having failed
+            return 0
+        return math.ceil(bucket.wait())
+
+    def failed(self, address: str) -> None:
+        """Count one wrong token from *address*."""
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            if len(self._buckets) >= self.max_addresses:
+                self._buckets.popitem(last=False)
+            bucket = TokenBucket(1 / self.refill_s, self.burst, self._clock)
+            self._buckets[address] = bucket
+        else:
+            self._buckets.move_to_end(address)
+        bucket.allow()
 
 
 # --- TLS -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from dashboard.assets import StaticAssets
 from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
-from dashboard.gate import access_blueprint
+from dashboard.gate import access_blueprint, session_end_of
 from dashboard.hub import Hub
 from dashboard.ingest import ingest_blueprint
 from dashboard.limits import Limits, limits_from_config
@@ -272,6 +272,7 @@ def create_app(
             await_subscribe=websocket.args.get("await_subscribe", "") in ("1", "true"),
             subscribe_timeout=config.await_subscribe_timeout,
             metrics=metrics,
+            session_end=session_end_of(websocket),  # closes it when its login ends
         )
 
     return app

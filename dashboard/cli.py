@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"(or ${VIEWER_TOKEN_ENV}; default: open to all)",
     )
     add(
+        "--session-max-age",
+        metavar="SECONDS",
+        help=f"how long a viewer login lasts (default {defaults.session_max_age:g}: 12 h)",
+    )
+    add(
         "--allow-origin",
         dest="allowed_origins",
         action="append",

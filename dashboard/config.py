@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from dashboard.access import check_allowed_origin, check_tls_files
 from dashboard.schema import check_fields
+from dashboard.sessions import MAX_SESSION_AGE
 from feeds.base import check_name
 from feeds.loader import FeedSpec
 from feeds.ticker import DEFAULT_SYMBOLS
@@ -52,6 +53,7 @@ Positive = Annotated[float, Field(gt=0)]
 ZeroOrMore = Annotated[float, Field(ge=0)]  # for rates and timeouts 0 is "off"
 Count = Annotated[int, Field(ge=0)]
 AtLeastOne = Annotated[int, Field(ge=1)]
+SessionAge = Annotated[float, Field(gt=0, le=MAX_SESSION_AGE)]
 # A token travels in an Authorization header, where only these are safe; an
 # empty one would leave the door open while looking set.
 Token = Annotated[
@@ -129,6 +131,9 @@ class DashboardConfig:
     # When set, the page, /ws and the read API need it: a login at /login
     # (session cookie) or Authorization: Bearer. None: open to all.
     viewer_token: Token | None = None
+    # Seconds a login lasts (its cookie's Max-Age); past it the page goes to
+    # /login. At most 400 days: browsers cap a cookie's Max-Age there.
+    session_max_age: SessionAge = 43200.0
     # PEM certificate chain and unencrypted key: serve https and wss. Both or neither.
     certfile: FilePath | None = None
     keyfile: FilePath | None = None

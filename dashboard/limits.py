@@ -29,6 +29,7 @@ SUBSCRIBE_RATE = "subscribe_rate"  # viewer subscribes too fast (close 1008)
 SUBSCRIBE_NAMES = "subscribe_names"  # a subscribe listing too many names (error message)
 MESSAGE_TOO_BIG = "message_too_big"  # a message over the size limit (close 1009)
 CONNECTIONS_PER_ADDRESS = "connections_per_address"  # handshake refused (HTTP 429)
+LOGIN_ATTEMPTS = "login_attempts"  # viewer token tried after too many failures (HTTP 429)
 
 #: Close code and reasons for a rate violation.
 CLOSE_POLICY = 1008
@@ -54,14 +55,22 @@ class TokenBucket:
         self._clock = clock
         self.stamp = clock()  # when the tokens were last counted
 
-    def allow(self) -> bool:
+    def available(self) -> float:
+        """The tokens there now, refilled from the clock; none is taken."""
         now = self._clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1.0:
+        return self.tokens
+
+    def allow(self) -> bool:
+        if self.available() >= 1.0:
             self.tokens -= 1.0
             return True
         return False
+
+    def wait(self) -> float:
+        """Seconds until ``allow()`` would take a token (0: one is there now)."""
+        return max(0.0, (1.0 - self.available()) / self.rate)
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,13 @@ class Metrics:
             "Points accepted by push ingest (HTTP and WebSocket).",
             registry=r,
         )
+        self.login_failures = Counter(
+            "livefeed_login_failures",
+            "Wrong viewer tokens: at the login form or in an Authorization header. Attempts "
+            "refused unchecked after too many are livefeed_limit_violations{reason="
+            '"login_attempts"}.',
+            registry=r,
+        )
         self.ingest_rejected = Counter(
             "livefeed_ingest_rejected",
             "Ingest requests or messages rejected, by error code (see docs/protocol.md).",
@@ -120,7 +127,7 @@ class _SentCollector:
         violations = CounterMetricFamily(
             "livefeed_limit_violations",
             "Clients that broke a limit, by reason (message_rate, subscribe_rate, "
-            "subscribe_names, message_too_big, connections_per_address).",
+            "subscribe_names, message_too_big, connections_per_address, login_attempts).",
             labels=["reason"],
         )
         for reason, count in sorted(m.limit_violations.items()):

@@ -143,10 +143,16 @@ def _with_bounds(text: str, metadata: list[Any]) -> str:
         text = "a non-empty " + text.removeprefix("a ")
     if "ge" in bounds and "le" in bounds:
         return f"{text} {bounds['ge']}-{bounds['le']}"
-    for name, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-        if name in bounds:
-            text += f" {sign} {bounds[name]}"
-    return text
+    signs = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+    limits = [f"{sign} {_plain(bounds[name])}" for name, sign in signs if name in bounds]
+    return " ".join([text, " and ".join(limits)]) if limits else text
+
+
+def _plain(number: Any) -> str:
+    """A bound as a person writes it: 34560000, not 3.456e+07 or 34560000.0."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number)
 
 
 def shown(value: Any) -> str:

@@ -18,6 +18,7 @@ from dashboard.channel import ClientChannel
 from dashboard.hub import CLOSE_POLICY, Hub
 from dashboard.logs import client_address, log_event
 from dashboard.metrics import Metrics
+from dashboard.sessions import CLOSE_SESSION_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,11 @@ async def serve_viewer(
     await_subscribe: bool,
     subscribe_timeout: float,
     metrics: Metrics | None = None,
+    session_end: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
+    """Serve one viewer. *session_end*, for a viewer that logged in, waits
+    until its session ends (expiry or logout) and returns why: the viewer is
+    then closed with 4401 and that reason."""
     metrics = metrics if metrics is not None else hub.metrics
     await websocket.accept()
     address = client_address(websocket.scope)
@@ -48,6 +53,8 @@ async def serve_viewer(
             helpers = [tasks.create_task(_read(hub, client))]
             if await_subscribe:
                 helpers.append(tasks.create_task(_require_subscribe(client, subscribe_timeout)))
+            if session_end is not None:
+                helpers.append(tasks.create_task(_end_with_session(client, session_end)))
             writer = tasks.create_task(_write(client, metrics))
             # A write blocked on a peer that stopped reading (TCP window full)
             # never returns by itself: when the hub gives up on this client,
@@ -101,6 +108,14 @@ async def _require_subscribe(client: ClientChannel, timeout: float) -> None:
     await asyncio.sleep(timeout)  # a deadline, not a wait for a condition
     if client.subscription is None:
         client.close(CLOSE_POLICY, "no subscribe message in time")
+
+
+async def _end_with_session(
+    client: ClientChannel, session_end: Callable[[], Awaitable[str]]
+) -> None:
+    reason = await session_end()
+    # What is queued is for a viewer no longer allowed to see it: dropped.
+    client.close(CLOSE_SESSION_ENDED, reason, discard=True)
 
 
 ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Any]], Any], Awaitable[None]]

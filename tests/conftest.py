@@ -202,10 +202,12 @@ async def http_request(
     headers: dict[str, str] | None = None,
     body: bytes = b"",
     ssl: ssl_module.SSLContext | None = None,
+    source: str | None = None,
 ) -> HttpResponse:
     """One raw HTTP/1.1 request to *url* (https with *ssl*), read to the end:
     redirects are not followed, so tests see them. A body is sent as given,
-    with its Content-Length unless a Transfer-Encoding header is given."""
+    with its Content-Length unless a Transfer-Encoding header is given.
+    *source* is the local address to send from (e.g. 127.0.0.2: another client)."""
     parts = urlsplit(url)
     path = parts.path or "/"
     head = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
@@ -215,7 +217,11 @@ async def http_request(
             head.append(f"Content-Length: {len(body)}")
     host = parts.hostname or "127.0.0.1"
     reader, writer = await asyncio.open_connection(
-        host, parts.port, ssl=ssl, server_hostname=host if ssl else None
+        host,
+        parts.port,
+        ssl=ssl,
+        server_hostname=host if ssl else None,
+        local_addr=(source, 0) if source else None,
     )
     try:
         writer.write("\r\n".join(head).encode() + b"\r\n\r\n" + body)

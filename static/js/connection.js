@@ -4,12 +4,16 @@
 // Status: "connecting" (never had a hello yet), "live" (hello received),
 // "reconnecting" (lost, a retry is scheduled or running), "offline" (the
 // browser says there is no network: no retries until it says there is again).
+//
+// Before each retry the page may decide against it (mayRetry): a session that
+// has ended sends the page to /login instead of reconnecting forever.
 
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_CAP_MS = 10_000;
 const PING_AFTER_MS = 10_000;   // quiet this long: ask the server for a pong
 const DEAD_AFTER_MS = 20_000;   // quiet this long: the link is dead even if TCP has not noticed
 const WATCHDOG_TICK_MS = 1_000;
+const CLOSE_ABNORMAL = 1006;   // a connection that ended without a close frame
 
 function wsUrl(pathAndQuery) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -21,11 +25,14 @@ export class Connection {
    * onMessage(msg): every parsed server message except pong.
    * onStatus(status): on each status change.
    * resume(): the `resume` object for a reconnect, or null to start afresh.
+   * mayRetry(closeCode): a promise of whether to connect again (default yes).
    */
-  constructor({ onMessage, onStatus, resume }) {
+  constructor({ onMessage, onStatus, resume, mayRetry = async () => true }) {
     this.onMessage = onMessage;
     this.onStatus = onStatus;
     this.resume = resume;
+    this.mayRetry = mayRetry;
+    this.deciding = false;     // mayRetry is being asked: no other retry meanwhile
     this.status = 'connecting';
     this.ws = null;
     this.attempt = 0;          // failures since the last hello, for the backoff
@@ -58,7 +65,7 @@ export class Connection {
     };
     ws.onmessage = (event) => this.receive(event.data);
     // An error is always followed by a close; the close alone drives the retry.
-    ws.onclose = () => this.lost();
+    ws.onclose = (event) => this.lost(event.code);
   }
 
   receive(data) {
@@ -85,13 +92,24 @@ export class Connection {
     }
   }
 
-  lost() {
+  lost(code = CLOSE_ABNORMAL) {
     this.drop();
     if (!navigator.onLine) {
       this.setStatus('offline');
       return;
     }
     this.setStatus(this.everLive ? 'reconnecting' : 'connecting');
+    this.deciding = true;
+    Promise.resolve(this.mayRetry(code))
+      .catch(() => true)
+      .then((retry) => {
+        this.deciding = false;
+        // Offline or reconnected meanwhile: those paths own the next step.
+        if (retry && !this.ws && !this.retryTimer && navigator.onLine) this.retryLater();
+      });
+  }
+
+  retryLater() {
     // Full jitter: after a server restart, clients spread out instead of stampeding.
     const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
     this.attempt += 1;
@@ -136,7 +154,7 @@ export class Connection {
   }
 
   cameOnline() {
-    if (this.ws || this.retryTimer) return;
+    if (this.ws || this.retryTimer || this.deciding) return;
     this.attempt = 0;
     this.setStatus(this.everLive ? 'reconnecting' : 'connecting');
     this.open();

@@ -5,6 +5,7 @@ import { State } from './state.js';
 import { Connection } from './connection.js';
 import { Charts } from './charts.js';
 import { Table } from './table.js';
+import { Session } from './session.js';
 
 const state = new State();
 const charts = new Charts(document.getElementById('charts'), requestRender);
@@ -106,7 +107,13 @@ function onMessage(msg) {
   requestRender();
 }
 
-const connection = new Connection({ onMessage, onStatus: renderStatus, resume: () => state.resume() });
+const session = new Session(document.getElementById('logout'));
+const connection = new Connection({
+  onMessage,
+  onStatus: renderStatus,
+  resume: () => state.resume(),
+  mayRetry: (code) => session.mayRetry(code),
+});
 
 /** Plain-JSON numbers for tests and for a look from the console. */
 function stats() {
@@ -132,6 +139,7 @@ function stats() {
   };
 }
 
-window.livefeed = Object.freeze({ state, connection, charts, stats });
+window.livefeed = Object.freeze({ state, connection, charts, session, stats });
 renderStatus(connection.status);
 connection.start();
+session.load();

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 import websockets
 
-from dashboard.access import SESSION_COOKIE, session_value
+from dashboard.sessions import SESSION_COOKIE
 from tests.conftest import http_request, recv_json
 
 pytestmark = pytest.mark.e2e
@@ -86,7 +86,8 @@ async def test_other_origin_is_refused_with_403_before_accept(open_server, endpo
         "error": f"origin {EVIL!r} may not open this WebSocket (see --allow-origin)"
     }
     assert not server.hub.clients
-    assert f"from 127.0.0.1: origin {EVIL!r} may not open" in caplog.text
+    assert "event=websocket_refused client=127.0.0.1:" in caplog.text
+    assert f'status=403 reason="origin {EVIL!r} may not open this WebSocket' in caplog.text
 
 
 async def test_own_origin_is_accepted(open_server):
@@ -193,25 +194,40 @@ async def test_page_redirects_to_login_and_public_parts_stay_open(locked_server)
     assert (await http_request(server.url + prefix + "/vendor/plotly.min.js")).status == 200
 
 
-async def test_login_sets_a_derived_session_cookie(locked_server):
+def cookie_value(set_cookie: str) -> str:
+    return set_cookie.split(";", 1)[0].split("=", 1)[1]
+
+
+async def test_login_sets_a_fresh_expiring_session_cookie(locked_server, start_server):
     """POST /login with the token answers 303 to / and sets an HttpOnly,
-    SameSite=Strict cookie holding an HMAC of the token, not the token; the
-    cookie then opens the page and the API."""
+    SameSite=Strict cookie with Max-Age = session_max_age (12 h) whose value
+    is not derived from the token alone: another login, or the same token on
+    another server, gets another value. The cookie opens the page and the API."""
     server = locked_server
     status, headers, _ = await login(server, VIEWER_TOKEN)
     assert (status, headers["location"]) == (303, "/")
     cookie = headers["set-cookie"]
-    assert cookie.startswith(f"{SESSION_COOKIE}={session_value(VIEWER_TOKEN)};")
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
     attributes = {a.strip().lower() for a in cookie.split(";")[1:]}
-    assert {"httponly", "samesite=strict", "path=/"} <= attributes
+    assert {"httponly", "samesite=strict", "path=/", "max-age=43200"} <= attributes
     assert "secure" not in attributes  # plain http here; see test_tls for https
     assert VIEWER_TOKEN not in cookie
+    issued, nonce, mac = cookie_value(cookie).split(".")
+    assert abs(int(issued) / 1000 - time.time()) < 60 and len(nonce) == 22 and len(mac) == 64
+    _, again_headers, _ = await login(server, VIEWER_TOKEN)
+    other = await start_server(symbols=("ACME",), viewer_token=VIEWER_TOKEN)
+    _, other_headers, _ = await login(other, VIEWER_TOKEN)
+    values = {cookie_value(h["set-cookie"]) for h in (headers, again_headers, other_headers)}
+    assert len(values) == 3
     page = await http_request(server.url + "/", headers=cookie_header(cookie))
     assert page.status == 200 and b'id="status"' in page.body
     feeds = await http_request(server.url + "/api/feeds", headers=cookie_header(cookie))
     assert feeds.status == 200 and feeds.json()["feeds"][0]["name"] == "ACME"
     again = await http_request(server.url + "/login", headers=cookie_header(cookie))
     assert (again.status, again.headers["location"]) == (303, "/")
+    # One server's session is not another's, though the token is the same.
+    elsewhere = await http_request(other.url + "/api/feeds", headers=cookie_header(cookie))
+    assert elsewhere.status == 401
 
 
 @pytest.mark.parametrize("token", ["", "wrong", VIEWER_TOKEN[:-1], VIEWER_TOKEN + " "])
@@ -245,7 +261,8 @@ async def test_viewer_websocket_needs_the_token(locked_server):
     assert (
         await refused(server.ws_url, additional_headers=bearer("nope"))
     ).response.status_code == 401
-    bad_cookie = {"Cookie": f"{SESSION_COOKIE}={session_value('nope')}"}
+    forged = f"{int(time.time() * 1000)}.{'A' * 22}.{'0' * 64}"
+    bad_cookie = {"Cookie": f"{SESSION_COOKIE}={forged}"}
     assert (await refused(server.ws_url, additional_headers=bad_cookie)).response.status_code == 401
     assert not server.hub.clients
     hello = await first_message(server.ws_url, additional_headers=bearer(VIEWER_TOKEN))
@@ -284,20 +301,22 @@ async def test_open_dashboard_has_nothing_to_log_in_to(open_server):
 
 
 async def test_tokens_are_never_logged(locked_server, caplog):
-    """Logins (right and wrong), bearer requests and WebSockets log no token
-    and no session value, at any level."""
+    """Logins (right and wrong), bearer requests, WebSockets and a logout log
+    no token and no session value (nor its nonce or MAC), at any level."""
     caplog.set_level(logging.DEBUG)
     server = locked_server
     await login(server, VIEWER_TOKEN + "-wrong")
     _, headers, _ = await login(server, VIEWER_TOKEN)
     await http_request(server.url + "/api/feeds", headers=bearer(VIEWER_TOKEN))
+    session = cookie_value(headers["set-cookie"])
     await first_message(server.ws_url, additional_headers=cookie_header(headers["set-cookie"]))
     await refused(server.ws_url, additional_headers=bearer(VIEWER_TOKEN + "-wrong"))
     await ingest_ack(ingest_url(server), additional_headers=bearer(INGEST_TOKEN))
+    await http_request(server.url + "/logout", "POST", headers=cookie_header(headers["set-cookie"]))
     # The server's records only: the websockets client logs its own headers at DEBUG.
     server_log = "\n".join(
         f"{r.name} {r.getMessage()}" for r in caplog.records if not r.name.startswith("websockets")
     )
-    assert "viewer logged in from 127.0.0.1" in server_log  # logging was on
-    for secret in (VIEWER_TOKEN, session_value(VIEWER_TOKEN), INGEST_TOKEN):
+    assert "event=login client=127.0.0.1:" in server_log  # logging was on
+    for secret in (VIEWER_TOKEN, session, *session.split(".")[1:], INGEST_TOKEN):
         assert secret not in server_log

@@ -1,4 +1,5 @@
-"""Who may connect, as pure functions: origins, viewer sessions, TLS files."""
+"""Who may connect, as pure functions: origins, the viewer token, failed-login
+throttling, TLS files (sessions: test_sessions.py)."""
 
 import dataclasses
 
@@ -6,14 +7,13 @@ import pytest
 import trustme
 
 from dashboard.access import (
+    LoginThrottle,
     Origin,
     OriginPolicy,
     check_allowed_origin,
     check_tls_files,
     own_origin,
     parse_origin,
-    session_valid,
-    session_value,
     token_matches,
 )
 from dashboard.config import DashboardConfig
@@ -170,21 +170,86 @@ def test_token_matches_only_the_token():
     assert not token_matches("", "")
 
 
-def test_session_value_is_derived_not_the_token():
-    """The cookie holds an HMAC of the token: stable, per token, without the token in it."""
-    value = session_value(TOKEN)
-    assert value == session_value(TOKEN)
-    assert value != session_value(TOKEN + "2")
-    assert TOKEN not in value and len(value) == 64
-    assert int(value, 16) >= 0  # hex: safe in a cookie without quoting
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_session_valid():
-    """Only the exact derived value is a valid session; the raw token is not one."""
-    value = session_value(TOKEN)
-    assert session_valid(value, TOKEN)
-    for wrong in (None, "", TOKEN, value[:-1], value.upper(), session_value("other"), "é" * 64):
-        assert not session_valid(wrong, TOKEN)
+def test_throttle_lets_a_burst_of_failures_through_then_asks_to_wait():
+    """5 wrong tokens from one address are checked; the 6th attempt must wait
+    the 10 s one more needs; after it, one more is checked; then wait again."""
+    clock = FakeClock()
+    throttle = LoginThrottle(clock=clock)
+    for _ in range(5):
+        assert throttle.retry_after("10.0.0.1") == 0
+        throttle.failed("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == 10
+    clock.now += 3.5
+    assert throttle.retry_after("10.0.0.1") == 7  # whole seconds, rounded up
+    clock.now += 6.5
+    assert throttle.retry_after("10.0.0.1") == 0
+    throttle.failed("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == 10
+
+
+def test_throttle_is_per_address():
+    """One address's failures do not make another wait."""
+    throttle = LoginThrottle(clock=FakeClock())
+    for _ in range(5):
+        throttle.failed("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") > 0
+    assert throttle.retry_after("10.0.0.2") == 0
+
+
+def test_throttle_forgets_an_address_that_refilled():
+    """An address whose bucket is full again holds no memory."""
+    clock = FakeClock()
+    throttle = LoginThrottle(clock=clock)
+    throttle.failed("10.0.0.1")
+    assert len(throttle) == 1
+    clock.now += 10
+    assert throttle.retry_after("10.0.0.1") == 0
+    assert len(throttle) == 0
+
+
+def test_throttle_memory_is_bounded_whatever_the_addresses():
+    """A million addresses failing hold at most max_addresses entries."""
+    throttle = LoginThrottle(max_addresses=1000, clock=FakeClock())
+    for n in range(1_000_000):
+        throttle.failed(f"10.{n >> 16}.{(n >> 8) & 0xFF}.{n & 0xFF}")
+    assert len(throttle) == 1000
+
+
+def test_throttle_forgets_the_address_unused_longest():
+    """Full, the throttle drops the address whose last failure is oldest: one
+    still failing stays throttled."""
+    throttle = LoginThrottle(max_addresses=3, clock=FakeClock())
+
+    def fail_all(address: str) -> None:
+        for _ in range(5):
+            throttle.failed(address)
+
+    for address in ("a", "b", "c"):
+        fail_all(address)
+    throttle.failed("a")  # a failed again: b is now the one unused longest
+    fail_all("d")
+    assert {x: throttle.retry_after(x) > 0 for x in "abcd"} == {
+        "a": True,
+        "b": False,
+        "c": True,
+        "d": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"burst": 0}, {"refill_s": 0}, {"refill_s": -1}, {"max_addresses": 0}]
+)
+def test_throttle_settings_are_checked(kwargs):
+    with pytest.raises(ValueError, match="a login throttle needs"):
+        LoginThrottle(**kwargs)
 
 
 @pytest.mark.parametrize("token", ["", " ", "two words", " lead", "tab\t", "naïve"])
