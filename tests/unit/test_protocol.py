@@ -3,6 +3,7 @@ import json
 import orjson
 import pytest
 
+from dashboard.points import check_values
 from dashboard.protocol import (
     MAX_QUOTE,
     Ping,
@@ -10,7 +11,6 @@ from dashboard.protocol import (
     ProtocolError,
     Resume,
     Subscribe,
-    check_values,
     encode_batch,
     encode_error,
     encode_hello,
