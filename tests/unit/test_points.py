@@ -1,5 +1,7 @@
 """The one rule for points: feeds and ingest refuse the same values with the same words."""
 
+from pathlib import Path
+
 import pytest
 
 from dashboard.ingest import IngestError, prepare
@@ -133,3 +135,23 @@ def test_show_is_short_and_never_fails():
     assert show({1, 2}) == "a value of type set"
     assert show({"a": float("nan")}) == '{"a":null}'
     assert show(2.5) == "2.5" and show(-3) == "-3"
+
+
+def test_docs_show_the_messages_the_code_gives():
+    """docs/protocol.md's table of refusals quotes the code's own messages."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    kinds = {"temp": "line", "n": "line", "bar": "ohlc"}
+    cases = [
+        ({"temp": "hot"}, kinds),
+        ({"n": MAX_SAFE_INTEGER + 1}, kinds),
+        ({"bar": 11.0}, kinds),
+        ({"bar": {**BAR, "open": 10, "low": 9, "high": 10.5}}, kinds),
+        ({"colour": 1}, {"temp": "line", "humidity": "line"}),
+    ]
+    for values, declared in cases:
+        with pytest.raises(PointError) as info:
+            check_values("lab", values, declared)
+        assert f"`{info.value.message}`" in docs
+    with pytest.raises(PointError) as info:
+        check_ts(1_764_096_123, NOW)
+    assert f"`{info.value.message}`" in docs
