@@ -163,13 +163,18 @@ def parse_ws_message(data: str | bytes, max_points: int) -> tuple[str, list[Any]
     return feed, points
 
 
+_POINT_FIELDS = frozenset({"ts", "values"})
+
+
 def _check_point(
-    feed: str, i: int, raw: Any, known: Mapping[str, str] | None, now_ms: int
+    feed: str, i: int, raw: Any, known: Mapping[str, str] | None, now_ms: int, named: set[str]
 ) -> tuple[dict[str, Any], int | None]:
+    """One point of a request; *named*: series names this request already
+    found valid (a new feed's), not checked again."""
     if not isinstance(raw, dict):
         raise IngestError(400, "bad_point", f"point {i}: must be an object", i)
-    extra = raw.keys() - {"ts", "values"}
-    if extra:
+    if not raw.keys() <= _POINT_FIELDS:
+        extra = raw.keys() - _POINT_FIELDS
         message = f"point {i}: unknown field(s) {_short(sorted(extra))}; a point has ts, values"
         raise IngestError(400, "bad_point", message, i)
     ts, values = raw.get("ts"), raw.get("values")
@@ -183,15 +188,20 @@ def _check_point(
             check_ts(ts, now_ms)
         checked: dict[str, Any] = {}
         for name, value in values.items():
-            if known is not None and name not in known:
-                raise unknown_series(feed, name, known)
-            try:
-                check_name(name, "series")
-            except ValueError:
-                message = f"point {i}: invalid series name {_short(name)}: {NAME_RULE}"
-                raise IngestError(400, "bad_series_name", message, i) from None
-            # A new feed's series are bars where the data sends objects.
-            kind = known[name] if known is not None else kind_of(value)
+            if known is not None:
+                kind = known.get(name)
+                if kind is None:
+                    raise unknown_series(feed, name, known)
+            else:
+                if name not in named:
+                    try:
+                        check_name(name, "series")
+                    except ValueError:
+                        message = f"point {i}: invalid series name {_short(name)}: {NAME_RULE}"
+                        raise IngestError(400, "bad_series_name", message, i) from None
+                    named.add(name)
+                # A new feed's series are bars where the data sends objects.
+                kind = kind_of(value)
             checked[name] = check_value(name, value, kind)
     except PointError as error:
         raise IngestError(400, error.code, f"point {i}: {error.message}", i) from None
@@ -213,8 +223,9 @@ def prepare(
     known = info.series_kinds if info is not None else None
     points = []
     series: dict[str, str] = {}  # new feed: name -> kind, in order of first appearance
+    named: set[str] = set()
     for i, raw in enumerate(raw_points):
-        point = _check_point(feed, i, raw, known, now_ms)
+        point = _check_point(feed, i, raw, known, now_ms, named)
         points.append(point)
         if known is None:
             series.update({k: kind_of(v) for k, v in point[0].items() if k not in series})

@@ -130,8 +130,11 @@ def check_value(series: str, value: Any, kind: str) -> Any:
     safe integer; ``ohlc``: a bar), else :class:`PointError` ``bad_value``."""
     if kind == "ohlc":
         return _bar(f"series {show(series)}", value)
-    # The common case first, and the message built only when it is needed.
-    if type(value) is float and math.isfinite(value):
+    # The common cases first: no message is built for a good value.
+    if type(value) is float:
+        if math.isfinite(value):
+            return value
+    elif type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         return value
     return _number(f"series {show(series)}", value)
 
