@@ -177,15 +177,12 @@ class Hub:
     async def publish(
         self, feed: str, values: Mapping[str, Any], ts: int | None = None, *, gap: bool = False
     ) -> None:
-        """Validate one point of *feed* and hand it to the backplane; ``gap``:
-        the feed's line breaks before this point.
-
-        Raises :class:`~dashboard.points.PointError` for a bad value."""
+        """Check one point of *feed* (PointError if bad) and hand it to the
+        backplane; ``gap``: the feed's line breaks before this point."""
         info = self.feeds.get(feed)
         if info is None:
             raise KeyError(f"unknown feed {feed!r}")
-        checked = check_values(feed, values, info.series_kinds)
-        await self.backplane.publish(feed, checked, ts, gap)
+        await self.backplane.publish(feed, check_values(feed, values, info.series_kinds), ts, gap)
 
     # --- lifecycle --------------------------------------------------------
 
