@@ -216,6 +216,8 @@ def create_app(
                     "restarts": status.restarts if status else 0,
                     "published": status.published if status else history.last_seq,
                     "dropped": status.dropped if status else 0,
+                    "skipped": status.skipped if status else 0,
+                    "skipped_reason": status.skipped_reason if status else "",
                     "stall_after": producers.stall_after.get(name),
                     "last_seq": history.last_seq,
                     "held": len(history),

@@ -12,7 +12,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from dashboard.protocol import Point
 
@@ -25,8 +25,11 @@ class Backplane(Protocol):
 
     async def disconnect(self) -> None: ...
 
-    async def publish(self, feed: str, values: Mapping[str, float], ts: int | None = None) -> None:
-        """Sequence one point of *feed*; ``ts`` defaults to now (ms since the epoch)."""
+    async def publish(
+        self, feed: str, values: Mapping[str, Any], ts: int | None = None, gap: bool = False
+    ) -> None:
+        """Sequence one point of *feed*; ``ts`` defaults to now (ms since the
+        epoch); ``gap``: its line breaks before it (see :class:`Point`)."""
 
     def points(self) -> AsyncIterator[Point]:
         """Every published point, in publish order, each with its feed's next ``seq``."""
@@ -69,7 +72,9 @@ class MemoryBackplane:
     async def disconnect(self) -> None:
         pass
 
-    async def publish(self, feed: str, values: Mapping[str, float], ts: int | None = None) -> None:
+    async def publish(
+        self, feed: str, values: Mapping[str, Any], ts: int | None = None, gap: bool = False
+    ) -> None:
         if ts is None:
             ts = now_ms()
         while self._queue.full():
@@ -79,7 +84,7 @@ class MemoryBackplane:
         # leave in seq order even with several concurrent publishers.
         seq = self._seqs.get(feed, 0) + 1
         self._seqs[feed] = seq
-        self._queue.put_nowait(Point(feed, seq, ts, values))
+        self._queue.put_nowait(Point(feed, seq, ts, values, gap))
 
     async def points(self) -> AsyncIterator[Point]:
         while True:

@@ -33,6 +33,11 @@ class FeedHistory:
         return self._points[-1].seq if self._points else 0
 
     @property
+    def last(self) -> Point | None:
+        """The newest held point, or None."""
+        return self._points[-1] if self._points else None
+
+    @property
     def first_seq(self) -> int:
         return self._points[0].seq if self._points else 0
 

@@ -35,12 +35,12 @@ from dashboard.lagging import Lagging
 from dashboard.limits import Limits
 from dashboard.logs import log_event
 from dashboard.metrics import Metrics
+from dashboard.points import check_values
 from dashboard.protocol import (
     Ping,
     Point,
     ProtocolError,
     Subscribe,
-    check_values,
     encode_batch,
     encode_error,
     encode_hello,
@@ -174,12 +174,15 @@ class Hub:
     def status(self) -> Mapping[str, Mapping[str, Any]]:
         return self._status
 
-    async def publish(self, feed: str, values: Mapping[str, Any], ts: int | None = None) -> None:
-        """Validate one point of *feed* and hand it to the backplane."""
+    async def publish(
+        self, feed: str, values: Mapping[str, Any], ts: int | None = None, *, gap: bool = False
+    ) -> None:
+        """Check one point of *feed* (PointError if bad) and hand it to the
+        backplane; ``gap``: the feed's line breaks before this point."""
         info = self.feeds.get(feed)
         if info is None:
             raise KeyError(f"unknown feed {feed!r}")
-        await self.backplane.publish(feed, check_values(feed, values, info.series_kinds), ts)
+        await self.backplane.publish(feed, check_values(feed, values, info.series_kinds), ts, gap)
 
     # --- lifecycle --------------------------------------------------------
 

@@ -2,8 +2,14 @@
 
 Each source runs in its own task: set-up, stream, teardown. A source that
 raises is logged with its traceback and restarted after an exponential
-backoff; the hub and the other feeds go on untouched. A source yielding faster
-than its ``max_rate`` has the excess dropped and counted.
+backoff; the hub and the other feeds go on untouched. One raising
+``FeedFailed`` ends as failed, not restarted. A source yielding faster than
+its ``max_rate`` has the excess dropped and counted; ``Skipped`` inputs are
+counted too, and a ``BREAK`` marks its next point as starting a new stretch.
+
+Before each run (the first and every restart) a source is offered its last
+kept point (``resume_from``): one that cannot continue from it has the first
+point of the run drawn after a break.
 
 A source that hangs (awaits forever, or sleeps far past its rate) only holds
 its own task; a watchdog marks it "stalled" until points flow again. A source
@@ -15,21 +21,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dashboard.backplane import now_ms
 from dashboard.hub import Hub
 from dashboard.logs import log_event
 from dashboard.metrics import Metrics
-from feeds.base import FeedInfo, FeedSource
+from dashboard.points import PointError, split_ts
+from feeds.base import Break, FeedFailed, FeedInfo, FeedSource, KeptPoint, Skipped
 
 log = logging.getLogger(__name__)
 
-#: Seconds between status updates about a feed's dropped points.
+#: Seconds between status updates about a feed's dropped and skipped inputs.
 DROP_REPORT_INTERVAL = 0.2
+#: Characters of a skip's reason shown in the status.
+MAX_REASON = 200
 
 #: A feed declaring a rate but no stall_after is stalled after this many of
 #: its periods without a point, and never sooner than STALL_MIN_SECONDS (a
@@ -84,6 +95,10 @@ class ProducerStatus:
     restarts: int = 0
     published: int = 0
     dropped: int = 0
+    #: Inputs the feed read but left out (it yielded ``Skipped``), and why the
+    #: latest one was.
+    skipped: int = 0
+    skipped_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,7 +117,7 @@ class Backoff:
     def delay(self, failures: int) -> float:
         """Seconds before restart number *failures* (1-based), with +-10 % jitter
         so feeds failing together do not retry in lockstep."""
-        base = min(self.maximum, self.initial * 2 ** (failures - 1))
+        base: float = min(self.maximum, self.initial * 2.0 ** (failures - 1))
         return base * random.uniform(0.9, 1.1)
 
 
@@ -143,6 +158,12 @@ class Producers:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._watches: dict[str, StallWatch] = {}  # feeds in a run, with a threshold
         self._watchdog: asyncio.Task[None] | None = None
+        #: Each feed's last point published by this process, for its next run.
+        self._kept: dict[str, KeptPoint] = {}
+        # Throttled status reports (drops, skips): when each feed's last one
+        # went out (loop clock), and the one scheduled, if any.
+        self._reported_at: dict[str, float] = {}
+        self._reports: dict[str, asyncio.TimerHandle] = {}
         for source in self.sources:
             hub.add_feed(source.info)
             self.status[source.info.name] = ProducerStatus()
@@ -170,6 +191,9 @@ class Producers:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        for handle in self._reports.values():
+            handle.cancel()  # the stop just sent every feed's whole status
+        self._reports.clear()
 
     async def _watch_stalls(self, tick: float) -> None:
         """Mark feeds stalled, and running again, as their progress says.
@@ -192,6 +216,25 @@ class Producers:
             setattr(status, key, value)
         self.hub.set_status(name, status.to_wire())
 
+    def _report_soon(self, name: str) -> None:
+        """Tell viewers about a feed's changed counts at most once per
+        DROP_REPORT_INTERVAL: at once if the last report is that old, else
+        when it will be. Drops and skips are the hot path of a runaway or a
+        bad file; the last count always gets out, even if the feed goes quiet."""
+        if name in self._reports:
+            return  # one is on its way and will carry this change
+        loop = asyncio.get_running_loop()
+        wait = self._reported_at.get(name, -math.inf) + DROP_REPORT_INTERVAL - loop.time()
+        if wait <= 0:
+            self._report(name)
+        else:
+            self._reports[name] = loop.call_later(wait, self._report, name)
+
+    def _report(self, name: str) -> None:
+        self._reports.pop(name, None)
+        self._reported_at[name] = asyncio.get_running_loop().time()
+        self.hub.set_status(name, self.status[name].to_wire())
+
     async def _supervise(self, source: FeedSource) -> None:
         name = source.info.name
         failures = 0
@@ -202,37 +245,70 @@ class Producers:
                     await self._run_once(source)
                     self._set(name, state="stopped", error="")
                     return
+                except FeedFailed as exc:
+                    # The feed says going on is pointless: its message is the
+                    # whole story (no traceback), and it is not restarted.
+                    error = str(exc) or type(exc).__name__
+                    log_event(log, logging.ERROR, "feed_failed", feed=name, error=error)
+                    self._set(name, state="failed", error=error)
+                    return
                 except Exception as exc:
                     # A long healthy run forgives earlier failures.
                     if time.monotonic() - started > self.backoff.maximum:
                         failures = 0
                     failures += 1
-                    error = f"{type(exc).__name__}: {exc}"
-                    gave_up = 0 < self.backoff.max_restarts < failures
-                    # The traceback goes with the event: it is what one debugs a feed with.
-                    event = "feed_failed" if gave_up else "feed_crashed"
-                    fields = {"feed": name, "error": error, "failures": failures}
-                    log_event(log, logging.ERROR, event, exc_info=True, **fields)
-                    if gave_up:
-                        self._set(name, state="failed", error=error)
+                    if await self._crashed(name, exc, failures):
                         return
-                    delay = self.backoff.delay(failures)
-                    restarts = self.status[name].restarts + 1
-                    self._set(name, state="restarting", error=error, restarts=restarts)
-                    self.metrics.feed_restarts.labels(feed=name).inc()
-                    await asyncio.sleep(delay)  # the backoff itself
-                    log_event(log, logging.INFO, "feed_restarted", feed=name, restarts=restarts)
         except asyncio.CancelledError:
             self._set(name, state="stopped")
             raise
+
+    async def _crashed(self, name: str, exc: Exception, failures: int) -> bool:
+        """Log and show a crash, then wait out the backoff; True: given up."""
+        bad_point = isinstance(exc, PointError)
+        error = f"bad point: {exc}" if bad_point else f"{type(exc).__name__}: {exc}"
+        gave_up = 0 < self.backoff.max_restarts < failures
+        event = "feed_failed" if gave_up else "feed_crashed"
+        fields = {"feed": name, "error": error, "failures": failures}
+        # The traceback goes with the event: it is what one debugs a feed with.
+        # A bad point's would only show the dashboard's checks; its message
+        # names the series and the value.
+        log_event(log, logging.ERROR, event, exc_info=not bad_point, **fields)
+        if gave_up:
+            self._set(name, state="failed", error=error)
+            return True
+        delay = self.backoff.delay(failures)
+        restarts = self.status[name].restarts + 1
+        self._set(name, state="restarting", error=error, restarts=restarts)
+        self.metrics.feed_restarts.labels(feed=name).inc()
+        await asyncio.sleep(delay)  # the backoff itself
+        log_event(log, logging.INFO, "feed_restarted", feed=name, restarts=restarts)
+        return False
+
+    def last_kept(self, name: str) -> KeptPoint | None:
+        """The feed's last point: the last it published in this process, else
+        the newest its history holds (restored from a history file)."""
+        kept = self._kept.get(name)
+        if kept is not None:
+            return kept
+        history = self.hub.histories.get(name)
+        point = history.last if history is not None else None
+        return None if point is None else KeptPoint(point.ts, dict(point.values))
+
+    def _resumes(self, source: FeedSource) -> bool:
+        """Offer the feed its last kept point; True when it continues from it
+        (or there is none), False when its first point must show a break."""
+        kept = self.last_kept(source.info.name)
+        if kept is None:
+            return True
+        resume_from = getattr(source, "resume_from", None)
+        return resume_from is not None and resume_from(kept) is True
 
     async def _run_once(self, source: FeedSource) -> None:
         name = source.info.name
         setup = getattr(source, "setup", None)
         teardown = getattr(source, "teardown", None)
-        limit = RateLimit(source.info.max_rate) if source.info.max_rate else None
         status = self.status[name]
-        reported_at = float("-inf")
         stall_after = self.stall_after.get(name)
         if stall_after is not None:
             # Armed before setup: a setup that hangs is a stall too.
@@ -240,6 +316,7 @@ class Producers:
             progress = status.published + status.dropped
             self._watches[name] = StallWatch(stall_after, now, progress)
         try:
+            gap = not self._resumes(source)
             if setup is not None:
                 await setup()
         except BaseException:
@@ -247,21 +324,7 @@ class Producers:
             raise
         try:
             self._set(name, state="running")
-            async for values in source.stream():
-                if limit is not None and not limit.allow():
-                    status.dropped += 1
-                    # Dropping is the hot path of a runaway feed: tell the hub
-                    # (which tells viewers once per flush anyway) a few times a
-                    # second, not on every point.
-                    if limit.stamp - reported_at >= DROP_REPORT_INTERVAL:
-                        reported_at = limit.stamp
-                        self.hub.set_status(name, status.to_wire())
-                    continue
-                if status.dropped != self.hub.status.get(name, {}).get("dropped", 0):
-                    self.hub.set_status(name, status.to_wire())  # the final count
-                values, ts = split_ts(values)
-                await self.hub.publish(name, values, ts)
-                status.published += 1
+            await self._stream(source, gap)
         finally:
             self._watches.pop(name, None)
             if teardown is not None:
@@ -270,12 +333,34 @@ class Producers:
                 except Exception:
                     log.exception("feed %s: teardown failed", name)
 
-
-def split_ts(values: Mapping[str, Any]) -> tuple[Mapping[str, Any], int | None]:
-    """A yielded point's own ``ts`` (ms since the epoch), if it carries one."""
-    if "ts" not in values:
-        return values, None
-    ts = values["ts"]
-    if isinstance(ts, bool) or not isinstance(ts, int | float) or not 0 <= ts < 2**53:
-        raise ValueError(f"'ts' must be milliseconds since the epoch, not {ts!r}")
-    return {k: v for k, v in values.items() if k != "ts"}, int(ts)
+    async def _stream(self, source: FeedSource, gap: bool) -> None:
+        """Publish what the feed yields; *gap*: its first point starts a new stretch."""
+        name = source.info.name
+        limit = RateLimit(source.info.max_rate) if source.info.max_rate else None
+        status = self.status[name]
+        last: Mapping[str, Any] | None = None  # the last point the hub took, and its ts
+        last_ts = 0
+        try:
+            async for item in source.stream():
+                if isinstance(item, Break | Skipped):
+                    if isinstance(item, Break):
+                        gap = True  # carried by the next point published
+                    else:
+                        status.skipped += 1
+                        status.skipped_reason = str(item.reason)[:MAX_REASON]
+                        self._report_soon(name)
+                    continue
+                if limit is not None and not limit.allow():
+                    status.dropped += 1
+                    self._report_soon(name)
+                    continue
+                now = now_ms()  # stamped here, not by the backplane: kept below
+                values, ts = split_ts(item, now)
+                ts = now if ts is None else ts
+                await self.hub.publish(name, values, ts, gap=gap)
+                gap = False
+                status.published += 1
+                last, last_ts = values, ts
+        finally:
+            if last is not None:
+                self._kept[name] = KeptPoint(last_ts, dict(last))

@@ -6,14 +6,13 @@ messages are documented in docs/protocol.md.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from feeds.base import OHLC_FIELDS
+from dashboard.points import MAX_SAFE_INTEGER
 
 PROTOCOL_VERSION = 1
 
@@ -21,7 +20,6 @@ PROTOCOL_VERSION = 1
 MAX_NAMES = 1024
 MAX_PING_ID_LENGTH = 64
 MAX_EPOCH_LENGTH = 64
-MAX_SAFE_INTEGER = 2**53 - 1
 #: The error code of a subscribe listing more names than the server allows.
 TOO_MANY_NAMES = "too_many_names"
 #: How much of a client's own text an error message may quote back.
@@ -41,29 +39,39 @@ class ProtocolError(Exception):
 class Point:
     """One update of one feed, as sequenced by the backplane.
 
+    ``gap`` says the feed's line breaks before this point (the feed yielded a
+    break, or restarted without continuing from its last point); on the wire
+    the key is present only when true, so other points stay byte-identical.
+
     ``wire`` caches the point's JSON so that a point going to many batches,
     snapshots and replays is encoded once. It is kept as ``str``: orjson's
     ``bytes`` hold a 4 KiB allocation whatever their length, 30 times the
     text, which a history of 100,000s of points cannot afford.
     """
 
-    __slots__ = ("feed", "seq", "ts", "values", "_wire")
+    __slots__ = ("feed", "seq", "ts", "values", "gap", "_wire")
 
-    def __init__(self, feed: str, seq: int, ts: int, values: Mapping[str, float]) -> None:
+    def __init__(
+        self, feed: str, seq: int, ts: int, values: Mapping[str, Any], gap: bool = False
+    ) -> None:
         self.feed = feed
         self.seq = seq
         self.ts = ts
         self.values = values
+        self.gap = gap
         self._wire: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"feed": self.feed, "seq": self.seq, "ts": self.ts, "values": dict(self.values)}
+        point = {"feed": self.feed, "seq": self.seq, "ts": self.ts, "values": dict(self.values)}
+        if self.gap:
+            point["gap"] = True
+        return point
 
     @classmethod
     def from_wire(cls, text: str) -> Point:
         """The point whose ``wire`` is *text* (as kept by a history store)."""
         data = orjson.loads(text)
-        point = cls(data["feed"], data["seq"], data["ts"], data["values"])
+        point = cls(data["feed"], data["seq"], data["ts"], data["values"], data.get("gap") is True)
         point._wire = text
         return point
 
@@ -79,19 +87,24 @@ class Point:
             return self.wire
         values = {k: v for k, v in self.values.items() if k in series}
         point = {"feed": self.feed, "seq": self.seq, "ts": self.ts, "values": values}
+        if self.gap:
+            point["gap"] = True
         return orjson.dumps(point).decode()
 
     def __repr__(self) -> str:
-        return f"Point({self.feed!r}, seq={self.seq}, ts={self.ts}, values={dict(self.values)!r})"
+        gap = ", gap=True" if self.gap else ""
+        values = dict(self.values)
+        return f"Point({self.feed!r}, seq={self.seq}, ts={self.ts}, values={values!r}{gap})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Point):
             return NotImplemented
-        return (self.feed, self.seq, self.ts, dict(self.values)) == (
+        return (self.feed, self.seq, self.ts, dict(self.values), self.gap) == (
             other.feed,
             other.seq,
             other.ts,
             dict(other.values),
+            other.gap,
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -299,42 +312,3 @@ def encode_pong(ping: Ping) -> str:
 
 def encode_error(error: ProtocolError) -> str:
     return orjson.dumps({"type": "error", "code": error.code, "message": error.message}).decode()
-
-
-def check_values(feed: str, values: Mapping[str, Any], kinds: Mapping[str, str]) -> dict[str, Any]:
-    """Validate one point's values against its feed's series (name -> kind);
-    return a plain dict."""
-    if not isinstance(values, Mapping) or not values:
-        raise ValueError(f"feed {feed!r}: a point must be a non-empty mapping of series to values")
-    checked: dict[str, Any] = {}
-    for name, value in values.items():
-        kind = kinds.get(name)
-        if kind is None:
-            raise ValueError(f"feed {feed!r} has no series {name!r}; it has {sorted(kinds)}")
-        where = f"feed {feed!r} series {name!r}"
-        checked[name] = _check_bar(where, value) if kind == "ohlc" else _check_number(where, value)
-    return checked
-
-
-def _check_number(where: str, value: Any) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}: {value!r} is not a number")
-    if not math.isfinite(value) or (isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER):
-        # Browsers parse JSON numbers as doubles: larger integers would
-        # arrive changed, so refuse them instead of showing wrong data.
-        raise ValueError(f"{where}: {value!r} is not a finite number")
-    return value
-
-
-def _check_bar(where: str, value: Any) -> dict[str, int | float]:
-    if not isinstance(value, Mapping) or set(value) != set(OHLC_FIELDS):
-        raise ValueError(f"{where}: a bar is an object with exactly {', '.join(OHLC_FIELDS)}")
-    bar = {k: _check_number(f"{where} {k}", value[k]) for k in OHLC_FIELDS}
-    if (
-        not bar["low"]
-        <= min(bar["open"], bar["close"])
-        <= max(bar["open"], bar["close"])
-        <= (bar["high"])
-    ):
-        raise ValueError(f"{where}: low <= open, close <= high does not hold in {bar}")
-    return bar

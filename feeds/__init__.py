@@ -6,10 +6,14 @@ dashboard runs sources and moves their points.
 """
 
 from feeds.api import Feed, FunctionFeed, feed
-from feeds.base import FeedInfo, FeedSource, Series
+from feeds.base import BREAK, FeedFailed, FeedInfo, FeedSource, KeptPoint, Series, Skipped
 from feeds.ticker import DEFAULT_SYMBOLS, TickerFeed, TickerParams, ticker_feeds
 
 __all__ = [
+    "BREAK",
+    "FeedFailed",
+    "KeptPoint",
+    "Skipped",
     "DEFAULT_SYMBOLS",
     "Feed",
     "FunctionFeed",

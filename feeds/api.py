@@ -11,9 +11,13 @@ import inspect
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from feeds.base import FeedInfo, Series
+from feeds.base import FeedInfo, KeptPoint, Series, Yielded
 
 SeriesSpec = Sequence["str | Series"]
+FeedFunction = Callable[..., AsyncIterator[Yielded]]
+
+#: The parameter of an ``@feed`` function that receives its last kept point.
+LAST = "last"
 
 
 def make_info(
@@ -48,9 +52,12 @@ class FunctionFeed:
 
     It is a feed source as it stands (``stream()`` calls the function with no
     arguments), and ``create(**params)`` binds parameters for a configured one.
+    A function with a parameter named ``last`` is given the feed's last kept
+    point (a :class:`~feeds.base.KeptPoint`, or None) on every start, and
+    continues from it.
     """
 
-    def __init__(self, function: Callable[..., AsyncIterator[Mapping[str, Any]]], info: FeedInfo):
+    def __init__(self, function: FeedFunction, info: FeedInfo):
         if not inspect.isasyncgenfunction(function):
             raise TypeError(
                 f"@feed({info.name!r}) needs an async generator function (async def + yield)"
@@ -58,15 +65,31 @@ class FunctionFeed:
         self.function = function
         self.info = info
         self.params: dict[str, Any] = {}
-        functools.update_wrapper(self, function)
+        self.takes_last = LAST in inspect.signature(function).parameters
+        self._last: KeptPoint | None = None
+        # Takes the function's name and docstring; it is not itself called like it.
+        functools.update_wrapper(self, function)  # type: ignore[arg-type]
 
     def create(self, **params: Any) -> FunctionFeed:
+        if LAST in params and self.takes_last:
+            raise TypeError(
+                f"{LAST!r} is not a setting: the dashboard passes the feed's last kept point"
+            )
         inspect.signature(self.function).bind(**params)  # TypeError names a wrong parameter
         bound = FunctionFeed(self.function, self.info)
         bound.params = params
         return bound
 
-    def stream(self) -> AsyncIterator[Mapping[str, Any]]:
+    def resume_from(self, last: KeptPoint) -> bool:
+        """Pass *last* to the function's next call, if it takes ``last``."""
+        if not self.takes_last:
+            return False
+        self._last = last
+        return True
+
+    def stream(self) -> AsyncIterator[Yielded]:
+        if self.takes_last:
+            return self.function(**self.params, **{LAST: self._last})
         return self.function(**self.params)
 
     def __repr__(self) -> str:
@@ -84,7 +107,7 @@ def feed(
     max_rate: float | None = None,
     description: str = "",
     stall_after: float | None = None,
-) -> Callable[[Callable[..., AsyncIterator[Mapping[str, Any]]]], FunctionFeed]:
+) -> Callable[[FeedFunction], FunctionFeed]:
     """Declare an async generator function as a feed.
 
     Example::
@@ -99,8 +122,26 @@ def feed(
                 await asyncio.sleep(1)
 
     Each yield is one point: series name -> number, stamped with the time it
-    was yielded unless it carries its own ``ts`` (milliseconds since the
-    epoch). ``rate`` is the nominal updates per second shown on the page;
+    was yielded unless it carries its own ``ts`` (integer milliseconds since
+    the epoch, from 2000-01-01 to one day from now). A feed may also yield
+    ``BREAK`` (the next point is drawn after a break), ``Skipped(reason)``
+    (an input left out: counted and shown), and raise ``FeedFailed`` (the feed
+    ends as failed, not restarted); see feeds/base.py.
+
+    To continue after a restart (of the feed after a crash, or of the server
+    with ``--history-db``), declare a parameter ``last``: it receives the
+    feed's last kept point (``last.ts``, ``last.values``), or None the first
+    time. A function without it starts afresh, drawn after a break::
+
+        @feed("counter", series=["n"], rate=1)
+        async def counter(last=None):
+            n = last.values["n"] if last else 0
+            while True:
+                n += 1
+                yield {"n": n}
+                await asyncio.sleep(1)
+
+    ``rate`` is the nominal updates per second shown on the page;
     ``max_rate`` caps it (faster points are dropped and counted).
     ``stall_after`` (seconds) marks the feed "stalled" while it yields nothing
     for that long; by default it follows from ``rate``.
@@ -116,7 +157,7 @@ def feed(
         stall_after=stall_after,
     )
 
-    def declare(function: Callable[..., AsyncIterator[Mapping[str, Any]]]) -> FunctionFeed:
+    def declare(function: FeedFunction) -> FunctionFeed:
         return FunctionFeed(function, info)
 
     return declare
@@ -153,6 +194,12 @@ class Feed:
 
     Class attributes declare the feed; an instance may set ``self.name`` in
     ``__init__`` to run the same class twice under different names.
+
+    ``resume_from(last)`` is called before each start that has a kept point
+    (after a crash, or a server restart with ``--history-db``): return True to
+    continue from ``last`` (a :class:`~feeds.base.KeptPoint`: ``ts`` and
+    ``values``), as the ticker continues its price; the default, False,
+    draws the first point of the new start after a break.
     """
 
     name: ClassVar[str] = ""
@@ -183,5 +230,9 @@ class Feed:
     async def teardown(self) -> None:
         """Release resources; called after streaming stops, however it stopped."""
 
-    def stream(self) -> AsyncIterator[Mapping[str, Any]]:
+    def resume_from(self, last: KeptPoint) -> bool:
+        """Continue from *last*? The default: no, start afresh after a break."""
+        return False
+
+    def stream(self) -> AsyncIterator[Yielded]:
         raise NotImplementedError(f"{type(self).__name__} must define async def stream()")

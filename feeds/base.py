@@ -120,8 +120,20 @@ class FeedFailed(Exception):
 
 
 #: What a feed's ``stream()`` may yield: a point (series name -> value, with an
-#: optional ``"ts"`` in ms since the epoch), a break, or a skipped input.
+#: optional ``"ts"``: integer ms since the epoch, from 2000-01-01 to one day
+#: from now), a break, or a skipped input.
 Yielded = Mapping[str, Any] | Break | Skipped
+
+
+@dataclass(frozen=True)
+class KeptPoint:
+    """A feed's last point the dashboard kept (from this run, an earlier one
+    or a history file): ``ts`` in ms since the epoch and ``values`` (series
+    name -> value). A feed is offered it before each run to continue from it;
+    see ``Feed.resume_from`` and the ``last`` parameter of ``@feed``."""
+
+    ts: int
+    values: Mapping[str, Any]
 
 
 @runtime_checkable
@@ -139,9 +151,16 @@ class FeedSource(Protocol):
                     await asyncio.sleep(1)
 
     Each mapping yielded is one point (series name -> number); the dashboard
-    stamps it with the time it was yielded.
+    stamps it with the time it was yielded. It may also yield :data:`BREAK`
+    and :class:`Skipped`, and raise :class:`FeedFailed` (see :data:`Yielded`).
+
+    Optional methods, looked up by name: ``async setup()`` and ``async
+    teardown()`` around each run, and ``resume_from(last: KeptPoint) -> bool``
+    called before each run that has a kept point: True when the feed will
+    continue from it; without the method, or when it answers False, the run's
+    first point is drawn after a break.
     """
 
     info: FeedInfo
 
-    def stream(self) -> AsyncIterator[Mapping[str, float]]: ...
+    def stream(self) -> AsyncIterator[Yielded]: ...

@@ -8,7 +8,7 @@ import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
-from feeds.base import FeedInfo, Series
+from feeds.base import FeedInfo, KeptPoint, Series
 
 DEFAULT_SYMBOLS: tuple[str, ...] = (
     "ACME",
@@ -59,6 +59,8 @@ class TickerFeed:
 
     The same ``seed`` and symbol always give the same series of values, and a
     symbol's series does not depend on which other symbols run beside it.
+    After a restart (of the feed, or of the server with ``--history-db``) the
+    walk continues from the last kept price instead of a new start price.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class TickerFeed:
         if not start_price > 0:
             raise ValueError(f"start_price must be > 0, not {start_price}")
         self.start_price = start_price
+        self._resume_price: float | None = None
         self.info = FeedInfo(
             name=symbol,
             title=symbol,
@@ -89,8 +92,19 @@ class TickerFeed:
             ),
         )
 
+    def resume_from(self, last: KeptPoint) -> bool:
+        """Continue the next walk from *last*'s price (False if it has none)."""
+        price = last.values.get("price")
+        if isinstance(price, bool) or not isinstance(price, int | float):
+            return False
+        if not (price > 0 and math.isfinite(price)):
+            return False
+        self._resume_price = float(price)
+        return True
+
     def walk(self) -> Iterator[dict[str, float]]:
-        """The endless series of values, unpaced: first the start price."""
+        """The endless series of values, unpaced: first the start price, or
+        after ``resume_from`` one step on from the kept price."""
         p = self.params
         dt = 1.0 / p.rate / SECONDS_PER_HOUR
         step_mean = (p.drift - 0.5 * p.volatility**2) * dt
@@ -98,7 +112,11 @@ class TickerFeed:
         rng = self._rng
         # Walk the exact price and publish it rounded: rounding the state
         # itself would freeze small moves and bias the walk.
-        price = self.start_price
+        resume, self._resume_price = self._resume_price, None
+        if resume is None:
+            price = self.start_price
+        else:  # the kept price was published already: the next one is a step on
+            price = resume * math.exp(rng.gauss(step_mean, step_sd))
         while True:
             lots = 1 + int(rng.expovariate(1.0 / p.mean_lots))
             yield {

@@ -38,7 +38,8 @@ export function direction(v) {
 
 /**
  * A feed's producer status as a short label ('' when it is simply running
- * with nothing dropped) and a tooltip carrying the error.
+ * with nothing dropped or skipped) and a tooltip carrying the error and why
+ * the latest input was skipped.
  */
 export function formatStatus(status) {
   if (!status) return { label: '', title: '' };
@@ -47,5 +48,8 @@ export function formatStatus(status) {
     parts.push(status.restarts ? `${status.state} ×${status.restarts}` : status.state);
   }
   if (status.dropped) parts.push(`${status.dropped.toLocaleString()} dropped`);
-  return { label: parts.join(' · '), title: status.error || '' };
+  if (status.skipped) parts.push(`${status.skipped.toLocaleString()} skipped`);
+  const title = [status.error || ''];
+  if (status.skipped_reason) title.push(`last skipped: ${status.skipped_reason}`);
+  return { label: parts.join(' · '), title: title.filter(Boolean).join('\n') };
 }

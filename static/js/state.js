@@ -5,9 +5,9 @@
 // object itself, {open, high, low, close}, for an `ohlc` series (the parsed
 // point's own object: no copy, four doubles each; 6,000 of them are a few
 // hundred kB). Two non-values have meanings the chart relies on:
-//   null — a gap marker (a break: missed points or a server restart); Plotly
-//          draws a break at a null y when connectgaps is false, and no candle
-//          is ever merged across one.
+//   null — a gap marker (a break: missed points, a server restart, or a
+//          point flagged `gap: true`); Plotly draws a break at a null y when
+//          connectgaps is false, and no candle is ever merged across one.
 //   NaN  — this point carried no value for this series; skipped when drawing.
 
 export const WINDOW_MS = 5 * 60 * 1000;
@@ -34,7 +34,7 @@ class Feed {
     this.lastBar = new Map();  // ohlc series name -> newest bar
     this.fractional = new Set(); // series that have carried a non-integer (for formatting)
     this.count = 0;            // points held (rows that are not gap markers)
-    this.gaps = 0;             // breaks seen
+    this.gaps = 0;             // breaks seen (missed points, epoch changes, gap flags)
     this.missed = 0;           // points known to be missing behind those breaks
     this.status = null;        // the producer's state from the last status message
     this.version = 0;          // bumped on every change, for the renderer
@@ -184,6 +184,11 @@ export class State {
         feed.gaps += 1;
         feed.missed += missing;
         // Between the two points, so the line breaks exactly in the hole.
+        feed.pushGap((feed.ts[feed.ts.length - 1] + point.ts) / 2);
+      } else if (point.gap === true && feed.count > 0 && !feed.isGapRow(feed.ts.length - 1)) {
+        // The feed itself says its line breaks here (it yielded a break, or
+        // restarted without continuing from its last point): nothing is missing.
+        feed.gaps += 1;
         feed.pushGap((feed.ts[feed.ts.length - 1] + point.ts) / 2);
       }
       feed.push(point);

@@ -9,9 +9,7 @@ import pytest
 
 from dashboard.ingest import (
     JSON,
-    MAX_FUTURE_MS,
     MAX_SERIES,
-    MIN_TS_MS,
     NDJSON,
     Batch,
     IngestError,
@@ -24,7 +22,7 @@ from dashboard.ingest import (
     parse_ws_message,
     prepare,
 )
-from dashboard.protocol import MAX_SAFE_INTEGER, check_values
+from dashboard.points import MAX_FUTURE_MS, MAX_SAFE_INTEGER, MIN_TS_MS, check_values
 from feeds.base import FeedInfo, Series
 
 NOW = 1_764_096_123_456

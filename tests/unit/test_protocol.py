@@ -3,6 +3,7 @@ import json
 import orjson
 import pytest
 
+from dashboard.points import check_values
 from dashboard.protocol import (
     MAX_QUOTE,
     Ping,
@@ -10,7 +11,6 @@ from dashboard.protocol import (
     ProtocolError,
     Resume,
     Subscribe,
-    check_values,
     encode_batch,
     encode_error,
     encode_hello,
@@ -35,6 +35,25 @@ def test_batch_narrowed_to_series():
     """A series filter keeps only those values in each point."""
     message = json.loads(encode_batch([P1], frozenset({"price"})))
     assert message["points"] == [{"feed": "ACME", "seq": 1, "ts": 1000, "values": {"price": 10.5}}]
+
+
+def test_a_point_after_a_break_carries_gap_true_and_others_are_unchanged():
+    """gap=True adds "gap": true (also when narrowed to some series) and reads
+    back; a point without it is the same bytes as before the flag existed."""
+    broken = Point("ACME", 2, 1001, {"price": 10.5, "volume": 100}, gap=True)
+    assert P1.wire == '{"feed":"ACME","seq":1,"ts":1000,"values":{"price":10.5,"volume":100}}'
+    assert json.loads(broken.wire) == {
+        "feed": "ACME",
+        "seq": 2,
+        "ts": 1001,
+        "values": {"price": 10.5, "volume": 100},
+        "gap": True,
+    }
+    narrowed = json.loads(encode_batch([broken, P1], frozenset({"price"})))["points"]
+    assert [p.get("gap") for p in narrowed] == [True, None]
+    assert Point.from_wire(broken.wire) == broken and Point.from_wire(broken.wire).gap
+    assert Point.from_wire(P1.wire).gap is False
+    assert broken != Point("ACME", 2, 1001, {"price": 10.5, "volume": 100})
 
 
 def test_snapshot_replay_hello_pong_error_shapes():

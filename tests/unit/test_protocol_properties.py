@@ -7,7 +7,8 @@ import orjson
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dashboard.ingest import MAX_FUTURE_MS, MIN_TS_MS, IngestError, parse_ws_message, prepare
+from dashboard.ingest import IngestError, parse_ws_message, prepare
+from dashboard.points import MAX_FUTURE_MS, MIN_TS_MS
 from dashboard.protocol import (
     MAX_EPOCH_LENGTH,
     MAX_PING_ID_LENGTH,

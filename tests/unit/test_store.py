@@ -50,6 +50,25 @@ async def test_round_trip_keeps_points_and_epoch(tmp_path):
     assert again.points["A"][0].wire == points("A", range(1, 2))[0].wire
 
 
+async def test_a_points_gap_flag_survives_a_restart(tmp_path):
+    """A point drawn after a break is still drawn so once loaded back: the
+    flag travels in the kept JSON, and points without it stay unflagged."""
+    path = tmp_path / "h.db"
+    store, _ = open_history_store(path, keep=100)
+    store.start()
+    flagged = [
+        Point("A", 1, 1_700_000_000_001, {"v": 1}),
+        Point("A", 2, 1_700_000_000_002, {"v": 2}, gap=True),
+    ]
+    store.append(flagged)
+    await store.close()
+    store, again = open_history_store(path, keep=100)
+    store.close_now()
+    assert again.points == {"A": flagged}
+    assert [p.gap for p in again.points["A"]] == [False, True]
+    assert '"gap"' not in again.points["A"][0].wire
+
+
 def test_file_stays_bounded_and_load_gives_the_last_points(tmp_path):
     """Old rows are trimmed as points arrive: about keep rows per feed, never
     more than keep * 1.25 plus one flush; a load gives exactly the last keep."""
