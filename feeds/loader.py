@@ -21,7 +21,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from feeds.api import Feed, FunctionFeed
+from feeds.api import LAST, Feed, FunctionFeed
 from feeds.base import FeedSource
 
 ENTRY_POINT_GROUP = "dashboard.feeds"
@@ -177,9 +177,13 @@ def parameters(obj: Any) -> list[str]:
         target = obj
     else:
         return []  # a ready feed source takes none
+    # A @feed function's `last` is the dashboard's to pass, not a setting.
+    passed_in = {LAST} if isinstance(obj, FunctionFeed) and obj.takes_last else set()
     lines = []
     for parameter in _signature(target).parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.name in passed_in:
             continue
         line = parameter.name
         if parameter.annotation is not parameter.empty:

@@ -99,11 +99,6 @@ async def test_config_file_splits_stocks_into_a_feed_per_symbol(tmp_path):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the 'points' branch: producers on this branch do not yet take "
-    "Skipped and BREAK from a feed (they restart it); remove this mark after the merge",
-)
 async def test_bad_rows_and_loop_breaks_do_not_restart_the_feed(tmp_path):
     """A replay that skips bad rows and loops (BREAK between passes) keeps
     running: the good rows arrive and the feed is never restarted."""
