@@ -130,7 +130,8 @@ def test_cookie_max_age_is_whole_seconds_never_shorter(clock):
 @pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf"), MAX_SESSION_AGE + 1])
 def test_session_max_age_is_checked(value):
     """A lifetime that is not > 0 and at most 400 days stops the start, one line."""
-    with pytest.raises(ValueError, match=r"^session_max_age must be a number > 0 and <= 34560000, not "):
+    expected = r"^session_max_age must be a number > 0 and <= 34560000, not "
+    with pytest.raises(ValueError, match=expected):
         DashboardConfig(session_max_age=value)
 
 
