@@ -11,6 +11,7 @@ const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
 const INK = '#8b95a7';
 const GRID = '#222a37';
 const MAX_TICKS = 5;
+const DAY_MS = 24 * 60 * 60 * 1000;
 // Room per candle, in CSS px: past one candle per slot, candles are merged.
 // Plotly leaves a gap of BOX_GAP of the slot between candles, so a body is
 // about 3 px wide: still seen, and its colour still read.
@@ -212,14 +213,16 @@ class Panel {
         type: 'date',
         gridcolor: GRID,
         linecolor: GRID,
-        // The window is minutes long: the clock is enough, the date is noise.
-        tickformat: '%H:%M:%S',
+        // A live window is minutes long: the clock is enough, the date is
+        // noise. Longer spans (a file replayed on its own dates) get Plotly's
+        // own date ticks, which show days, months or years as the span needs.
+        tickformat: spanMs > DAY_MS ? '' : '%H:%M:%S',
         // In the first seconds Plotly would tick every 200-500 ms and print
         // the same second twice: allow one tick per second of data. (nticks
         // is only an upper bound; pinning dtick instead would ask for
         // millions of ticks on an empty axis, which defaults to a year.)
         nticks: this.range ? MAX_TICKS : Math.max(2, Math.min(MAX_TICKS, Math.floor(spanMs / 1000) + 1)),
-        hoverformat: '%H:%M:%S.%L',
+        hoverformat: spanMs > DAY_MS ? '%Y-%m-%d %H:%M' : '%H:%M:%S.%L',
         tickfont: { size: 10 },
         // Plotly adds a range slider under candles by default: it would take
         // most of the panel's height.

@@ -11,6 +11,11 @@
 //   NaN  — this point carried no value for this series; skipped when drawing.
 
 export const WINDOW_MS = 5 * 60 * 1000;
+// A feed whose newest point is this far from the page's clock is on a clock of
+// its own (a file replayed with its own dates, clock=file): a window measured
+// back from the live edge would keep one month of ten years, so only the count
+// bounds it.
+export const OWN_CLOCK_MS = 60 * 60 * 1000;
 export const MAX_POINTS = 6000;
 
 /** Whether v is a bar: an object with finite open, high, low and close. */
@@ -119,11 +124,15 @@ class Feed {
     this.count += 1;
   }
 
-  /** Drops rows older than the window (measured from the newest point) or past the cap. */
-  trim() {
+  /**
+   * Drops rows past the cap and, for a live feed, rows older than the window
+   * (measured from the newest point). `now` is the page's clock (ms).
+   */
+  trim(now) {
     const n = this.ts.length;
     if (n === 0) return;
-    const cutoff = this.ts[n - 1] - WINDOW_MS;
+    const newest = this.ts[n - 1];
+    const cutoff = Math.abs(now - newest) > OWN_CLOCK_MS ? -Infinity : newest - WINDOW_MS;
     let drop = Math.max(0, n - MAX_POINTS);
     while (drop < n && this.ts[drop] < cutoff) drop += 1;
     // A break with nothing before it means nothing: drop leading gap markers too.
@@ -142,7 +151,9 @@ class Feed {
 }
 
 export class State {
-  constructor() {
+  /** `clock()`: the page's time in ms (Date.now); tests pass their own. */
+  constructor({ clock = () => Date.now() } = {}) {
+    this.clock = clock;
     this.feeds = new Map();     // name -> Feed, in order of first appearance
     this.epoch = null;          // the epoch of the current (or last) connection's hello
     this.received = 0;          // points accepted
@@ -197,8 +208,9 @@ export class State {
       touched.add(feed);
       this.received += 1;
     }
+    const now = this.clock();
     for (const feed of touched) {
-      feed.trim();
+      feed.trim(now);
       feed.version += 1;
     }
   }
