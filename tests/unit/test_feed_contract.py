@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from dashboard.backplane import MemoryBackplane, now_ms
-from dashboard.hub import Hub
+from dashboard.backplane import now_ms
 from dashboard.ingest import IngestError, prepare
 from dashboard.producers import DROP_REPORT_INTERVAL, Backoff, Producers
 from dashboard.protocol import Point
@@ -19,14 +18,6 @@ from feeds.ticker import TickerFeed, TickerParams
 from tests.conftest import wait_until
 
 FAST = Backoff(initial=0.01, maximum=0.05)
-
-
-@pytest.fixture
-async def hub():
-    hub = Hub(MemoryBackplane(), flush_interval=0.01)
-    await hub.start()
-    yield hub
-    await hub.stop()
 
 
 async def run(hub, *sources, backoff=FAST) -> Producers:

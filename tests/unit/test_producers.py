@@ -6,8 +6,6 @@ import time
 
 import pytest
 
-from dashboard.backplane import MemoryBackplane
-from dashboard.hub import Hub
 from dashboard.producers import (
     STALL_MIN_SECONDS,
     Backoff,
@@ -18,14 +16,6 @@ from dashboard.producers import (
 from feeds import Feed, feed
 from feeds.base import FeedInfo, Series
 from tests.conftest import wait_until
-
-
-@pytest.fixture
-async def hub():
-    hub = Hub(MemoryBackplane(), flush_interval=0.01)
-    await hub.start()
-    yield hub
-    await hub.stop()
 
 
 class Flaky(Feed):

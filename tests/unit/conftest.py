@@ -1,0 +1,17 @@
+"""Fixtures shared by the unit tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.backplane import MemoryBackplane
+from dashboard.hub import Hub
+
+
+@pytest.fixture
+async def hub():
+    """A started hub on the in-memory backplane, flushing every 10 ms."""
+    hub = Hub(MemoryBackplane(), flush_interval=0.01)
+    await hub.start()
+    yield hub
+    await hub.stop()
