@@ -182,7 +182,12 @@ async def run(config: DashboardConfig) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly."""
     try:
         app = create_app(config)
-    except (FeedLoadError, HistoryStoreError) as exc:
+    except FeedLoadError as exc:
+        # A feed that cannot be found or built is a wrong setting like any
+        # other (its name or parameters): exit status 2, as for the rest.
+        print(f"{program_name()}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except HistoryStoreError as exc:  # the file, not the setting: 1, like a taken port
         raise SystemExit(f"{program_name()}: error: {exc}") from None
     try:
         sock = bind_socket(config.host, config.port)

@@ -92,7 +92,7 @@ def test_plugin_taking_a_built_in_name_is_refused(tmp_path):
     assert listing.returncode == 2
     assert listing.stderr.splitlines() == [f"python -m dashboard: error: {expected}"]
     started = dashboard("--port", "0", "--feed", "ticker", env=env)
-    assert started.returncode == 1
+    assert started.returncode == 2
     assert started.stderr.splitlines() == [f"python -m dashboard: error: {expected}"]
 
 
