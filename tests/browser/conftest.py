@@ -62,11 +62,18 @@ class ConsoleLog:
         self.messages: list[str] = []
         page.on("console", lambda m: self.messages.append(f"console.{m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
-        page.on("requestfailed", lambda r: self.messages.append(f"requestfailed: {r.url}"))
+        page.on("requestfailed", self._request_failed)
         page.on(
             "response",
             lambda r: r.status >= 400 and self.messages.append(f"HTTP {r.status}: {r.url}"),
         )
+
+    def _request_failed(self, request) -> None:
+        # A navigation cancels the page's requests still in flight (a favicon
+        # while a test moves on to the next URL): the browser's doing, not a
+        # failure of the server or the page.
+        if request.failure != "net::ERR_ABORTED":
+            self.messages.append(f"requestfailed: {request.url} ({request.failure})")
 
     def problems(self) -> list[str]:
         return [m for m in self.messages if not m.startswith(("console.log", "console.debug"))]
