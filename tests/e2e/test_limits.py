@@ -243,8 +243,14 @@ async def test_ingest_over_its_message_rate_is_closed_1008_after_what_it_was_ack
                     acks += 1
     assert (ingest.close_code, ingest.close_reason) == (1008, "too many messages")
     assert acks == 10
-    await wait_until(lambda: server.hub.histories["RATE"].last_seq == 10, what="10 points held")
-    assert server.hub.points_waiting == 0
+    # A marker sent on a fresh socket is published after anything the closed
+    # socket could have published: once it is held, it must be seq 11.
+    async with websockets.connect(url, additional_headers=AUTH) as marker:
+        await marker.send(json.dumps({"feed": "RATE", "points": [{"values": {"n": -1}}]}))
+        assert (await recv_json(marker))["type"] == "ack"
+    history = server.hub.histories["RATE"]
+    await wait_until(lambda: history.last_seq >= 11, what="the marker held")
+    assert [p.values["n"] for p in history.recent()] == [*range(10), -1]
     assert limits_of(server).violations["message_rate"] == 1
 
 
