@@ -19,6 +19,7 @@ from quart import (
 )
 from werkzeug.exceptions import HTTPException
 
+from dashboard.announce import too_many_configured
 from dashboard.assets import StaticAssets
 from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
@@ -108,7 +109,9 @@ def create_app(
     app.asgi_app = RecordPeerClose(app.asgi_app)  # type: ignore[method-assign]
     metrics = Metrics()  # a registry of this app's own, not the process-global one
     # Everything that can fail on bad settings first, the file (locked) last.
-    sources = default_sources(config) if sources is None else sources
+    sources = list(default_sources(config) if sources is None else sources)
+    if too_many := too_many_configured(len(sources), config.max_feeds):
+        raise FeedLoadError(too_many)
     assets = StaticAssets(config.static_dir)
     store = stored = None
     if config.history_db is not None:
@@ -131,6 +134,8 @@ def create_app(
         metrics=metrics,
         limits=limits,
     )
+    metrics.feeds.set_function(lambda: len(hub.feeds))
+    metrics.max_feeds.set(config.max_feeds)
     if stored is not None:
         hub.restore(stored.points)
     backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)

@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--ingest-token", help=f"bearer token enabling push ingest (or ${TOKEN_ENV})")
     add(
+        "--max-feeds",
+        metavar="N",
+        help="feeds the dashboard may hold, configured and created by ingest together "
+        f"(default {defaults.max_feeds})",
+    )
+    add(
         "--viewer-token",
         help=f"token the page, /ws and the read API then need; viewers log in at /login "
         f"(or ${VIEWER_TOKEN_ENV}; default: open to all)",

@@ -54,6 +54,8 @@ ZeroOrMore = Annotated[float, Field(ge=0)]  # for rates and timeouts 0 is "off"
 Count = Annotated[int, Field(ge=0)]
 AtLeastOne = Annotated[int, Field(ge=1)]
 SessionAge = Annotated[float, Field(gt=0, le=MAX_SESSION_AGE)]
+# Each feed holds up to history_size points and a line in every hello.
+FeedCount = Annotated[int, Field(ge=1, le=100_000)]
 # A token travels in an Authorization header, where only these are safe; an
 # empty one would leave the door open while looking set.
 Token = Annotated[
@@ -123,6 +125,9 @@ class DashboardConfig:
     ingest_create_feeds: bool = True  # pushing to an unknown feed name creates it
     ingest_max_points: AtLeastOne = 100_000  # per request or WebSocket message
     ingest_max_bytes: AtLeastOne = 16 * 2**20  # request body / message size
+    # Feeds the hub may hold, configured and pushed-in together: ingest creating
+    # one more is refused (409 too_many_feeds), more configured is a start error.
+    max_feeds: FeedCount = 1000
 
     # Who may connect (docs/security.md). Browser pages of other origins than
     # the dashboard's own that may open /ws and /api/ingest

@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dashboard.announce import FeedAnnouncer
 from dashboard.backplane import Backplane
 from dashboard.catchup import catch_up, feeds_of, resolve
 from dashboard.channel import ALL, ClientChannel, Subscription
@@ -43,7 +44,6 @@ from dashboard.protocol import (
     Subscribe,
     encode_batch,
     encode_error,
-    encode_hello,
     encode_pong,
     encode_replay,
     encode_snapshot,
@@ -94,14 +94,14 @@ class Hub:
         self._client_conflate_frames = client_conflate_frames
         self._lagging = Lagging(slow_client_timeout)
         self._max_pending_points = max_pending_points
-        self.feeds: dict[str, FeedInfo] = {}
+        self._announcer = FeedAnnouncer(flush_interval)
+        self.feeds = self._announcer.feeds
         self.histories: dict[str, FeedHistory] = {}
         self._clients: set[ClientChannel] = set()
         self.limits = limits or Limits()  # default: no limits
         self._no_clients = asyncio.Event()
         self._no_clients.set()
         self._pending: list[Point] = []
-        self._hello: str | None = None
         self._status: dict[str, Mapping[str, Any]] = {}
         self._status_version = 0  # bumped on every change
         self._status_sent = 0  # the version the last flush sent
@@ -143,19 +143,15 @@ class Hub:
     # --- feeds in ---------------------------------------------------------
 
     def add_feed(self, info: FeedInfo) -> None:
-        """Register a feed; viewers already connected get a new hello listing it."""
-        if info.name in self.feeds:
-            raise ValueError(f"feed {info.name!r} is already registered")
-        self.feeds[info.name] = info
+        """Register a feed; viewers already connected learn of it at the next flush."""
+        self._announcer.add(info)
         history = self.histories[info.name] = FeedHistory(self._history_size)
         restored = self._restored.pop(info.name, ())
         if all(p.values.keys() <= info.series_names for p in restored):
             history.extend(restored)
         else:
             log.info("feed %s: stored points have other series; not restored", info.name)
-        self._hello = None
-        for client in self._clients:
-            self._send(client, self.hello())
+        self._waiting.set()  # announced (a `feeds` delta) by the next flush
 
     def restore(self, points: Mapping[str, Sequence[Point]]) -> None:
         """Points kept from an earlier run (same epoch), per feed: a feed gets
@@ -246,6 +242,7 @@ class Hub:
         *now* (monotonic seconds) times lagging viewers; tests pass it.
         """
         now = time.monotonic() if now is None else now
+        self._announcer.announce(self._clients, self._send)  # before points of new feeds
         if self._status_sent != self._status_version:
             self._status_sent = version = self._status_version
             frame = encode_status(self._status)
@@ -307,15 +304,13 @@ class Hub:
     # --- viewers ----------------------------------------------------------
 
     def hello(self) -> str:
-        if self._hello is None:
-            feeds = [info.to_dict() for info in self.feeds.values()]
-            self._hello = encode_hello(self.epoch, self.flush_interval, feeds)
-        return self._hello
+        return self._announcer.hello(self.epoch)
 
     def connect(self, address: str = "", *, subscribe: bool = True) -> ClientChannel:
         """Register a viewer and queue its hello (and, by default, a snapshot of
         everything). With ``subscribe=False`` it receives nothing more until it
         sends a subscribe message."""
+        self._announcer.announce(self._clients, self._send)  # its hello lists them all
         client = ClientChannel(self._client_max_frames, address, self._client_conflate_frames)
         self._clients.add(client)
         self.limits.watch(client)
@@ -367,6 +362,7 @@ class Hub:
         Runs without awaiting, between two flushes: the history then holds
         exactly the points sent before, and the next batch starts right after.
         """
+        self._announcer.announce(self._clients, self._send)  # before its snapshot's points
         subscription, feeds = resolve(request, self.feeds)
         client.subscription = subscription
         # The answer below brings it up to date: what was conflated is moot.

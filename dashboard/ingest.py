@@ -23,14 +23,10 @@ import orjson
 from quart import Blueprint, Response, request, websocket
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard.announce import too_many_feeds
 from dashboard.limits import CLOSE_POLICY, MESSAGE_RATE, TOO_MANY_MESSAGES
 from dashboard.logs import client_address, log_event
-from dashboard.points import (
-    PointError,
-    check_ts,
-    check_value,
-    unknown_series,
-)
+from dashboard.points import PointError, check_ts, check_value, unknown_series
 from feeds.base import FeedInfo, Series, check_name
 
 if TYPE_CHECKING:
@@ -215,11 +211,15 @@ def prepare(
     *,
     create: bool,
     now_ms: int,
+    max_feeds: int | None = None,
 ) -> Batch:
-    """Validate every point of a request for *feed*; raise at the first bad one."""
+    """Validate every point of a request for *feed*; raise at the first bad one.
+    A new feed needs *create* and, if given, fewer than *max_feeds* feeds."""
     info = feeds.get(feed)
     if info is None and not create:
         raise IngestError(404, "unknown_feed", f"unknown feed {feed!r}")
+    if info is None and max_feeds is not None and len(feeds) >= max_feeds:
+        raise IngestError(409, "too_many_feeds", too_many_feeds(feed, max_feeds))
     known = info.series_kinds if info is not None else None
     points = []
     series: dict[str, str] = {}  # new feed: name -> kind, in order of first appearance
@@ -305,8 +305,8 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             raise IngestError(401, "unauthorized", "missing or wrong bearer token")
 
     def batch_for(feed: str, raw_points: list[Any]) -> Batch:
-        create = config.ingest_create_feeds
-        return prepare(feed, raw_points, hub.feeds, create=create, now_ms=clock_ms())
+        create, cap = config.ingest_create_feeds, config.max_feeds
+        return prepare(feed, raw_points, hub.feeds, create=create, now_ms=clock_ms(), max_feeds=cap)
 
     async def read_body() -> bytes:
         # Quart's app-wide MAX_CONTENT_LENGTH also refuses a larger declared body.

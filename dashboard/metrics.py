@@ -59,6 +59,15 @@ class Metrics:
             "Duration of the last flush (encode once per subscription, queue for every viewer).",
             registry=r,
         )
+        self.feeds = Gauge(
+            "livefeed_feeds", "Feeds the hub holds, configured and created by ingest.", registry=r
+        )
+        self.max_feeds = Gauge(
+            "livefeed_max_feeds",
+            "The --max-feeds cap: ingest creating a feed beyond it is refused and counted as "
+            'livefeed_ingest_rejected{code="too_many_feeds"}.',
+            registry=r,
+        )
         # incremented by the slow-client conflation
         self.conflations = Counter(
             "livefeed_conflations",

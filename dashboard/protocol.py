@@ -14,7 +14,7 @@ import orjson
 
 from dashboard.points import MAX_SAFE_INTEGER
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 #: Bounds on what a client may ask for in one message.
 MAX_NAMES = 1024
@@ -272,6 +272,11 @@ def encode_hello(epoch: str, flush_interval: float, feeds: Sequence[Mapping[str,
             "feeds": list(feeds),
         }
     ).decode()
+
+
+def encode_feeds_added(feeds: Sequence[Mapping[str, Any]]) -> str:
+    """Feeds created since the viewer's hello, declared as the hello declares them."""
+    return orjson.dumps({"type": "feeds", "added": list(feeds)}).decode()
 
 
 def encode_snapshot(

@@ -118,6 +118,7 @@ class Panel {
 
     this.width = 0;            // the chart's width in CSS px, kept by the ResizeObserver
     this.range = null;         // the user's zoomed x range in epoch ms, or null for all
+    this.meta = null;          // the description last laid out (see Charts.layout)
     this.drawnVersion = -1;
     this.stale = true;         // must redraw even if the data did not change
     this.listening = false;
@@ -133,6 +134,7 @@ class Panel {
   }
 
   describe(meta) {
+    this.meta = meta;
     this.series = meta.series.filter((s) => s.plot);
     this.title.textContent = meta.title || meta.name;
     this.title.title = this.title.textContent; // whole, where the header cuts it
@@ -282,7 +284,11 @@ export class Charts {
     this.cursor = 0;           // where the next budgeted render starts (round robin)
   }
 
-  /** Makes or updates a panel for every described feed that has a plotted series. */
+  /**
+   * Makes a panel for every described feed that has a plotted series, and
+   * updates those whose description changed (a new hello): a feed added by a
+   * `feeds` message must not redraw every other panel.
+   */
   layout(state) {
     for (const feed of state.feeds.values()) {
       if (!feed.meta || !feed.meta.series.some((s) => s.plot)) continue;
@@ -292,7 +298,7 @@ export class Charts {
         this.panels.set(feed.name, panel);
         this.container.append(panel.root);
       }
-      panel.describe(feed.meta);
+      if (panel.meta !== feed.meta) panel.describe(feed.meta);
     }
   }
 

@@ -91,6 +91,9 @@ function onMessage(msg) {
     case 'hello':
       state.hello(msg);
       break;
+    case 'feeds':
+      state.addFeeds(msg.added);
+      break;
     case 'snapshot':
     case 'replay':
       state.ingest(msg.points ?? [], msg.epoch ?? state.epoch);

@@ -158,7 +158,7 @@ export class State {
     this.epoch = null;          // the epoch of the current (or last) connection's hello
     this.received = 0;          // points accepted
     this.duplicates = 0;        // points dropped as already held
-    this.metaVersion = 0;       // bumped when a hello (re)describes the feeds
+    this.metaVersion = 0;       // bumped when a hello or feeds message describes feeds
   }
 
   feed(name) {
@@ -174,6 +174,12 @@ export class State {
   hello(msg) {
     this.epoch = msg.epoch;
     for (const meta of msg.feeds ?? []) this.feed(meta.name).describe(meta);
+    this.metaVersion += 1;
+  }
+
+  /** Takes a `feeds` message's `added`: feeds created since the hello, described alike. */
+  addFeeds(added) {
+    for (const meta of added ?? []) this.feed(meta.name).describe(meta);
     this.metaVersion += 1;
   }
 

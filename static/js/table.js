@@ -47,10 +47,12 @@ class Row {
     this.percent = cell(this.tr, 'num trend');
     this.others = cell(this.tr, 'others');
     this.status = cell(this.tr, 'status-cell');
+    this.meta = null;          // the description last laid out (see Table.layout)
     this.drawnVersion = -1;
   }
 
   describe(feed) {
+    this.meta = feed.meta;
     const series = feed.seriesNames();
     const plotted = feed.meta?.series.find((s) => s.plot);
     this.main = plotted ? plotted.name : series[0];
@@ -88,7 +90,7 @@ export class Table {
     this.rows = new Map();
   }
 
-  /** Makes or updates a row for every described feed. */
+  /** Makes a row for every described feed; updates those whose description changed. */
   layout(state) {
     for (const feed of state.feeds.values()) {
       if (!feed.meta) continue;
@@ -98,7 +100,7 @@ export class Table {
         this.rows.set(feed.name, row);
         this.tbody.append(row.tr);
       }
-      row.describe(feed);
+      if (row.meta !== feed.meta) row.describe(feed);
     }
   }
 

@@ -82,19 +82,23 @@ def connect_ingest(server, token: str | None = TOKEN, **kwargs):
     return websockets.connect(ingest_url(server), additional_headers=headers, **kwargs)
 
 
-async def watch(ws, feed: str, count: int) -> tuple[list[dict], list[dict]]:
-    """Read a viewer until *count* points of *feed* arrived: (hellos, points of feed)."""
-    hellos, points = [], []
+async def watch(ws, feed: str, count: int) -> tuple[dict[str, dict], list[dict]]:
+    """Read a viewer until *count* points of *feed* arrived: (the feeds it was
+    told of, by name, from its hello and `feeds` messages; points of feed).
+    Each point's feed must have been declared before it."""
+    declared: dict[str, dict] = {}
+    points = []
     async with asyncio.timeout(15):
         while len(points) < count:
             message = json.loads(await ws.recv())
-            if message["type"] == "hello":
-                hellos.append(message)
+            if message["type"] in ("hello", "feeds"):
+                added = message["feeds" if message["type"] == "hello" else "added"]
+                declared.update((f["name"], f) for f in added)
             for point in message.get("points", []):
                 if point["feed"] == feed:
-                    assert any(feed in [f["name"] for f in h["feeds"]] for h in hellos)
+                    assert feed in declared
                     points.append(point)
-    return hellos, points
+    return declared, points
 
 
 def sample(n: int, base_ts: int) -> list[dict]:
@@ -111,8 +115,9 @@ async def ingest_server(start_server):
 
 @pytest.mark.parametrize("content_type", [JSON, NDJSON])
 async def test_push_creates_feed_and_viewers_get_every_point(ingest_server, content_type, caplog):
-    """5,000 pushed points create the feed: viewers get a hello listing it and the
-    points in order with seqs 1..5000; history holds them; the token is never logged."""
+    """5,000 pushed points create the feed: viewers get a `feeds` message declaring
+    it and the points in order with seqs 1..5000; history holds them; the token is
+    never logged."""
     caplog.set_level(logging.DEBUG)
     server, n = ingest_server, 5000
     points = sample(n, int(time.time() * 1000) - n)
@@ -120,10 +125,8 @@ async def test_push_creates_feed_and_viewers_get_every_point(ingest_server, cont
         assert (await recv_json(viewer))["type"] == "hello"
         status, _, body = await push(server, "PUSHED", points, content_type)
         assert (status, body) == (200, {"feed": "PUSHED", "accepted": n})
-        hellos, got = await watch(viewer, "PUSHED", n)
-    new_hello = hellos[-1]["feeds"][-1]
-    assert new_hello["name"] == "PUSHED"
-    assert [s["name"] for s in new_hello["series"]] == ["a", "b"]
+        declared, got = await watch(viewer, "PUSHED", n)
+    assert [s["name"] for s in declared["PUSHED"]["series"]] == ["a", "b"]
     expected = [{"feed": "PUSHED", "seq": i + 1, **p} for i, p in enumerate(points)]
     assert got == expected
     status, held = await history(server, "PUSHED")
@@ -459,8 +462,8 @@ async def test_pushed_bars_create_an_ohlc_series(ingest_server):
         path = "/api/feeds/candles/points"
         status, _, body = await http(server, "POST", path, json.dumps(bars).encode())
         assert (status, body) == (200, {"feed": "candles", "accepted": 2})
-        hellos, got = await watch(viewer, "candles", 2)
-    series = next(f for f in hellos[-1]["feeds"] if f["name"] == "candles")["series"]
+        declared, got = await watch(viewer, "candles", 2)
+    series = declared["candles"]["series"]
     assert [(s["name"], s["kind"]) for s in series] == [("bar", "ohlc"), ("volume", "line")]
     assert [p["values"] for p in got] == [b["values"] for b in bars]
     broken = [{"values": {"bar": {"open": 10, "high": 9, "low": 8, "close": 9.5}}}]

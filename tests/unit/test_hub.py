@@ -192,17 +192,44 @@ def test_bad_message_answers_error_and_keeps_subscription(message, code):
     assert seqs(messages(client)[0]) == [1]
 
 
-def test_feed_added_later_is_announced_and_streamed():
-    """A feed registered while viewers are connected reaches them: a new hello, then its points."""
+def test_feeds_added_between_flushes_are_announced_in_one_delta_before_their_points():
+    """Feeds registered while viewers are connected reach them as one small
+    `feeds` message per flush (not a hello each), before the batch that
+    carries their first points."""
     hub = make_hub()
     client = hub.connect()
     client.take_all()
-    hub.add_feed(FeedInfo("LATE", series=(Series("v", unit="m"),)))
-    (hello,) = messages(client)
-    assert hello["type"] == "hello" and hello["feeds"][-1]["name"] == "LATE"
+    for name in ("LATE", "LATER"):
+        hub.add_feed(FeedInfo(name, series=(Series("v", unit="m"),)))
+        hub.take(Point(name, 1, 5, {"v": 1.0}))
+    assert client.take_all() == []  # nothing until the flush
+    hub.flush()
+    delta, batch = messages(client)
+    assert delta == {
+        "type": "feeds",
+        "added": [
+            FeedInfo(n, series=(Series("v", unit="m"),)).to_dict() for n in ("LATE", "LATER")
+        ],
+    }
+    assert [p["feed"] for p in batch["points"]] == ["LATE", "LATER"]
+    hub.flush()
+    assert client.take_all() == []  # announced once
+
+
+def test_viewer_connecting_before_the_announcement_learns_each_feed_once():
+    """A viewer connecting between a feed's creation and the next flush finds
+    it in its hello; viewers connected before get the delta first, and only once."""
+    hub = make_hub()
+    early = hub.connect()
+    early.take_all()
+    hub.add_feed(FeedInfo("LATE", series=(Series("v"),)))
+    late = hub.connect()
     hub.take(Point("LATE", 1, 5, {"v": 1.0}))
     hub.flush()
-    assert seqs(messages(client)[0], "LATE") == [1]
+    assert [m["type"] for m in messages(early)] == ["feeds", "batch"]
+    hello, snapshot, batch = messages(late)
+    assert [f["name"] for f in hello["feeds"]] == ["A", "B", "LATE"]
+    assert (snapshot["type"], batch["type"]) == ("snapshot", "batch")
 
 
 def test_ping_gets_pong():

@@ -231,6 +231,18 @@ def test_unknown_feed_without_create_is_404():
     assert (error.status, error.code) == (404, "unknown_feed")
 
 
+def test_a_new_feed_at_max_feeds_is_409_naming_the_cap_before_its_points_are_read():
+    """At max_feeds feeds a new one is 409 too_many_feeds (even with bad points:
+    the cap is checked first); existing feeds still take points; below it, created."""
+    bad = [{"values": {"x": "not a number"}}]
+    error = rejected(prepare, "NEW", bad, FEEDS, create=True, now_ms=NOW, max_feeds=1)
+    assert (error.status, error.code, error.index) == (409, "too_many_feeds", None)
+    assert "'NEW'" in error.message and "max_feeds 1" in error.message
+    assert prepare("ACME", [{"values": {"price": 1}}], FEEDS, create=True, now_ms=NOW, max_feeds=1)
+    created = prepare("NEW", [{"values": {"x": 1}}], FEEDS, create=True, now_ms=NOW, max_feeds=2)
+    assert created.new_feed is not None
+
+
 def test_undeclared_series_of_existing_feed_is_400_naming_it():
     """A series the feed does not declare is 400, naming the series and the point."""
     error = rejected(prep, [{"values": {"price": 1}}, {"values": {"price": 1, "colour": 2}}])

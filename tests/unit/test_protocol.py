@@ -13,6 +13,7 @@ from dashboard.protocol import (
     Subscribe,
     encode_batch,
     encode_error,
+    encode_feeds_added,
     encode_hello,
     encode_pong,
     encode_replay,
@@ -71,11 +72,13 @@ def test_snapshot_replay_hello_pong_error_shapes():
     hello = json.loads(encode_hello("e1", 0.05, [{"name": "ACME"}]))
     assert hello == {
         "type": "hello",
-        "protocol": 1,
+        "protocol": 2,
         "epoch": "e1",
         "flush_interval_ms": 50,
         "feeds": [{"name": "ACME"}],
     }
+    added = json.loads(encode_feeds_added([{"name": "NEW"}]))
+    assert added == {"type": "feeds", "added": [{"name": "NEW"}]}
     assert json.loads(encode_pong(Ping(id="x"))) == {"type": "pong", "id": "x"}
     error = json.loads(encode_error(ProtocolError("bad_json", "nope")))
     assert error == {"type": "error", "code": "bad_json", "message": "nope"}

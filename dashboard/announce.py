@@ -1,0 +1,72 @@
+"""Which feeds exist, and how viewers are told: a hello, then small deltas.
+
+A viewer that connects gets one ``hello`` declaring every feed. A feed added
+while viewers are connected (push ingest creating one) used to re-send that
+whole hello to each of them: K creations cost every viewer O(K²) bytes. Here
+the additions wait for the hub's next flush and go out as one ``feeds``
+message declaring only them (docs/protocol.md), before the batch with their
+first points. The hub also announces right before a viewer connects or
+subscribes, so that viewer's hello and snapshot never race an announcement:
+each viewer learns of each feed exactly once, and before any of its points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from dashboard.protocol import encode_feeds_added, encode_hello
+from feeds.base import FeedInfo
+
+Client = TypeVar("Client")
+
+
+def too_many_feeds(feed: str, max_feeds: int) -> str:
+    """Why a new feed *feed* is refused: the dashboard holds *max_feeds* already."""
+    return (
+        f"feed {feed!r} is not created: the dashboard already holds max_feeds {max_feeds} "
+        "feeds (--max-feeds); push to an existing feed or raise the limit"
+    )
+
+
+def too_many_configured(count: int, max_feeds: int) -> str | None:
+    """Why *count* configured feeds cannot start under *max_feeds*; None if they can."""
+    if count <= max_feeds:
+        return None
+    return f"{count} feeds are configured, more than max_feeds {max_feeds}: raise --max-feeds"
+
+
+class FeedAnnouncer:
+    """The hub's feeds by name (``feeds``), the cached hello, and the
+    declarations of feeds added since the last announcement."""
+
+    def __init__(self, flush_interval: float) -> None:
+        self.feeds: dict[str, FeedInfo] = {}
+        self._flush_interval = flush_interval
+        self._hello: tuple[str, str] | None = None  # (epoch, encoded hello)
+        self._added: list[dict[str, Any]] = []
+
+    def add(self, info: FeedInfo) -> None:
+        """Register *info*; viewers already connected learn of it at ``announce``."""
+        if info.name in self.feeds:
+            raise ValueError(f"feed {info.name!r} is already registered")
+        self.feeds[info.name] = info
+        self._hello = None
+        self._added.append(info.to_dict())
+
+    def hello(self, epoch: str) -> str:
+        """The hello declaring every feed (encoded once per change)."""
+        if self._hello is None or self._hello[0] != epoch:
+            feeds = [info.to_dict() for info in self.feeds.values()]
+            self._hello = (epoch, encode_hello(epoch, self._flush_interval, feeds))
+        return self._hello[1]
+
+    def announce(self, clients: Iterable[Client], send: Callable[[Client, str], None]) -> None:
+        """``send`` each of *clients* one ``feeds`` message declaring the feeds
+        added since the last call; nothing when none were."""
+        if not self._added:
+            return
+        frame = encode_feeds_added(self._added)
+        self._added = []
+        for client in clients:
+            send(client, frame)
