@@ -24,6 +24,7 @@ from dashboard.assets import StaticAssets
 from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
 from dashboard.gate import access_blueprint, session_end_of
+from dashboard.health import HealthCollector, health_reasons
 from dashboard.hub import Hub
 from dashboard.ingest import ingest_blueprint
 from dashboard.limits import Limits, limits_from_config
@@ -119,8 +120,10 @@ def create_app(
             raise ValueError("history_db keeps the in-memory backplane's numbering: no backplane=")
         # Raises HistoryStoreError (clear message) for a file that cannot be used.
         store, stored = open_history_store(config.history_db, config.history_size)
-        # The same epoch, each feed numbered on from its last kept seq.
-        backplane = MemoryBackplane(epoch=stored.epoch, seqs=stored.last_seqs)
+        # Each feed numbered on from its last kept seq; after an unclean stop
+        # (a new epoch) its first new point is drawn after a break.
+        breaks = () if stored.complete else stored.points.keys()
+        backplane = MemoryBackplane(epoch=stored.epoch, seqs=stored.last_seqs, breaks=breaks)
     limits = limits_from_config(config)
     metrics.limit_violations = limits.violations  # read at scrape time
     hub = Hub(
@@ -141,6 +144,11 @@ def create_app(
     backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
     producers = Producers(hub, sources, backoff, metrics)
     runtime = Runtime(config, hub, producers, assets, metrics, limits, store=store)
+
+    def feed_states() -> list[str]:
+        return [status.state for status in producers.status.values()]
+
+    metrics.registry.register(HealthCollector(feed_states, store))
     app.extensions["livefeed"] = runtime
 
     @app.while_serving
@@ -193,8 +201,11 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> Response:
+        # 200 whatever the reasons: the server is alive; "degraded" says what fails.
+        reasons = health_reasons(store.failing if store else None, feed_states())
         return jsonify(
-            status="ok",
+            status="degraded" if reasons else "ok",
+            reasons=reasons,
             uptime_s=round(time.monotonic() - runtime.started, 3),
             epoch=hub.epoch,
             feeds=len(hub.feeds),

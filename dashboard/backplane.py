@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
 from dashboard.protocol import Point
@@ -60,9 +60,13 @@ class MemoryBackplane:
         *,
         epoch: str | None = None,
         seqs: Mapping[str, int] | None = None,
+        breaks: Iterable[str] = (),
     ) -> None:
         self.epoch = epoch or new_epoch()
         self._seqs: dict[str, int] = dict(seqs or {})
+        # Feeds whose next point starts a new stretch whoever publishes it: a
+        # history file not closed cleanly may lack points sent after its last.
+        self._breaks = set(breaks)
         self._queue: asyncio.Queue[Point] = asyncio.Queue(maxsize=max_pending)
         self._room = asyncio.Event()
 
@@ -84,6 +88,9 @@ class MemoryBackplane:
         # leave in seq order even with several concurrent publishers.
         seq = self._seqs.get(feed, 0) + 1
         self._seqs[feed] = seq
+        if self._breaks and feed in self._breaks:
+            self._breaks.discard(feed)
+            gap = True
         self._queue.put_nowait(Point(feed, seq, ts, values, gap))
 
     async def points(self) -> AsyncIterator[Point]:

@@ -19,6 +19,7 @@ from typing import NoReturn
 from dashboard.app import create_app
 from dashboard.config import LOG_LEVELS, DashboardConfig
 from dashboard.config_file import ConfigFile, read_config_file
+from dashboard.listen_backlog import backlog_warning, kernel_backlog_cap
 from dashboard.schema import SettingError
 from dashboard.server import bind_socket, serve, url_of
 from dashboard.settings import Given, build_config, env_name, from_environment, setting_names
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--config", type=Path, help="TOML file with [server] settings and [[feeds]]")
     add("--host", help=f"address to bind (default {defaults.host})")
     add("--port", help=f"port, 0 for any free one (default {defaults.port})")
+    add(
+        "--listen-backlog",
+        metavar="N",
+        help="connections queued before they are accepted; the kernel caps it at "
+        f"net.core.somaxconn (default {defaults.listen_backlog})",
+    )
     add(
         "--feed",
         nargs="+",
@@ -196,9 +203,12 @@ async def run(config: DashboardConfig) -> None:
     except HistoryStoreError as exc:  # the file, not the setting: 1, like a taken port
         raise SystemExit(f"{program_name()}: error: {exc}") from None
     try:
-        sock = bind_socket(config.host, config.port)
+        sock = bind_socket(config.host, config.port, config.listen_backlog)
     except OSError as exc:
         raise SystemExit(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
+    capped = backlog_warning(config.listen_backlog, kernel_backlog_cap())
+    if capped:
+        log.warning(capped)
     url = url_of(sock, tls=config.certfile is not None)
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()

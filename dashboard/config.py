@@ -17,6 +17,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from dashboard.access import check_allowed_origin, check_tls_files
+from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG, MAX_LISTEN_BACKLOG
 from dashboard.schema import check_fields
 from dashboard.sessions import MAX_SESSION_AGE
 from feeds.base import check_name
@@ -48,6 +49,7 @@ def check_static_dir(path: Path) -> Path:
 
 
 Port = Annotated[int, Field(ge=0, le=65535)]
+Backlog = Annotated[int, Field(ge=1, le=MAX_LISTEN_BACKLOG)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 Positive = Annotated[float, Field(gt=0)]
 ZeroOrMore = Annotated[float, Field(ge=0)]  # for rates and timeouts 0 is "off"
@@ -85,6 +87,9 @@ StaticDir = Annotated[
 class DashboardConfig:
     host: NonEmpty = "127.0.0.1"
     port: Port = 8000
+    # Connections the kernel queues before the server accepts them; capped
+    # by the kernel at net.core.somaxconn (dashboard/listen_backlog.py).
+    listen_backlog: Backlog = DEFAULT_LISTEN_BACKLOG
     log_level: LogLevel = "info"
 
     # Feeds to run; empty: the simulated tickers below.

@@ -30,6 +30,7 @@ from wsproto.events import Event as WSProtoEvent
 
 from dashboard.ingest import INGEST_WS_PATH
 from dashboard.limits import MESSAGE_TOO_BIG
+from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG
 from dashboard.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -43,16 +44,17 @@ CLOSE_FLUSH_TIMEOUT = 2.0
 INGEST_PATH = INGEST_WS_PATH.encode()
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int, backlog: int = DEFAULT_LISTEN_BACKLOG) -> socket.socket:
     """A listening TCP socket; port 0 picks a free port (read it back with
     ``getsockname()``). Binding here, not in Hypercorn, is what lets the
-    caller know the real address before serving starts."""
+    caller know the real address before serving starts. *backlog*: see
+    dashboard/listen_backlog.py."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host.strip("[]"), port))
-        sock.listen(1024)
+        sock.listen(backlog)
     except OSError:
         sock.close()
         raise
@@ -335,6 +337,8 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     # beside the application's logging; route it through logging instead.
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = runtime.config.shutdown_timeout
+    # Hypercorn listens on the socket again with its own backlog (100 by default).
+    config.backlog = runtime.config.listen_backlog
     settings = runtime.config
     # The largest WebSocket message anyone may send is an ingest one; every
     # other path gets the viewer limit (_WSStream).

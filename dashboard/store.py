@@ -26,6 +26,26 @@ Why the guarantees hold:
   snapshot instead of a replay.
 - The file is locked for one process: two dashboards numbering the same feeds
   under one epoch would hand out the same seqs twice.
+
+When writes fail (a full disk) live data goes on, and the file never holds a
+silent hole (dashboard/history_writer.py):
+
+- Points that could not be written stay queued in memory, oldest first, and
+  the writer tries again after a capped backoff. Once a write succeeds the
+  queue goes to the file in the order it was sent: no hole, and no point is
+  stored before an earlier one of its feed. ``failing`` says why meanwhile
+  (/healthz, /metrics).
+- Past ``max_queued`` points waiting, the queue is dropped (memory stays
+  bounded), counted as ``lost``, and saving goes on when it can. The file
+  then has a hole in seq that no load bridges (only the points after a feed's
+  newest hole are restored), and it is not marked clean at the stop.
+- A file not marked clean (killed, points lost, or still failing at the stop)
+  gives the next start a new epoch, and ``StoredHistory.complete`` is False:
+  the app breaks each restored feed's line before its first new point, so the
+  stored points are never drawn as joined to the new ones across points that
+  were sent but not stored.
+- A start that fails leaves no file behind that it created (a disk already
+  full at start fails on the new file's first write).
 """
 
 from __future__ import annotations
@@ -40,6 +60,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from dashboard.backplane import new_epoch
+from dashboard.history_writer import RETRY_INITIAL, HistoryWriter
 from dashboard.protocol import Point
 
 log = logging.getLogger(__name__)
@@ -51,8 +72,8 @@ SCHEMA_VERSION = "1"
 #: however many flushes it covers. A crash loses at most this much, and a
 #: crash starts a new epoch anyway.
 WRITE_INTERVAL = 1.0
-#: Points waiting for a write beyond which the disk is deemed stuck: saving
-#: stops for the run (memory stays bounded) and the next start is unclean.
+#: Points waiting for a write (a slow or full disk) beyond which they are
+#: dropped: memory stays bounded, and the next start is unclean.
 MAX_QUEUED = 100_000
 
 _SCHEMA = """
@@ -74,6 +95,10 @@ class StoredHistory(NamedTuple):
     epoch: str
     #: Per feed, its last points in seq order, with no gap.
     points: dict[str, list[Point]]
+    #: The last run closed the file cleanly: every point it sent is stored, so
+    #: new points continue the stored ones. False: a new epoch, and each feed's
+    #: line breaks before its first new point.
+    complete: bool = True
 
     @property
     def last_seqs(self) -> dict[str, int]:
@@ -87,9 +112,22 @@ class HistoryStore(Protocol):
     def start(self) -> None:
         """Begin writing in the background (needs the running loop)."""
 
+    @property
+    def failing(self) -> str | None:
+        """Why writes fail, while they do (they are being retried); else None."""
+
+    @property
+    def queued(self) -> int:
+        """Points waiting to be written."""
+
+    @property
+    def lost(self) -> int:
+        """Points dropped unsaved because too many were waiting."""
+
     def append(self, points: Sequence[Point]) -> None:
         """Keep one flush's points, in order. Never blocks and never raises: a
-        store that cannot write logs it and stops writing; live data goes on."""
+        store that cannot write logs it, keeps the points (bounded) and
+        retries; live data goes on."""
 
     async def close(self) -> None:
         """Write everything appended, then release the file."""
@@ -113,6 +151,7 @@ class SqliteHistoryStore:
         lock_timeout: float = 2.0,
         write_interval: float = WRITE_INTERVAL,
         max_queued: int = MAX_QUEUED,
+        retry_initial: float = RETRY_INITIAL,
     ) -> None:
         if keep < 1:
             raise ValueError(f"keep must be >= 1, not {keep}")
@@ -121,18 +160,16 @@ class SqliteHistoryStore:
         # How long to wait for a dashboard that still has the file (one
         # being restarted may not have closed it yet).
         self._lock_timeout = lock_timeout
-        self._write_interval = write_interval
-        self._max_queued = max_queued
         self._trim_every = max(1, keep // 4)
         self._since_trim: dict[str, int] = {}
         self._loaded = False  # load() marked the file "not closed cleanly"
-        self._failed = False
-        # Flushes' point lists waiting for the writer, oldest first.
-        self._queue: list[Sequence[Point]] = []
-        self._queued = 0
-        self._wake = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
+        self._writer = HistoryWriter(
+            self.write,
+            f"history db {path}",
+            write_interval=write_interval,
+            max_queued=max_queued,
+            retry_initial=retry_initial,
+        )
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -190,7 +227,8 @@ class SqliteHistoryStore:
         try:
             meta = _meta(self._db)
             epoch = meta.get("epoch")
-            if epoch is not None and meta.get("clean") != "1":
+            complete = epoch is None or meta.get("clean") == "1"
+            if not complete:
                 log.warning(
                     "history db %s was not closed cleanly: new epoch, viewers reset", self.path
                 )
@@ -214,7 +252,7 @@ class SqliteHistoryStore:
         except sqlite3.Error as exc:
             raise self._error("cannot be read", exc) from None
         self._loaded = True
-        return StoredHistory(epoch, points)
+        return StoredHistory(epoch, points, complete)
 
     def _read_points(self) -> dict[str, list[Point]]:
         points: dict[str, list[Point]] = {}
@@ -234,56 +272,24 @@ class SqliteHistoryStore:
     @property
     def queued(self) -> int:
         """Points waiting for the writer."""
-        return self._queued
+        return self._writer.queued
+
+    @property
+    def lost(self) -> int:
+        return self._writer.lost
+
+    @property
+    def failing(self) -> str | None:
+        return self._writer.failing
 
     def start(self) -> None:
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_forever(), name="history-writer")
+        self._writer.start()
 
     def append(self, points: Sequence[Point]) -> None:
-        if self._failed or not points:
-            return
-        self._queue.append(points)  # the hub hands over its list: no copy
-        self._queued += len(points)
-        if self._queued > self._max_queued:
-            self._fail(f"{self._queued} points waiting: the disk is not keeping up")
-            return
-        self._wake.set()
-
-    async def _write_forever(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch = [point for points in self._queue for point in points]
-            self._queue, self._queued = [], 0
-            if batch and not self._failed:
-                try:
-                    # One thread at a time, in order: the next write starts
-                    # only after this one is committed.
-                    await asyncio.to_thread(self.write, batch)
-                except Exception as exc:
-                    log.exception("history db %s: write failed", self.path)
-                    self._fail(f"write failed: {exc}")
-            if self._closing.is_set() and not self._queue:
-                return
-            # Gather points into fewer, larger transactions; close() cuts it short.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._write_interval):
-                    await self._closing.wait()
-
-    def _fail(self, reason: str) -> None:
-        # Live data matters more than its copy on disk. The file stays marked
-        # unclean, so the next start takes a new epoch.
-        self._failed = True
-        self._queue, self._queued = [], 0
-        log.error("history db %s: %s; history not saved until restart", self.path, reason)
+        self._writer.append(points)
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._closing.set()
-            self._wake.set()
-            await self._writer
-            self._writer = None
+        await self._writer.close()
         await asyncio.to_thread(self.close_now)
 
     # --- blocking (in the writer thread, or before serving) ----------------
@@ -326,7 +332,8 @@ class SqliteHistoryStore:
             return
         self._db = None  # type: ignore[assignment]
         try:
-            if self._loaded and not self._failed:
+            # Every point handed over is on disk: the next start continues it.
+            if self._loaded and self._writer.complete:
                 with db:
                     db.execute("UPDATE meta SET value = '1' WHERE key = 'clean'")
         except sqlite3.Error:
@@ -360,11 +367,25 @@ def _gapless_tail(points: Sequence[Point], keep: int) -> list[Point]:
     return tail
 
 
+#: The files SQLite may make beside the database (WAL mode, rollback journal).
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 def open_history_store(path: Path, keep: int) -> tuple[SqliteHistoryStore, StoredHistory]:
-    """Open *path* and load it; the store is closed again if loading fails."""
-    store = SqliteHistoryStore(path, keep)
+    """Open *path* and load it; the store is closed again if loading fails,
+    and the files this call created are removed (a full disk at start would
+    otherwise leave an empty file behind)."""
+    files = [Path(f"{path}{end}") for end in ("", *SIDE_FILES)]
+    absent = [file for file in files if not file.exists()]
     try:
-        return store, store.load()
+        store = SqliteHistoryStore(path, keep)
+        try:
+            return store, store.load()
+        except BaseException:
+            store.close_now()
+            raise
     except BaseException:
-        store.close_now()
+        for created in absent:
+            with contextlib.suppress(FileNotFoundError):
+                created.unlink()
         raise

@@ -138,37 +138,44 @@ async def test_close_writes_everything_still_queued(tmp_path):
 
 
 async def test_a_failed_write_never_raises_and_the_next_start_takes_a_new_epoch(tmp_path, caplog):
-    """A write that fails is logged, live data goes on (append returns), later
-    appends are skipped, and the file is not marked clean."""
+    """A write that fails for another reason than the disk is logged, its
+    points are lost (retrying cannot help), live data goes on (append
+    returns), later points are written, and the file is not marked clean."""
     path = tmp_path / "h.db"
     store, first = open_history_store(path, keep=100)
     store.start()
     unencodable = Point("A", 1, 1000, {"price": object()})  # its JSON cannot be made
     store.append([unencodable])
     await wait_until(lambda: "write failed" in caplog.text, what="the failed write")
+    assert store.lost == 1 and store.failing is None
     store.append(points("A", range(2, 4)))
     await store.close()
     store, after = open_history_store(path, keep=100)
     store.close_now()
-    assert after.epoch != first.epoch and after.points == {}
+    assert after.epoch != first.epoch and not after.complete
+    assert [p.seq for p in after.points["A"]] == [2, 3]
 
 
-async def test_a_stuck_disk_stops_saving_with_memory_bounded(tmp_path, caplog):
-    """Past max_queued points waiting for the writer, saving stops for the run
-    (the queue is dropped) and the file is left unclean."""
+async def test_a_stuck_disk_drops_the_queue_past_its_bound_and_leaves_the_file_unclean(
+    tmp_path, caplog
+):
+    """Past max_queued points waiting for the writer, the queue is dropped
+    (memory stays bounded) and counted; later points are queued again and
+    written, but the file is left unclean: the next start takes a new epoch."""
     path = tmp_path / "h.db"
     store = SqliteHistoryStore(path, keep=100, max_queued=5)
     first = store.load()
     # No writer started: as if every write hung.
     store.append(points("A", range(1, 4)))
     store.append(points("A", range(4, 7)))
-    assert store.queued == 0 and "not keeping up" in caplog.text
+    assert store.queued == 0 and store.lost == 6 and "not kept" in caplog.text
     store.append(points("A", range(7, 9)))
-    assert store.queued == 0
+    assert store.queued == 2
     await store.close()
     store, after = open_history_store(path, keep=100)
     store.close_now()
-    assert after.epoch != first.epoch and after.points == {}
+    assert after.epoch != first.epoch and not after.complete
+    assert [p.seq for p in after.points["A"]] == [7, 8]
 
 
 def test_corrupt_file_is_a_clear_error(tmp_path):
