@@ -92,8 +92,8 @@ class Hub:
         self._waiting = asyncio.Event()  # set when a flush has something to send
         self._history_size = history_size
         self._clock = clock
-        bounds = (client_conflate_frames, max_viewer_lag, max_viewer_bytes, clock)
-        self._new_channel = lambda address: ClientChannel(client_max_frames, address, *bounds)
+        self._client_max_frames = client_max_frames
+        self._bounds = (client_conflate_frames, max_viewer_lag, max_viewer_bytes, clock)
         self._lagging = Lagging(slow_client_timeout)
         self._max_pending_points = max_pending_points
         self.feeds: dict[str, FeedInfo] = {}
@@ -319,7 +319,7 @@ class Hub:
         """Register a viewer and queue its hello (and, by default, a snapshot of
         everything). With ``subscribe=False`` it receives nothing more until it
         sends a subscribe message."""
-        client = self._new_channel(address)
+        client = ClientChannel(self._client_max_frames, address, *self._bounds)
         self._clients.add(client)
         self.limits.watch(client)
         self._no_clients.clear()
