@@ -9,6 +9,7 @@ import pytest
 
 from dashboard.backplane import MemoryBackplane
 from dashboard.channel import Backlog, ClientChannel
+from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
 from dashboard.lagging import Lagging, worst_lag
 from dashboard.protocol import Point
@@ -232,3 +233,32 @@ def test_lagging_due_takes_the_time_and_frees_a_caught_up_viewer():
     ((caught_up, latest),), hopeless = lagging.due(clock.now + 1.6)
     assert caught_up is client and [p.seq for p in latest] == [1] and hopeless == []
     assert worst_lag([client], clock.now + 2.0) == 0.0
+
+
+# --- the settings ----------------------------------------------------------------------
+
+
+def test_lag_settings_from_the_command_line_environment_and_file(tmp_path, capsys):
+    """--max-viewer-lag, DASHBOARD_MAX_VIEWER_BYTES and the file set the bounds;
+    a bound of 0 stops the start with one line naming where it came from."""
+    from dashboard.cli import config_from_args
+
+    config = config_from_args(
+        ["--max-viewer-lag", "0.5"], environ={"DASHBOARD_MAX_VIEWER_BYTES": "1000"}
+    )
+    assert (config.max_viewer_lag, config.max_viewer_bytes) == (0.5, 1000)
+    assert DashboardConfig().max_viewer_lag == 2.0
+    assert DashboardConfig().max_viewer_bytes == 4 * 2**20
+    for argv, environ, message in (
+        (["--max-viewer-lag", "0"], {}, '--max-viewer-lag must be a number > 0, not "0"'),
+        (
+            [],
+            {"DASHBOARD_MAX_VIEWER_BYTES": "0"},
+            '$DASHBOARD_MAX_VIEWER_BYTES must be an integer >= 1, not "0"',
+        ),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            config_from_args(argv, environ=environ)
+        assert exited.value.code == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert message in line
