@@ -188,6 +188,8 @@ def viewer_figures(viewer: dict, window: tuple[float, float]) -> dict:
 
 def one_run(args: argparse.Namespace) -> dict:
     """A fresh server and viewers; both phases; the figures of each."""
+    # Over 60 lines: one run's timeline read top to bottom (start, phases,
+    # collect) with the try/finally that stops every child around all of it.
     cmd = [sys.executable, "-m", "dashboard", "--port", "0", "--symbols", "S0", "--rate", "1"]
     cmd += ["--ingest-token", TOKEN, "--log-level", "warning"]
     cmd += ["--max-connections-per-address", "0"]  # every viewer is 127.0.0.1
