@@ -133,6 +133,8 @@ def create_app(
         client_max_frames=config.client_max_frames,
         client_conflate_frames=config.client_conflate_frames,
         slow_client_timeout=config.slow_client_timeout,
+        max_viewer_lag=config.max_viewer_lag,
+        max_viewer_bytes=config.max_viewer_bytes,
         store=store,
         metrics=metrics,
         limits=limits,

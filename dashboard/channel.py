@@ -1,8 +1,10 @@
-"""One viewer's outbox: a bounded queue of encoded frames with a close signal."""
+"""One viewer's outbox: a bounded queue of encoded frames with a close signal,
+and the rule (``Backlog``, pure) for when what waits there puts it behind."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,31 @@ class Subscription:
 
 ALL = Subscription()
 
+#: Defaults of the age and byte bounds (``max_viewer_lag``, ``max_viewer_bytes``).
+MAX_LAG_S = 2.0
+MAX_BYTES = 4 * 2**20
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits for one viewer: frames not yet written, their size, and how
+    long the oldest has waited (the one being written counts until it is)."""
+
+    frames: int
+    size: int  # characters: a frame is about as many bytes (the JSON is ASCII)
+    age: float  # seconds
+
+    def behind(self, frames: int, seconds: float, size: int) -> bool:
+        """Too far behind to queue another batch: any bound reached. Frames
+        alone miss a viewer whose frames are few but big or old (10,000-point
+        batches: a handful is seconds of data)."""
+        return self.frames >= frames or self.age >= seconds or self.size >= size
+
+    def caught_up(self, frames: int, seconds: float, size: int) -> bool:
+        """Drained to half of every bound: a conflated batch may follow
+        (half, so a viewer at a bound does not flip on every flush)."""
+        return self.frames <= frames // 2 and self.age < seconds / 2 and self.size <= size // 2
+
 
 class ClientChannel:
     """Frames waiting to be written to one WebSocket.
@@ -34,15 +61,31 @@ class ClientChannel:
     grow memory or hold others back. Before that, a client with
     ``conflate_at`` frames waiting is *lagging*: the hub stops queueing
     batches for it and keeps only the latest point per feed in ``conflated``
-    (bounded by the number of feeds) until it has caught up.
+    (bounded by the number of feeds) until it has caught up. It is lagging as
+    well when its oldest unwritten frame has waited ``max_lag`` seconds or
+    its frames hold ``max_bytes``: a few frames of 10,000 points each are
+    seconds of data (see :class:`Backlog`). Frames are stamped with *clock*
+    (monotonic seconds) when queued; decisions take the time as ``now``.
     """
 
-    def __init__(self, max_frames: int, address: str = "", conflate_at: int | None = None) -> None:
+    def __init__(
+        self,
+        max_frames: int,
+        address: str = "",
+        conflate_at: int | None = None,
+        max_lag: float = MAX_LAG_S,
+        max_bytes: int = MAX_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, not {max_frames}")
         self.conflate_at = max_frames if conflate_at is None else conflate_at
         if not 1 <= self.conflate_at <= max_frames:
             raise ValueError(f"conflate_at must be 1-{max_frames}, not {conflate_at}")
+        if not max_lag > 0 or max_bytes < 1:
+            raise ValueError(f"max_lag must be > 0 and max_bytes >= 1, not {max_lag}, {max_bytes}")
+        self.max_lag, self.max_bytes = max_lag, max_bytes
+        self._clock = clock
         #: Since when (monotonic s) batches have been conflated; None: not lagging.
         self.lagging_since: float | None = None
         self.conflated: dict[str, Point] = {}
@@ -53,6 +96,11 @@ class ClientChannel:
         self.close_reason = ""
         self._max_frames = max_frames
         self._outbox: deque[str] = deque()
+        self._stamps: deque[float] = deque()  # when each frame of the outbox was queued
+        self._size = 0  # characters in the outbox and in the frame being written
+        # The frame handed to the writer: (queued at, size) until the writer
+        # asks for the next one, i.e. until its write returned.
+        self._writing: tuple[float, int] | None = None
         self._ready = asyncio.Event()
         self._on_discard: Callable[[], object] | None = None
 
@@ -60,15 +108,25 @@ class ClientChannel:
     def queued(self) -> int:
         return len(self._outbox)
 
-    @property
-    def behind(self) -> bool:
-        """Too many frames waiting to queue another batch."""
-        return len(self._outbox) >= self.conflate_at
+    def backlog(self, now: float) -> Backlog:
+        """What waits for this viewer at *now* (the frame being written included)."""
+        oldest = self._writing[0] if self._writing else self._stamps[0] if self._stamps else now
+        frames = len(self._outbox) + (self._writing is not None)
+        return Backlog(frames, self._size, max(0.0, now - oldest))
 
-    @property
-    def caught_up(self) -> bool:
-        """Drained enough (half of ``conflate_at``) to leave the lagging state."""
-        return len(self._outbox) <= self.conflate_at // 2
+    def behind(self, now: float) -> bool:
+        """Too far behind (frames, age or bytes) to queue another batch."""
+        return self.backlog(now).behind(self.conflate_at, self.max_lag, self.max_bytes)
+
+    def caught_up(self, now: float) -> bool:
+        """Drained enough (half of every bound) to leave the lagging state."""
+        return self.backlog(now).caught_up(self.conflate_at, self.max_lag, self.max_bytes)
+
+    def lag(self, now: float) -> float:
+        """Seconds of data this viewer misses: its oldest unwritten frame's
+        age, or, while lagging, the time since it started lagging if longer."""
+        held = now - self.lagging_since if self.lagging_since is not None else 0.0
+        return max(self.backlog(now).age, held)
 
     @property
     def closing(self) -> bool:
@@ -81,6 +139,8 @@ class ClientChannel:
         if len(self._outbox) >= self._max_frames:
             return False
         self._outbox.append(frame)
+        self._stamps.append(self._clock())
+        self._size += len(frame)
         self._ready.set()
         return True
 
@@ -98,7 +158,7 @@ class ClientChannel:
         self.close_code, self.close_reason = code, reason
         self._ready.set()
         if discard:
-            self._outbox.clear()
+            self._forget_frames()
             self.conflated.clear()
             if self._on_discard is not None:
                 self._on_discard()
@@ -106,14 +166,27 @@ class ClientChannel:
     def take_all(self) -> list[str]:
         """Every queued frame, removed from the outbox, without waiting."""
         frames = list(self._outbox)
-        self._outbox.clear()
+        self._forget_frames()
         return frames
 
+    def _forget_frames(self) -> None:
+        self._outbox.clear()
+        self._stamps.clear()
+        self._size, self._writing = 0, None
+
     async def next_frame(self) -> str | None:
-        """The next frame to write, or None when the channel is closing."""
+        """The next frame to write, or None when the channel is closing.
+        Called again once the previous frame is written: until then that
+        frame counts as waiting (a write blocks while the peer's TCP window
+        and the kernel's buffers are full)."""
+        if self._writing is not None:
+            self._size -= self._writing[1]
+            self._writing = None
         while not self._outbox:
             if self.closing:
                 return None
             self._ready.clear()
             await self._ready.wait()
-        return self._outbox.popleft()
+        frame = self._outbox.popleft()
+        self._writing = (self._stamps.popleft(), len(frame))
+        return frame

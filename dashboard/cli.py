@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop a connection that sends nothing, not even a pong, for this long; "
         f"0 for never (default {defaults.read_timeout:g})",
     )
+    add(
+        "--max-viewer-lag",
+        metavar="SECONDS",
+        help="a viewer whose oldest unsent data is this old gets only the latest point per "
+        f"feed until it catches up (default {defaults.max_viewer_lag:g})",
+    )
     add("--log-level", metavar="{" + ",".join(LOG_LEVELS) + "}", help="default info")
     return parser
 

@@ -11,11 +11,9 @@ point produced just after a flush for a whole interval; producers tick in
 bursts (every feed of a ticker wakes at once), so a short wait collects the
 burst into one frame and an idle hub answers a new point almost at once.
 
-A viewer that falls behind (``client_conflate_frames`` frames not yet
-written) gets no more batches until it has drained half of them; meanwhile
-the hub keeps the latest point per feed for it and then sends those in one
-``conflated`` batch. One still behind after ``slow_client_timeout`` seconds
-is closed with 1008 and resumes from its last seq when it reconnects.
+A viewer behind by frames, age or bytes gets the latest point per feed in one
+``conflated`` batch once drained; one behind past ``slow_client_timeout`` is
+closed with 1008 and resumes on reconnect (dashboard/lagging.py, channel.py).
 """
 
 from __future__ import annotations
@@ -24,15 +22,15 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dashboard.announce import FeedAnnouncer
 from dashboard.backplane import Backplane
 from dashboard.catchup import catch_up, feeds_of, resolve
-from dashboard.channel import ALL, ClientChannel, Subscription
+from dashboard.channel import ALL, MAX_BYTES, MAX_LAG_S, ClientChannel, Subscription
 from dashboard.history import FeedHistory
-from dashboard.lagging import Lagging
+from dashboard.lagging import Lagging, close_slow, worst_lag
 from dashboard.limits import Limits
 from dashboard.logs import log_event
 from dashboard.metrics import Metrics
@@ -78,6 +76,9 @@ class Hub:
         client_max_frames: int = 256,
         client_conflate_frames: int | None = None,
         slow_client_timeout: float = 30.0,
+        max_viewer_lag: float = MAX_LAG_S,
+        max_viewer_bytes: int = MAX_BYTES,
+        clock: Callable[[], float] = time.monotonic,  # viewers' frames are stamped with it
         max_pending_points: int = 50_000,
         limits: Limits | None = None,
         store: HistoryStore | None = None,
@@ -90,8 +91,9 @@ class Hub:
         self.coalesce = coalesce
         self._waiting = asyncio.Event()  # set when a flush has something to send
         self._history_size = history_size
+        self._clock = clock
         self._client_max_frames = client_max_frames
-        self._client_conflate_frames = client_conflate_frames
+        self._bounds = (client_conflate_frames, max_viewer_lag, max_viewer_bytes, clock)
         self._lagging = Lagging(slow_client_timeout)
         self._max_pending_points = max_pending_points
         self._announcer = FeedAnnouncer(flush_interval)
@@ -116,6 +118,7 @@ class Hub:
         self.metrics = metrics if metrics is not None else Metrics()
         self.metrics.viewers.set_function(lambda: len(self._clients))
         self.metrics.hub_lag.set_function(lambda: self.lag)
+        self.metrics.viewer_lag.set_function(lambda: worst_lag(self._clients, clock()))
         self.metrics.flush_seconds.set_function(lambda: self.last_flush_seconds)
 
     @property
@@ -241,7 +244,7 @@ class Hub:
 
         *now* (monotonic seconds) times lagging viewers; tests pass it.
         """
-        now = time.monotonic() if now is None else now
+        now = self._clock() if now is None else now
         self._announcer.announce(self._clients, self._send)  # before points of new feeds
         if self._status_sent != self._status_version:
             self._status_sent = version = self._status_version
@@ -278,7 +281,7 @@ class Hub:
             frame = None  # encoded once, and only if someone takes it
             sent = 0
             for client in clients:
-                if client.lagging_since is None and not client.behind:
+                if client.lagging_since is None and not client.behind(now):
                     frame = frame or encode_batch(selected, subscription.series)
                     self._send(client, frame)
                     sent += 1
@@ -299,7 +302,7 @@ class Hub:
                 self.metrics.conflated()
                 self.metrics.points_sent += len(latest)
         for client, behind in hopeless:
-            self._close_slow(client, behind_s=round(behind, 1))
+            close_slow(client, behind_s=round(behind, 1))
 
     # --- viewers ----------------------------------------------------------
 
@@ -311,7 +314,7 @@ class Hub:
         everything). With ``subscribe=False`` it receives nothing more until it
         sends a subscribe message."""
         self._announcer.announce(self._clients, self._send)  # its hello lists them all
-        client = ClientChannel(self._client_max_frames, address, self._client_conflate_frames)
+        client = ClientChannel(self._client_max_frames, address, *self._bounds)
         self._clients.add(client)
         self.limits.watch(client)
         self._no_clients.clear()
@@ -386,11 +389,4 @@ class Hub:
 
     def _send(self, client: ClientChannel, frame: str) -> None:
         if not client.push(frame):
-            self._close_slow(client, queued=client.queued)
-
-    def _close_slow(self, client: ClientChannel, **why: Any) -> None:
-        """Drop *client*'s frames and close it (1008); it resumes on reconnect."""
-        reason = "too slow: reconnect and resume"
-        fields = {"client": client.address, "code": CLOSE_POLICY, "reason": reason, **why}
-        log_event(log, logging.WARNING, "slow_client_closed", **fields)
-        client.close(CLOSE_POLICY, reason, discard=True)
+            close_slow(client, queued=client.queued)

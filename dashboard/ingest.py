@@ -24,7 +24,6 @@ from quart import Blueprint, Response, request, websocket
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.announce import too_many_feeds
-from dashboard.limits import CLOSE_POLICY, MESSAGE_RATE, TOO_MANY_MESSAGES
 from dashboard.logs import client_address, log_event
 from dashboard.points import PointError, check_ts, check_value, unknown_series
 from feeds.base import FeedInfo, Series, check_name
@@ -371,13 +370,12 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
         await websocket.accept()
         rate = limits.ingest_messages.bucket()
         while True:
-            raw = await receive_unless_closing()
+            # Over its rate it is slowed, not refused: the next message is not
+            # read until there is a token, so TCP pushes back on the sender.
+            ready = rate is None or await rate.take(runtime.closing)
+            raw = await receive_unless_closing() if ready else None
             if raw is None:
                 await websocket.close(1001, "server shutting down")
-                return None
-            if rate is not None and not rate.allow():
-                limits.count(MESSAGE_RATE, str(websocket.remote_addr or ""))
-                await websocket.close(CLOSE_POLICY, TOO_MANY_MESSAGES)
                 return None
             if len(raw) > config.ingest_max_bytes:
                 reason = f"message over {config.ingest_max_bytes} bytes"

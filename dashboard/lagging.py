@@ -1,18 +1,27 @@
 """Viewers that fell behind: what the hub keeps for them, and when it lets go.
 
-Pure code, driven by the hub at each flush with the time. A lagging viewer
-gets no batches; for it the hub keeps only the latest point per feed (so at
-most one point per feed, however long it lags). Once it has drained half of
-its outbox it is *caught up* and gets those points as one conflated batch;
-one still behind after ``timeout`` seconds is *hopeless* and is closed.
+Pure code, driven by the hub at each flush with the time. A viewer is
+behind when its unwritten frames reach a count, an age or a size (see
+``dashboard.channel.Backlog``). A lagging viewer gets no batches; for it the
+hub keeps only the latest point per feed (so at most one point per feed,
+however long it lags). Once it has drained to half of every bound it is
+*caught up* and gets those points as one conflated batch; one still behind
+after ``timeout`` seconds is *hopeless* and is closed.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from typing import Any
 
 from dashboard.channel import ClientChannel
+from dashboard.limits import CLOSE_POLICY
+from dashboard.logs import log_event
 from dashboard.protocol import Point
+
+log = logging.getLogger(__name__)
+SLOW = "too slow: reconnect and resume"
 
 
 class Lagging:
@@ -54,7 +63,7 @@ class Lagging:
             behind = now - (client.lagging_since or now)
             if client.closing:
                 self.forget(client)
-            elif client.caught_up:
+            elif client.caught_up(now):
                 latest = sorted(client.conflated.values(), key=lambda p: p.ts)
                 self.forget(client)
                 caught_up.append((client, latest))
@@ -62,3 +71,16 @@ class Lagging:
                 self.forget(client)
                 hopeless.append((client, behind))
         return caught_up, hopeless
+
+
+def worst_lag(clients: Iterable[ClientChannel], now: float) -> float:
+    """Seconds of data the worst-served viewer misses (0 with none): the gauge
+    that shows viewers falling behind, which the hub's own lag does not."""
+    return max((client.lag(now) for client in clients if not client.closing), default=0.0)
+
+
+def close_slow(client: ClientChannel, **why: Any) -> None:
+    """Drop *client*'s frames and close it (1008); it resumes on reconnect."""
+    fields = {"client": client.address, "code": CLOSE_POLICY, "reason": SLOW, **why}
+    log_event(log, logging.WARNING, "slow_client_closed", **fields)
+    client.close(CLOSE_POLICY, SLOW, discard=True)

@@ -1,12 +1,14 @@
 """Per-client limits as pure code: token buckets, connections per address, counts.
 
 Nothing here does I/O: the viewer, ingest and server layers ask these objects
-whether a client may go on and close it when not. Every refusal is counted in
+whether a client may go on and close it when not (or, for ingest, wait:
+``TokenBucket.take``). Every refusal is counted in
 ``Limits.violations`` (reason -> count), for metrics to read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Reasons counted in ``Limits.violations``.
-MESSAGE_RATE = "message_rate"  # viewer or ingest messages too fast (close 1008)
+MESSAGE_RATE = "message_rate"  # viewer messages too fast (close 1008)
 SUBSCRIBE_RATE = "subscribe_rate"  # viewer subscribes too fast (close 1008)
 SUBSCRIBE_NAMES = "subscribe_names"  # a subscribe listing too many names (error message)
 MESSAGE_TOO_BIG = "message_too_big"  # a message over the size limit (close 1009)
@@ -71,6 +73,19 @@ class TokenBucket:
     def wait(self) -> float:
         """Seconds until ``allow()`` would take a token (0: one is there now)."""
         return max(0.0, (1.0 - self.available()) / self.rate)
+
+    async def take(self, stop: asyncio.Event) -> bool:
+        """Wait for a token and take it; False (none taken) once *stop* is set.
+        The caller reads nothing from its client meanwhile: one over its rate
+        is slowed by TCP back-pressure instead of being refused."""
+        while not self.allow():
+            try:
+                async with asyncio.timeout(self.wait()):
+                    await stop.wait()
+                return False
+            except TimeoutError:
+                pass
+        return True
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,14 @@ class Metrics:
             "event loop is overloaded or flushing stalls.",
             registry=r,
         )
+        self.viewer_lag = Gauge(
+            "livefeed_viewer_lag_seconds",
+            "Seconds of data the worst-served viewer misses: the age of its oldest frame not "
+            "yet written to its socket, or, while it gets conflated batches, how long it has "
+            "been behind. Stays near 0 when viewers keep up; past max_viewer_lag a viewer is "
+            "conflated.",
+            registry=r,
+        )
         self.flush_seconds = Gauge(
             "livefeed_hub_flush_seconds",
             "Duration of the last flush (encode once per subscription, queue for every viewer).",

@@ -51,3 +51,36 @@ def test_fanout_benchmark_tiny_run():
             assert figures["clients"] == 4
             assert figures["points_per_s"] > 0
             assert set(figures["latency_ms"]) == {"samples", "p50", "p95", "p99", "max"}
+
+
+def test_ingest_lag_benchmark_tiny_run():
+    """benchmarks/ingest_lag.py at a tiny load (2 viewers, 1,000-point posts,
+    1 s phases) exits 0 and reports both phases with every viewer's figures."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ingest_lag.py"), "--viewers", "2"]
+        + ["--points", "1000", "--paced-rate", "1000", "--paced-batch", "100"]
+        + ["--duration", "1", "--warmup", "0.5", "--drain", "0.5", "--runs", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for label in (
+        "== maximal ==",
+        "== paced ==",
+        "accepted points/s",
+        "worst viewer lag p99 (ms)",
+        "conflations (all viewers)",
+        "gaps outside conflations",
+    ):
+        assert label in out, f"{label!r} missing from:\n{out}"
+    (run,) = json.loads(out.strip().splitlines()[-1])["runs"]
+    for phase in ("maximal", "paced"):
+        figures = run[phase]
+        assert figures["accepted_points_per_s"] > 0 and figures["errors"] == {}
+        assert [v["id"] for v in figures["viewers"]] == [0, 1]
+        for viewer in figures["viewers"]:
+            assert viewer["samples"] > 0 and viewer["gaps"] == 0
+            assert {"p50", "p99", "max", "conflations"} <= viewer.keys()

@@ -69,6 +69,7 @@ async def test_metrics_endpoint_serves_prometheus_text_with_every_metric(server)
         "livefeed_ingest_points_accepted",
         "livefeed_ingest_rejected",
         "livefeed_hub_lag_seconds",
+        "livefeed_viewer_lag_seconds",
         "livefeed_hub_flush_seconds",
         "process_resident_memory_bytes",
     } <= names

@@ -1,5 +1,6 @@
 """Per-client limits without a server: token buckets, address counts, the hub's checks."""
 
+import asyncio
 import json
 from dataclasses import replace
 
@@ -47,6 +48,28 @@ def test_bucket_refills_only_up_to_its_burst():
     bucket = TokenBucket(rate=10.0, burst=2, clock=clock)
     clock.now += 3600
     assert [bucket.allow() for _ in range(3)] == [True, True, False]
+
+
+async def test_take_waits_for_the_next_token_instead_of_refusing():
+    """Past its burst, take() waits until the next token is due and takes it:
+    an ingest client over its rate is slowed, never refused."""
+    bucket = TokenBucket(rate=50.0, burst=1)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    started = loop.time()
+    assert [await bucket.take(stop) for _ in range(4)] == [True] * 4
+    assert loop.time() - started >= 3 / 50 * 0.9  # three waits of 1/50 s
+    assert not bucket.allow()  # each wait's token was taken
+
+
+async def test_take_gives_up_when_stopped():
+    """A server shutting down ends the wait: nothing is taken."""
+    bucket = TokenBucket(rate=0.001, burst=1)
+    stop = asyncio.Event()
+    assert await bucket.take(stop)
+    asyncio.get_running_loop().call_later(0.05, stop.set)
+    async with asyncio.timeout(5):
+        assert await bucket.take(stop) is False
 
 
 def test_rate_zero_means_no_bucket_and_bad_rates_are_refused():
