@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop a connection that sends nothing, not even a pong, for this long; "
         f"0 for never (default {defaults.read_timeout:g})",
     )
+    add(
+        "--shutdown-timeout",
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long viewers get to take their close frame; "
+        f"what is still open then is cut (default {defaults.shutdown_timeout:g}, at most 300)",
+    )
     add("--log-level", metavar="{" + ",".join(LOG_LEVELS) + "}", help="default info")
     return parser
 
