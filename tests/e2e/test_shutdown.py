@@ -103,7 +103,8 @@ async def test_sigterm_ends_within_the_grace_with_stalled_viewers_and_keeps_the_
     db = tmp_path / "history.db"
     args = ("--symbols", "ACME,GLOBX", "--rate", "50")
     args += ("--history-db", str(db))
-    # The grace is given in the environment: the option is tested in test_cli_settings.
+    # The grace is given in the environment, which today's code also reads (the
+    # option is tested in tests/unit/test_config_sources.py).
     env = {"DASHBOARD_SHUTDOWN_TIMEOUT": str(GRACE), "DASHBOARD_INGEST_TOKEN": TOKEN}
     process, url = await start_cli(*args, env=env)
     log = LogLines(process.stderr)
