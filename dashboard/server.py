@@ -337,12 +337,14 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
         config.certfile = str(runtime.config.certfile)
         config.keyfile = str(runtime.config.keyfile)
 
-    config.open_connections = Connections()  # aborted when the grace ends
+    # Read by each TrackedTCPServer; aborted when the stop's grace ends.
+    connections = Connections()
+    config.open_connections = connections  # type: ignore[attr-defined]
     trigger = stop_trigger(
         shutdown,
         hub=runtime.hub,
         closing=runtime.closing,
-        connections=config.open_connections,
+        connections=connections,
         timeout=runtime.config.shutdown_timeout,
         hypercorn_config=config,
         url=url,
