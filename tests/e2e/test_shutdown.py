@@ -167,3 +167,24 @@ async def test_sigterm_ends_within_the_grace_with_stalled_viewers_and_keeps_the_
     finally:
         await stop_process(process)
     assert replay["type"] == "replay", replay["type"]
+
+
+async def test_a_stop_with_viewers_that_read_does_not_wait_for_the_grace(start_server):
+    """Viewers that take their close frame get 1001 and the stop ends at once:
+    the grace bounds a stop, it is not a wait every stop pays."""
+    server = await start_server(shutdown_timeout=10.0)
+    async with (
+        websockets.connect(server.ws_url) as first,
+        websockets.connect(server.ws_url) as second,
+    ):
+        for ws in (first, second):
+            assert (await recv_json(ws))["type"] == "hello"
+        started = time.monotonic()
+        await server.stop()
+        took = time.monotonic() - started
+        for ws in (first, second):
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await recv_json(ws)
+            assert ws.close_code == 1001
+    assert took < 3.0  # not the 10 s grace
