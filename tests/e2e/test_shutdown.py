@@ -132,7 +132,8 @@ async def test_sigterm_ends_within_the_grace_with_stalled_viewers_and_keeps_the_
         async with asyncio.timeout(30):
             while len(log.clients_with("viewer_lagging")) < 4:
                 await push_bulk(url)
-        feeds = {f["name"]: f["last_seq"] for f in (await get_json(url + "/api/feeds"))["feeds"]}
+        listed = (await get_json(url + "/api/feeds"))["feeds"]
+        seen = {f["name"]: f["last_seq"] for f in listed if f["name"] in ("ACME", "GLOBX")}
 
         process.send_signal(signal.SIGTERM)
         stopped_at = time.monotonic()
@@ -161,12 +162,16 @@ async def test_sigterm_ends_within_the_grace_with_stalled_viewers_and_keeps_the_
         assert (await get_json(url + "/healthz"))["epoch"] == epoch
         async with websockets.connect(url.replace("http", "ws") + "/ws?await_subscribe=1") as ws:
             assert (await recv_json(ws))["epoch"] == epoch
-            resume = {"epoch": epoch, "seqs": feeds}
+            resume = {"epoch": epoch, "seqs": seen}
             await ws.send(json.dumps({"type": "subscribe", "resume": resume}))
             replay = await recv_json(ws)
     finally:
         await stop_process(process)
     assert replay["type"] == "replay", replay["type"]
+    for feed, last in seen.items():
+        # The points published between that listing and the stop were written.
+        seqs = [p["seq"] for p in replay["points"] if p["feed"] == feed]
+        assert seqs and seqs == list(range(last + 1, last + 1 + len(seqs))), feed
 
 
 async def test_a_stop_with_viewers_that_read_does_not_wait_for_the_grace(start_server):
