@@ -156,6 +156,9 @@ async def test_sigterm_ends_within_the_grace_with_stalled_viewers_and_keeps_the_
     for noise in ("Traceback", "Exception in callback", "CancelledError", "Task was destroyed"):
         assert noise not in text, text
     assert "event=server_stopped" in text
+    # The cut-off viewers are logged as closed by the server, without a close frame.
+    cut = 'code=1006 reason="server shutting down" by=server'
+    assert len([line for line in log.lines if cut in line]) >= 3, text
 
     process, url = await start_cli(*args, env=env)
     try:
