@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a viewer whose oldest unsent data is this old gets only the latest point per "
         f"feed until it catches up (default {defaults.max_viewer_lag:g})",
     )
+    add(
+        "--shutdown-timeout",
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long viewers get to take their close frame; "
+        f"what is still open then is cut (default {defaults.shutdown_timeout:g}, at most 300)",
+    )
     add("--log-level", metavar="{" + ",".join(LOG_LEVELS) + "}", help="default info")
     return parser
 

@@ -58,6 +58,9 @@ AtLeastOne = Annotated[int, Field(ge=1)]
 SessionAge = Annotated[float, Field(gt=0, le=MAX_SESSION_AGE)]
 # Each feed holds up to history_size points and a line in every hello.
 FeedCount = Annotated[int, Field(ge=1, le=100_000)]
+# A stop's grace: past 5 minutes a service manager has long since sent SIGKILL
+# (systemd after 90 s, Kubernetes after 30 s, docker stop after 10 s).
+ShutdownGrace = Annotated[float, Field(gt=0, le=300)]
 # A token travels in an Authorization header, where only these are safe; an
 # empty one would leave the door open while looking set.
 Token = Annotated[
@@ -179,8 +182,10 @@ class DashboardConfig:
     # across restarts (viewers then resume with no gap); None: memory only.
     history_db: FilePath | None = None
 
-    # Shutdown: how long viewers get to receive their close frame (1001).
-    shutdown_timeout: Positive = 5.0
+    # Shutdown: how long viewers get to take their close frame (1001); every
+    # connection still open then is aborted, so a stop ends within it
+    # (plus the history's last write) whatever the peers do.
+    shutdown_timeout: ShutdownGrace = 5.0
 
     def __post_init__(self) -> None:
         check_fields(self)  # each field against its annotation: type and range

@@ -4,7 +4,7 @@ Hypercorn's and Quart's WebSocket classes are adjusted here (each says why):
 permessage-deflate made optional, a close frame for frames wsproto cannot
 parse, a smaller message size for viewers, bounded queues of received
 messages, pings that stop with their stream, and connections that do not wait
-for ever on a peer that has stopped reading.
+for ever on a peer that has stopped reading (dashboard/stopping.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 
 from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio import serve as hypercorn_serve
-from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.protocol import h2, h11
 from hypercorn.protocol.events import Body, Data, Event, Request, StreamClosed
@@ -32,6 +31,7 @@ from dashboard.ingest import INGEST_WS_PATH
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG
 from dashboard.logs import log_event
+from dashboard.stopping import Connections, TrackedTCPServer, stop_trigger
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 QUEUED_MESSAGES = 4
 #: How long a connection the server closed waits for the peer's close frame.
 CLOSE_REPLY_TIMEOUT = 2.0
-#: How long a closed socket may wait for a peer to take its unsent bytes.
-CLOSE_FLUSH_TIMEOUT = 2.0
 INGEST_PATH = INGEST_WS_PATH.encode()
 
 
@@ -286,25 +284,8 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
             await asyncio.sleep(CLOSE_REPLY_TIMEOUT)
 
 
-class _TCPServer(TCPServer):
-    """Hypercorn's connection, which gives up on a peer that does not read.
-
-    Hypercorn closes a connection with asyncio's graceful close, which waits
-    until every byte written has been sent. A peer that stopped reading (a
-    frozen tab, a hostile client) never takes them: its socket and task would
-    be held for good, after the app was done with it and after read_timeout.
-    """
-
-    async def _close(self) -> None:
-        loop = asyncio.get_running_loop()
-        abort = loop.call_later(CLOSE_FLUSH_TIMEOUT, self.writer.transport.abort)
-        try:
-            await super()._close()
-        finally:
-            abort.cancel()
-
-
-hypercorn_run.TCPServer = _TCPServer  # type: ignore[misc]
+# Connections that a stop can abort at its deadline (dashboard/stopping.py).
+hypercorn_run.TCPServer = TrackedTCPServer  # type: ignore[misc]
 
 
 # Hypercorn builds its streams by these module names; the subclass only acts
@@ -323,8 +304,8 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
 
     Hypercorn, asked to stop, waits for open connections and then cancels
     them, so WebSocket viewers would see 1011. Here the viewers are first
-    closed with 1001 (going away) by the hub, and Hypercorn is told to stop
-    once they have gone or the configured timeout has passed.
+    closed with 1001 (going away) by the hub, and whatever is still open when
+    ``shutdown_timeout`` has passed is aborted (dashboard/stopping.py).
     """
     runtime = app.extensions["livefeed"]
     url = url_of(sock, tls=runtime.config.certfile is not None)
@@ -336,6 +317,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     # Hypercorn's own handler would print each of its lines a second time
     # beside the application's logging; route it through logging instead.
     config.errorlog = logging.getLogger("hypercorn.error")
+    # Set again when the stop begins, to what is left of the grace (stopping.py).
     config.graceful_timeout = runtime.config.shutdown_timeout
     # Hypercorn listens on the socket again with its own backlog (100 by default).
     config.backlog = runtime.config.listen_backlog
@@ -359,22 +341,20 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
         config.certfile = str(runtime.config.certfile)
         config.keyfile = str(runtime.config.keyfile)
 
-    async def close_viewers_then_stop() -> None:
-        await shutdown.wait()
-        runtime.closing.set()
-        hub = runtime.hub
-        log_event(log, logging.INFO, "server_stopping", url=url, viewers=len(hub.clients))
-        hub.close_all()
-        try:
-            # Each handler leaves the hub once its close frame is written; the
-            # timeout bounds a peer that never reads.
-            async with asyncio.timeout(runtime.config.shutdown_timeout):
-                await hub.wait_no_clients()
-        except TimeoutError:
-            log_event(log, logging.WARNING, "viewers_not_closed", viewers=len(hub.clients))
-
+    # Read by each TrackedTCPServer; aborted when the stop's grace ends.
+    connections = Connections()
+    config.open_connections = connections  # type: ignore[attr-defined]
+    trigger = stop_trigger(
+        shutdown,
+        hub=runtime.hub,
+        closing=runtime.closing,
+        connections=connections,
+        timeout=runtime.config.shutdown_timeout,
+        hypercorn_config=config,
+        url=url,
+    )
     log_event(log, logging.INFO, "server_started", url=url, feeds=len(runtime.hub.feeds))
     try:
-        await hypercorn_serve(app, config, shutdown_trigger=close_viewers_then_stop)
+        await hypercorn_serve(app, config, shutdown_trigger=trigger)
     finally:
         log_event(log, logging.INFO, "server_stopped", url=url)

@@ -74,10 +74,18 @@ async def serve_viewer(
     finally:
         # The peer closing (or vanishing) cancels this handler: its code is
         # the one RecordPeerClose kept.
+        by = "server"
         if sent_code is not None:
             code, reason = sent_code, client.close_reason
         else:
             code, reason = websocket.scope.get(PEER_CLOSE, (CLOSE_ABNORMAL, ""))
+            if code == CLOSE_ABNORMAL and client.closing:
+                # Closed by the server, but neither side's close frame got
+                # through: the server cut the socket (a stop's grace ended on
+                # a peer that was not reading).
+                reason = client.close_reason
+            else:
+                by = "peer"
         hub.disconnect(client, code)
         log_event(
             log,
@@ -86,7 +94,7 @@ async def serve_viewer(
             client=address,
             code=code,
             reason=reason,
-            by="server" if sent_code is not None else "peer",
+            by=by,
             duration=round(time.monotonic() - started, 3),
         )
 

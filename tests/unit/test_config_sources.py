@@ -198,3 +198,18 @@ def test_replay_path_in_a_config_file_is_relative_to_the_file(tmp_path, monkeypa
     (source,) = load(spec)
     assert source.info.name == "levels"
     assert [s.name for s in source.info.series] == ["level"]
+
+
+def test_shutdown_timeout_from_option_environment_and_file(tmp_path, capsys):
+    """--shutdown-timeout, $DASHBOARD_SHUTDOWN_TIMEOUT and shutdown_timeout in
+    the file set the stop's grace (default 5 s); past 300 s it is refused."""
+    assert config_from_args([], environ={}).shutdown_timeout == 5.0
+    assert config_from_args(["--shutdown-timeout", "2.5"], environ={}).shutdown_timeout == 2.5
+    environ = {"DASHBOARD_SHUTDOWN_TIMEOUT": "7"}
+    assert config_from_args([], environ=environ).shutdown_timeout == 7.0
+    path = tmp_path / "dashboard.toml"
+    path.write_text("[server]\nshutdown_timeout = 1.5\n")
+    assert config_from_args(["--config", str(path)], environ={}).shutdown_timeout == 1.5
+    assert refusal(capsys, ["--shutdown-timeout", "301"]) == (
+        '--shutdown-timeout must be a number > 0 and <= 300, not "301"'
+    )

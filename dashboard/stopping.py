@@ -1,0 +1,161 @@
+"""A stop that ends within its grace period whatever the peers do.
+
+On SIGTERM viewers are closed with 1001 and given ``shutdown_timeout``
+seconds (the *grace*) to take their close frame. A peer that stopped reading
+(its TCP window full) never takes it, and neither asyncio's graceful close nor
+Hypercorn's graceful shutdown can end such a connection: Hypercorn would wait
+``graceful_timeout`` and then cancel the connection's task, which on Python
+3.11 is logged as ``Exception in callback ... CancelledError`` (asyncio.streams
+calls ``task.exception()`` on the cancelled task). So every connection still
+open when the grace ends is *aborted*: its transport is dropped with whatever
+it had not sent, the task then ends by itself, and Hypercorn, told to wait only
+for what is left of the grace plus ``SETTLE``, never has to cancel one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hypercorn.asyncio.tcp_server import TCPServer
+
+from dashboard.hub import Hub
+from dashboard.logs import log_event
+
+log = logging.getLogger(__name__)
+
+#: How long a closed socket may wait for a peer to take its unsent bytes.
+CLOSE_FLUSH_TIMEOUT = 2.0
+#: After the grace, how long aborted connections get to end their tasks
+#: (they end at once; this only bounds Hypercorn's wait for them).
+SETTLE = 1.0
+
+
+@dataclass(frozen=True)
+class Grace:
+    """The stop's time budget on the event loop's clock: *deadline* is when
+    every connection still open is aborted."""
+
+    deadline: float
+
+    @classmethod
+    def starting(cls, now: float, timeout: float) -> Grace:
+        if not timeout > 0:
+            raise ValueError(f"shutdown timeout must be > 0, not {timeout}")
+        return cls(now + timeout)
+
+    def left(self, now: float) -> float:
+        """Seconds until the deadline, 0 once it has passed."""
+        return max(0.0, self.deadline - now)
+
+    def server_wait(self, now: float) -> float:
+        """Hypercorn's ``graceful_timeout`` when serving stops at *now*: the
+        rest of the grace, then ``SETTLE`` for the aborted to finish."""
+        return self.left(now) + SETTLE
+
+
+class Connections:
+    """The open TCP connections of one server, so a stop can abort them."""
+
+    def __init__(self) -> None:
+        self._open: set[TrackedTCPServer] = set()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def add(self, connection: TrackedTCPServer) -> None:
+        self._open.add(connection)
+
+    def discard(self, connection: TrackedTCPServer) -> None:
+        self._open.discard(connection)
+
+    def abort_all(self) -> int:
+        """Drop every open connection's transport, unsent bytes and all; how many."""
+        aborted = list(self._open)
+        for connection in aborted:
+            connection.abort()
+        return len(aborted)
+
+
+class TrackedTCPServer(TCPServer):
+    """Hypercorn's connection, registered while it runs, and giving up on a
+    peer that does not read.
+
+    Hypercorn closes a connection with asyncio's graceful close, which waits
+    until every byte written has been sent. A peer that stopped reading (a
+    frozen tab, a hostile client) never takes them: its socket and task would
+    be held for good, after the app was done with it and after read_timeout.
+    The config built by ``dashboard.server.serve`` carries the ``Connections``
+    a stop aborts at its deadline.
+    """
+
+    async def run(self) -> None:
+        connections: Connections | None = getattr(self.config, "open_connections", None)
+        if connections is not None:
+            connections.add(self)
+        try:
+            await super().run()
+        except asyncio.CancelledError:
+            # Only a stop cancels a connection (Hypercorn past graceful_timeout,
+            # asyncio.run's last sweep). Ended here rather than re-raised:
+            # Python 3.11's asyncio.streams logs a cancelled connection task
+            # as "Exception in callback" with a traceback.
+            self.abort()
+        finally:
+            if connections is not None:
+                connections.discard(self)
+
+    def abort(self) -> None:
+        self.writer.transport.abort()
+
+    async def _close(self) -> None:
+        loop = asyncio.get_running_loop()
+        abort = loop.call_later(CLOSE_FLUSH_TIMEOUT, self.abort)
+        try:
+            await super()._close()
+        finally:
+            abort.cancel()
+
+
+def stop_trigger(
+    shutdown: asyncio.Event,
+    *,
+    hub: Hub,
+    closing: asyncio.Event,
+    connections: Connections,
+    timeout: float,
+    hypercorn_config: Any,
+    url: str,
+) -> Callable[[], Awaitable[None]]:
+    """Hypercorn's ``shutdown_trigger``: returns once *shutdown* is set and
+    the viewers are gone or the grace has ended.
+
+    Viewers are closed with 1001 first (Hypercorn alone would wait, then
+    cancel them: 1011). Every connection still open at the grace's deadline
+    is aborted, and Hypercorn's own wait is set to end just after it.
+    """
+
+    async def close_viewers_then_stop() -> None:
+        await shutdown.wait()
+        loop = asyncio.get_running_loop()
+        grace = Grace.starting(loop.time(), timeout)
+        closing.set()  # ingest sockets close with 1001 too
+        log_event(log, logging.INFO, "server_stopping", url=url, viewers=len(hub.clients))
+        hub.close_all()
+        # Whatever is still open then (viewers, ingest, requests) is cut:
+        # the timer also covers what Hypercorn waits for after we return.
+        loop.call_at(grace.deadline, connections.abort_all)
+        try:
+            # Each handler leaves the hub once its close frame is written.
+            async with asyncio.timeout_at(grace.deadline):
+                await hub.wait_no_clients()
+        except TimeoutError:
+            viewers = len(hub.clients)
+            aborted = connections.abort_all()
+            log_event(log, logging.WARNING, "viewers_not_closed", viewers=viewers, aborted=aborted)
+        hypercorn_config.graceful_timeout = grace.server_wait(loop.time())
+
+    return close_viewers_then_stop
