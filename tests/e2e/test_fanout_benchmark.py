@@ -1,4 +1,4 @@
-"""The fan-out benchmark still runs end to end (a tiny load; never checks its timing)."""
+"""The benchmarks still run end to end (a tiny load; never checks their timing)."""
 
 import json
 import subprocess
@@ -12,20 +12,26 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_fanout_benchmark_tiny_run():
-    """benchmarks/fanout.py at a tiny load, two runs with slow readers, exits 0
-    and prints every figure and ratio for every server."""
+def run_benchmark(script: str, *args: str) -> str:
+    """Run benchmarks/<script> with *args*; its stdout, once it exited 0."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "fanout.py"), "--clients", "4", "--series", "3"]
-        + ["--rate", "5", "--duration", "1", "--warmup", "0.5", "--runs", "2"]
-        + ["--slow-clients", "2", "--json"],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
         timeout=90,
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
+    return result.stdout
+
+
+def test_fanout_benchmark_tiny_run():
+    """benchmarks/fanout.py at a tiny load, two runs with slow readers, exits 0
+    and prints every figure and ratio for every server."""
+    out = run_benchmark(
+        "fanout.py", "--clients", "4", "--series", "3", "--rate", "5", "--duration", "1",
+        "--warmup", "0.5", "--runs", "2", "--slow-clients", "2", "--json",
+    )  # fmt: skip
     for label in (
         "points/s delivered",
         "values/s delivered",
@@ -56,17 +62,11 @@ def test_fanout_benchmark_tiny_run():
 def test_ingest_lag_benchmark_tiny_run():
     """benchmarks/ingest_lag.py at a tiny load (2 viewers, 1,000-point posts,
     1 s phases) exits 0 and reports both phases with every viewer's figures."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "ingest_lag.py"), "--viewers", "2"]
-        + ["--points", "1000", "--paced-rate", "1000", "--paced-batch", "100"]
-        + ["--duration", "1", "--warmup", "0.5", "--drain", "0.5", "--runs", "1", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
+    out = run_benchmark(
+        "ingest_lag.py", "--viewers", "2", "--points", "1000", "--paced-rate", "1000",
+        "--paced-batch", "100", "--duration", "1", "--warmup", "0.5", "--drain", "0.5",
+        "--runs", "1", "--json",
+    )  # fmt: skip
     for label in (
         "== maximal ==",
         "== paced ==",
