@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 
 from hypercorn.asyncio import run as hypercorn_run
@@ -24,9 +25,10 @@ from quart import Quart
 from quart.asgi import ASGIWebsocketConnection
 from quart.signals import websocket_received
 from wsproto.connection import ConnectionState
-from wsproto.events import CloseConnection, Ping
+from wsproto.events import CloseConnection, Ping, Pong
 from wsproto.events import Event as WSProtoEvent
 
+from dashboard.delivery import DELIVERY_EXTENSION, DeliveryProbe
 from dashboard.ingest import INGEST_WS_PATH
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG
@@ -88,6 +90,13 @@ class _WSStream(WSStream):
     (the disconnect is what unblocks it). Puts after the app has finished are
     dropped, and a disconnect that finds the queue full is handed over by a
     task of its own.
+
+    Delivery probes (dashboard/delivery.py): on viewer streams, each data frame
+    written is followed by a ping with a payload of the probe's unless one is
+    unanswered; its pong clears it. The probe is put in the scope
+    (``extensions["livefeed.delivery"]``) for the app to read. Hypercorn's
+    interval pings carry the unanswered probe's payload on these streams, so
+    a peer answering only the latest ping still answers the probe.
     """
 
     _refusal: bytes | None = None
@@ -101,10 +110,27 @@ class _WSStream(WSStream):
     _app_finished = False
     _waiting_puts: set[asyncio.Future[None]] | None = None
     _pinger: asyncio.Task[None] | None = None
+    _probe: DeliveryProbe | None = None
+    _scope: dict
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.buffer = _CountingBuffer(self.buffer.max_length, self)
+
+    # Hypercorn builds the scope and starts the app in one step (the Request
+    # branch of handle): the probe goes in as the scope is stored, before
+    # the app's task can run.
+    @property  # type: ignore[override]
+    def scope(self) -> dict:  # type: ignore[override]
+        return self._scope
+
+    @scope.setter
+    def scope(self, scope: dict) -> None:
+        # Compared undecoded, like the message size below.
+        if scope["raw_path"] != INGEST_PATH:
+            self._probe = DeliveryProbe()
+            scope["extensions"][DELIVERY_EXTENSION] = self._probe
+        self._scope = scope
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, Request):
@@ -171,6 +197,16 @@ class _WSStream(WSStream):
             for putting in list(self._waiting_puts or ()):
                 putting.cancel()
         await super().app_send(message)
+        if self._probe is not None and message is not None and message["type"] == "websocket.send":
+            await self._send_probe()
+
+    async def _send_probe(self) -> None:
+        """A ping after the frame just written, unless a probe is in flight."""
+        if self.closed or self.connection.state is not ConnectionState.OPEN:
+            return  # wsproto would refuse it, and no pong could come
+        payload = self._probe.start(time.monotonic()) if self._probe else None
+        if payload is not None:
+            await self._send_wsproto_event(Ping(payload))
 
     async def _accept(self, message):  # type: ignore[no-untyped-def]
         if not getattr(self.config, "websocket_compression", True):
@@ -192,6 +228,8 @@ class _WSStream(WSStream):
                         CloseConnection(code=event.code, reason=event.reason)
                     )
                     return
+                if isinstance(event, Pong) and self._probe is not None:
+                    self._probe.answer(bytes(event.payload))
                 yield event
 
         return wrapped
@@ -206,7 +244,8 @@ class _WSStream(WSStream):
     async def _send_pings(self) -> None:
         self._pinger = asyncio.current_task()  # cancelled when the stream closes
         while not self.closed:
-            await self._send_wsproto_event(Ping())
+            probe = self._probe
+            await self._send_wsproto_event(Ping(probe.payload(time.monotonic()) if probe else b""))
             await asyncio.sleep(self.config.websocket_ping_interval)
 
     async def _send_wsproto_event(self, event: WSProtoEvent) -> None:

@@ -1,0 +1,61 @@
+"""Delivery probes: how long a viewer has not read what was written to it.
+
+Frames the server has written are out of the outbox's sight: they can sit
+for seconds in the kernel's socket buffers (megabytes on both ends) while a
+CPU-starved client reads slowly. A WebSocket ping measures that: the peer
+answers it (RFC 6455 5.5.2) only once it has read every frame before it, and
+a client that stops reading (a browser or python-websockets with a full
+queue) stops answering. So after a frame is written, the server sends a ping
+with a payload of its own unless one is already unanswered; the time since
+that ping is a lower bound on how stale the viewer's data is.
+
+Pure bookkeeping with the time passed in; dashboard/server.py sends the pings
+and reports the pongs, dashboard/channel.py counts the age as lag.
+"""
+
+from __future__ import annotations
+
+#: The ASGI scope extension under which a viewer connection's probe is found.
+DELIVERY_EXTENSION = "livefeed.delivery"
+#: Marks the probe's payloads: other pings (keep-alive ones are empty) and
+#: their pongs are never taken for a probe's.
+_PREFIX = b"lf-probe:"
+
+
+class DeliveryProbe:
+    """The ping in flight on one connection, if any, and since when."""
+
+    __slots__ = ("_payload", "_sent", "unanswered_since")
+
+    def __init__(self) -> None:
+        #: When (monotonic s) the unanswered probe was sent; None: none is.
+        self.unanswered_since: float | None = None
+        self._payload = b""
+        self._sent = 0
+
+    def age(self, now: float) -> float:
+        """Seconds the probe in flight has waited for its answer (0: none)."""
+        return 0.0 if self.unanswered_since is None else max(0.0, now - self.unanswered_since)
+
+    def start(self, now: float) -> bytes | None:
+        """The payload of a new probe sent at *now*, or None while one is
+        unanswered (its age must keep counting from when it was sent)."""
+        if self.unanswered_since is not None:
+            return None
+        self._sent += 1
+        self._payload = _PREFIX + str(self._sent).encode()
+        self.unanswered_since = now
+        return self._payload
+
+    def payload(self, now: float) -> bytes:
+        """What a periodic ping carries: the unanswered probe's payload again
+        (a peer may answer only the latest of several pings, RFC 6455 5.5.3),
+        or a new probe's."""
+        return self.start(now) or self._payload
+
+    def answer(self, payload: bytes) -> bool:
+        """A pong with *payload* came: True when it answers the probe."""
+        if self.unanswered_since is None or payload != self._payload:
+            return False
+        self.unanswered_since = None
+        return True

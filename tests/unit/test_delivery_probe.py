@@ -1,0 +1,85 @@
+"""Frames written but unread in socket buffers count as a viewer's lag: the
+delivery probe's bookkeeping, and the hub driven with a clock of the test's
+(dashboard/delivery.py, channel.py)."""
+
+import json
+
+import pytest
+
+from dashboard.delivery import DeliveryProbe
+from tests.unit.test_lag_rules import Clock, bulk_hub, kinds, take_bulk
+
+
+def test_one_probe_in_flight_answered_only_by_its_own_pong():
+    probe = DeliveryProbe()
+    assert probe.age(50.0) == 0.0
+    first = probe.start(10.0)
+    assert first is not None and probe.unanswered_since == 10.0
+    assert probe.start(11.0) is None, "a second probe would restart the clock"
+    assert probe.payload(11.0) == first  # a keep-alive ping repeats it
+    assert probe.age(12.5) == 2.5
+    assert not probe.answer(b"")  # a pong to an empty (keep-alive) ping
+    assert not probe.answer(b"something else")
+    assert probe.answer(first) and probe.unanswered_since is None
+    assert not probe.answer(first)  # answered once
+    second = probe.payload(13.0)  # nothing in flight: a keep-alive ping starts one
+    assert second != first and probe.unanswered_since == 13.0
+
+
+def test_viewer_reading_slowly_from_socket_buffers_is_behind_and_shown():
+    """The outbox is empty (every frame written to the kernel) but the viewer
+    has not read up to the ping sent 2 s ago: it is behind, the gauge shows
+    the probe's age, and it gets no batches until it has answered; then one
+    conflated batch with the latest."""
+    clock = Clock()
+    hub = bulk_hub(clock, max_viewer_lag=2.0)
+
+    def gauge() -> float:
+        return hub.metrics.registry.get_sample_value("livefeed_viewer_lag_seconds")
+
+    slow, reader = hub.connect(), hub.connect()
+    slow.delivery, reader.delivery = DeliveryProbe(), DeliveryProbe()
+    slow.take_all()
+    reader.take_all()
+    sent_at = clock.now
+    ping = slow.delivery.start(sent_at)  # after the last frame written
+    assert ping is not None
+    clock.now += 1.9
+    take_bulk(hub, "A", 1, 10)
+    hub.flush()
+    assert kinds(slow.take_all()) == ["batch"]  # 1.9 s unread: not behind yet
+    assert gauge() == pytest.approx(1.9)
+    clock.now += 0.1
+    last = take_bulk(hub, "A", 11, 10)
+    hub.flush()
+    assert slow.take_all() == [], "a batch was written behind 2 s of unread data"
+    assert slow.lagging_since == clock.now and slow.backlog(clock.now).frames == 0
+    assert kinds(reader.take_all()) == ["batch", "batch"]
+    clock.now += 1.0
+    assert gauge() == pytest.approx(3.0)  # the probe's age, not the empty outbox's 0
+    hub.flush()
+    assert slow.take_all() == [], "caught up with its probe unanswered"
+    assert slow.delivery.answer(ping)  # it has read up to the ping
+    hub.flush()
+    (conflated,) = [json.loads(frame) for frame in slow.take_all()]
+    assert conflated["conflated"] is True
+    assert [(p["feed"], p["seq"]) for p in conflated["points"]] == [("A", last)]
+    assert gauge() == 0.0
+
+
+def test_probe_unanswered_past_slow_client_timeout_closes_1008():
+    """A viewer that never reads what the kernel holds for it is closed by
+    the slow-viewer rule, though its outbox is empty."""
+    clock = Clock()
+    hub = bulk_hub(clock, max_viewer_lag=1.0, slow_client_timeout=3.0)
+    stuck = hub.connect()
+    stuck.delivery = DeliveryProbe()
+    stuck.take_all()
+    stuck.delivery.start(clock.now)
+    clock.now += 1.0
+    take_bulk(hub, "A", 1, 10)
+    hub.flush()
+    assert stuck.lagging_since == clock.now and stuck.close_code is None
+    clock.now += 3.01
+    hub.flush()
+    assert stuck.close_code == 1008
