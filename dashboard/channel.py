@@ -198,4 +198,6 @@ class ClientChannel:
             await self._ready.wait()
         frame = self._outbox.popleft()
         self._writing = (self._stamps.popleft(), len(frame))
+        if self.delivery is not None:  # its probe's data is as old as the frame
+            self.delivery.frame_queued_at = self._writing[0]
         return frame

@@ -6,8 +6,10 @@ CPU-starved client reads slowly. A WebSocket ping measures that: the peer
 answers it (RFC 6455 5.5.2) only once it has read every frame before it, and
 a client that stops reading (a browser or python-websockets with a full
 queue) stops answering. So after a frame is written, the server sends a ping
-with a payload of its own unless one is already unanswered; the time since
-that ping is a lower bound on how stale the viewer's data is.
+with a payload of its own unless one is already unanswered. The frame
+before it was queued at a known time (the app says when, in
+``frame_queued_at``): the time since then is a lower bound on how stale the
+viewer's data is, counted as the outbox counts a frame not yet written.
 
 Pure bookkeeping with the time passed in; dashboard/server.py sends the pings
 and reports the pongs, dashboard/channel.py counts the age as lag.
@@ -25,11 +27,16 @@ _PREFIX = b"lf-probe:"
 class DeliveryProbe:
     """The ping in flight on one connection, if any, and since when."""
 
-    __slots__ = ("_payload", "_sent", "unanswered_since")
+    __slots__ = ("_payload", "_sent", "frame_queued_at", "unanswered_since")
 
     def __init__(self) -> None:
-        #: When (monotonic s) the unanswered probe was sent; None: none is.
+        #: Since when (monotonic s) the unanswered probe's data has waited:
+        #: when the frame it follows was queued, or when it was sent if it
+        #: follows no frame (a periodic ping). None: no probe unanswered.
         self.unanswered_since: float | None = None
+        #: When the frame being sent was queued (set by the app as it hands
+        #: the frame over); a probe sent after it starts from then.
+        self.frame_queued_at: float | None = None
         self._payload = b""
         self._sent = 0
 
@@ -37,14 +44,18 @@ class DeliveryProbe:
         """Seconds the probe in flight has waited for its answer (0: none)."""
         return 0.0 if self.unanswered_since is None else max(0.0, now - self.unanswered_since)
 
-    def start(self, now: float) -> bytes | None:
-        """The payload of a new probe sent at *now*, or None while one is
-        unanswered (its age must keep counting from when it was sent)."""
+    def start(self, now: float, *, after_frame: bool = False) -> bytes | None:
+        """The payload of a new probe sent at *now* (right *after_frame*: the
+        one ``frame_queued_at`` tells of), or None while one is unanswered
+        (its age must keep counting from when its data was queued)."""
+        queued_at = self.frame_queued_at if after_frame else None
+        if after_frame:
+            self.frame_queued_at = None
         if self.unanswered_since is not None:
             return None
         self._sent += 1
         self._payload = _PREFIX + str(self._sent).encode()
-        self.unanswered_since = now
+        self.unanswered_since = now if queued_at is None else min(now, queued_at)
         return self._payload
 
     def payload(self, now: float) -> bytes:

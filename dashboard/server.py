@@ -204,7 +204,7 @@ class _WSStream(WSStream):
         """A ping after the frame just written, unless a probe is in flight."""
         if self.closed or self.connection.state is not ConnectionState.OPEN:
             return  # wsproto would refuse it, and no pong could come
-        payload = self._probe.start(time.monotonic()) if self._probe else None
+        payload = self._probe.start(time.monotonic(), after_frame=True) if self._probe else None
         if payload is not None:
             await self._send_wsproto_event(Ping(payload))
 

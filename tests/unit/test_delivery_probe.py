@@ -2,10 +2,12 @@
 delivery probe's bookkeeping, and the hub driven with a clock of the test's
 (dashboard/delivery.py, channel.py)."""
 
+import asyncio
 import json
 
 import pytest
 
+from dashboard.channel import Backlog, ClientChannel
 from dashboard.delivery import DeliveryProbe
 from tests.unit.test_lag_rules import Clock, bulk_hub, kinds, take_bulk
 
@@ -24,6 +26,28 @@ def test_one_probe_in_flight_answered_only_by_its_own_pong():
     assert not probe.answer(first)  # answered once
     second = probe.payload(13.0)  # nothing in flight: a keep-alive ping starts one
     assert second != first and probe.unanswered_since == 13.0
+
+
+async def test_probe_after_a_frame_counts_from_when_the_frame_was_queued():
+    """The frame's data was already old when it was written: the probe sent
+    after it is as old as the frame, as the outbox counted it, not as the ping."""
+    clock = Clock()
+    channel = ClientChannel(10, max_lag=2.0, clock=clock)
+    channel.delivery = probe = DeliveryProbe()
+    channel.push("a")
+    clock.now += 1.5  # queued, not yet written
+    assert await channel.next_frame() == "a"
+    assert probe.start(clock.now, after_frame=True) is not None  # written, then the ping
+    waiting = asyncio.ensure_future(channel.next_frame())
+    await asyncio.sleep(0)
+    clock.now += 0.5
+    assert channel.backlog(clock.now) == Backlog(frames=0, size=0, age=2.0)
+    assert channel.behind(clock.now)
+    channel.close(1000, "")
+    assert await waiting is None
+    # A periodic ping follows no frame: it counts from when it is sent.
+    assert probe.answer(probe.payload(clock.now))
+    assert probe.payload(clock.now + 1) and probe.unanswered_since == clock.now + 1
 
 
 def test_viewer_reading_slowly_from_socket_buffers_is_behind_and_shown():
