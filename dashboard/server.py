@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from collections.abc import Callable, Iterator
 
 from hypercorn.asyncio import run as hypercorn_run
@@ -25,14 +24,14 @@ from quart import Quart
 from quart.asgi import ASGIWebsocketConnection
 from quart.signals import websocket_received
 from wsproto.connection import ConnectionState
-from wsproto.events import CloseConnection, Ping, Pong
+from wsproto.events import CloseConnection
 from wsproto.events import Event as WSProtoEvent
 
-from dashboard.delivery import DELIVERY_EXTENSION, DeliveryProbe
 from dashboard.ingest import INGEST_WS_PATH
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG
 from dashboard.logs import log_event
+from dashboard.probing import ProbingStream
 from dashboard.stopping import Connections, TrackedTCPServer, stop_trigger
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def bind_socket(host: str, port: int, backlog: int = DEFAULT_LISTEN_BACKLOG) -> 
     return sock
 
 
-class _WSStream(WSStream):
+class _WSStream(ProbingStream):
     """Hypercorn's WebSocket stream, adjusted: permessage-deflate optional, a
     close frame for frames that cannot be parsed, a smaller message size for
     viewers, an app queue that cannot deadlock, pings that stop with the stream.
@@ -91,12 +90,7 @@ class _WSStream(WSStream):
     dropped, and a disconnect that finds the queue full is handed over by a
     task of its own.
 
-    Delivery probes (dashboard/delivery.py): on viewer streams, each data frame
-    written is followed by a ping with a payload of the probe's unless one is
-    unanswered; its pong clears it. The probe is put in the scope
-    (``extensions["livefeed.delivery"]``) for the app to read. Hypercorn's
-    interval pings carry the unanswered probe's payload on these streams, so
-    a peer answering only the latest ping still answers the probe.
+    Delivery probes: see dashboard/probing.py.
     """
 
     _refusal: bytes | None = None
@@ -110,27 +104,10 @@ class _WSStream(WSStream):
     _app_finished = False
     _waiting_puts: set[asyncio.Future[None]] | None = None
     _pinger: asyncio.Task[None] | None = None
-    _probe: DeliveryProbe | None = None
-    _scope: dict
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.buffer = _CountingBuffer(self.buffer.max_length, self)
-
-    # Hypercorn builds the scope and starts the app in one step (the Request
-    # branch of handle): the probe goes in as the scope is stored, before
-    # the app's task can run.
-    @property  # type: ignore[override]
-    def scope(self) -> dict:  # type: ignore[override]
-        return self._scope
-
-    @scope.setter
-    def scope(self, scope: dict) -> None:
-        # Compared undecoded, like the message size below.
-        if scope["raw_path"] != INGEST_PATH:
-            self._probe = DeliveryProbe()
-            scope["extensions"][DELIVERY_EXTENSION] = self._probe
-        self._scope = scope
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, Request):
@@ -197,16 +174,6 @@ class _WSStream(WSStream):
             for putting in list(self._waiting_puts or ()):
                 putting.cancel()
         await super().app_send(message)
-        if self._probe is not None and message is not None and message["type"] == "websocket.send":
-            await self._send_probe()
-
-    async def _send_probe(self) -> None:
-        """A ping after the frame just written, unless a probe is in flight."""
-        if self.closed or self.connection.state is not ConnectionState.OPEN:
-            return  # wsproto would refuse it, and no pong could come
-        payload = self._probe.start(time.monotonic(), after_frame=True) if self._probe else None
-        if payload is not None:
-            await self._send_wsproto_event(Ping(payload))
 
     async def _accept(self, message):  # type: ignore[no-untyped-def]
         if not getattr(self.config, "websocket_compression", True):
@@ -228,8 +195,7 @@ class _WSStream(WSStream):
                         CloseConnection(code=event.code, reason=event.reason)
                     )
                     return
-                if isinstance(event, Pong) and self._probe is not None:
-                    self._probe.answer(bytes(event.payload))
+                self._note_pong(event)
                 yield event
 
         return wrapped
@@ -244,8 +210,7 @@ class _WSStream(WSStream):
     async def _send_pings(self) -> None:
         self._pinger = asyncio.current_task()  # cancelled when the stream closes
         while not self.closed:
-            probe = self._probe
-            await self._send_wsproto_event(Ping(probe.payload(time.monotonic()) if probe else b""))
+            await self._send_wsproto_event(self._periodic_ping())
             await asyncio.sleep(self.config.websocket_ping_interval)
 
     async def _send_wsproto_event(self, event: WSProtoEvent) -> None:
@@ -367,6 +332,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
         settings.ingest_max_bytes, settings.viewer_max_message_bytes
     )
     config.viewer_max_message_size = settings.viewer_max_message_bytes
+    config.viewer_probe_spacing = settings.max_viewer_lag / 4  # dashboard/delivery.py
     config.count_violation = runtime.limits.count
     config.websocket_compression = settings.ws_compression
     # Hypercorn never checks that pings are answered: a dead peer is found

@@ -28,6 +28,19 @@ def test_one_probe_in_flight_answered_only_by_its_own_pong():
     assert second != first and probe.unanswered_since == 13.0
 
 
+def test_probes_after_frames_are_spaced_periodic_ones_are_not():
+    """A probe after every frame would double the writes of a viewer that
+    reads well; one per *spacing* is enough to measure seconds of lag."""
+    probe = DeliveryProbe(spacing=0.5)
+    first = probe.start(10.0, after_frame=True)
+    assert first is not None and probe.answer(first)
+    assert probe.start(10.4, after_frame=True) is None  # answered, but too soon
+    assert probe.unanswered_since is None
+    assert probe.start(10.5, after_frame=True) is not None
+    assert probe.answer(probe.payload(10.6))
+    assert probe.payload(10.7) and probe.unanswered_since == 10.7  # periodic: at once
+
+
 async def test_probe_after_a_frame_counts_from_when_the_frame_was_queued():
     """The frame's data was already old when it was written: the probe sent
     after it is as old as the frame, as the outbox counted it, not as the ping."""
