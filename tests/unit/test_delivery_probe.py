@@ -8,24 +8,32 @@ import json
 import pytest
 
 from dashboard.channel import Backlog, ClientChannel
-from dashboard.delivery import DeliveryProbe
+from dashboard.delivery import MAX_IN_FLIGHT, DeliveryProbe
 from tests.unit.test_lag_rules import Clock, bulk_hub, kinds, take_bulk
 
 
-def test_one_probe_in_flight_answered_only_by_its_own_pong():
+def test_probes_in_flight_answered_in_order_only_by_their_own_pongs():
+    """An answer to a probe answers the earlier ones too (the peer read them
+    first); the age is the oldest unanswered one's."""
     probe = DeliveryProbe()
-    assert probe.age(50.0) == 0.0
-    first = probe.start(10.0)
-    assert first is not None and probe.unanswered_since == 10.0
-    assert probe.start(11.0) is None, "a second probe would restart the clock"
-    assert probe.payload(11.0) == first  # a keep-alive ping repeats it
+    assert probe.age(50.0) == 0.0 and probe.unanswered_since is None
+    first, second, third = probe.start(10.0), probe.start(11.0), probe.start(12.0)
+    assert None not in (first, second, third) and len({first, second, third}) == 3
     assert probe.age(12.5) == 2.5
     assert not probe.answer(b"")  # a pong to an empty (keep-alive) ping
     assert not probe.answer(b"something else")
-    assert probe.answer(first) and probe.unanswered_since is None
-    assert not probe.answer(first)  # answered once
-    second = probe.payload(13.0)  # nothing in flight: a keep-alive ping starts one
-    assert second != first and probe.unanswered_since == 13.0
+    assert probe.answer(first) and probe.unanswered_since == 11.0
+    assert probe.answer(third) and probe.unanswered_since is None  # the second with it
+    assert not probe.answer(second)  # answered already
+
+
+def test_probes_in_flight_are_capped():
+    probe = DeliveryProbe()
+    sent = [probe.start(float(i)) for i in range(MAX_IN_FLIGHT)]
+    assert None not in sent
+    assert probe.start(100.0) is None and probe.unanswered_since == 0.0
+    assert probe.payload(100.0) == sent[-1]  # a keep-alive ping repeats the latest
+    assert probe.answer(sent[-1]) and probe.unanswered_since is None
 
 
 def test_probes_after_frames_are_spaced_periodic_ones_are_not():
@@ -120,3 +128,29 @@ def test_probe_unanswered_past_slow_client_timeout_closes_1008():
     clock.now += 3.01
     hub.flush()
     assert stuck.close_code == 1008
+
+
+def test_held_viewer_that_answered_an_old_probe_waits_for_the_later_ones():
+    """Two probes in flight: the viewer has read up to the first, not up to
+    the second (frames written after the first are still unread). It stays
+    held, not sent a conflated batch behind them, until it answers both."""
+    clock = Clock()
+    hub = bulk_hub(clock, max_viewer_lag=2.0)
+    slow = hub.connect()
+    slow.delivery = DeliveryProbe()
+    slow.take_all()
+    first = slow.delivery.start(clock.now)
+    clock.now += 1.5
+    second = slow.delivery.start(clock.now)
+    assert first is not None and second is not None
+    clock.now += 0.5  # the first probe's data is 2 s old
+    take_bulk(hub, "A", 1, 10)
+    hub.flush()
+    assert slow.take_all() == [] and slow.lagging_since == clock.now
+    clock.now += 1.0
+    assert slow.delivery.answer(first)
+    hub.flush()
+    assert slow.take_all() == [], "caught up with frames unread for 1.5 s"
+    assert slow.delivery.answer(second)
+    hub.flush()
+    assert kinds(slow.take_all()) == ["conflated"]
