@@ -36,8 +36,8 @@ class Backlog:
     """What waits for one viewer: frames not yet written, their size, and how
     long the oldest has waited (the one being written counts until it is).
     Frames written but not yet read wait in socket buffers, out of sight;
-    their age is the delivery probe's (dashboard/delivery.py) and counts too:
-    a viewer whose probe is unanswered has not caught up."""
+    their age is the oldest unanswered delivery probe's (dashboard/delivery.py)
+    and counts too, for being behind and for catching up."""
 
     frames: int
     size: int  # characters: a frame is about as many bytes (the JSON is ASCII)
