@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from dashboard.delivery import DeliveryProbe
     from dashboard.protocol import Point
 
 
@@ -33,11 +34,14 @@ MAX_BYTES = 4 * 2**20
 @dataclass(frozen=True)
 class Backlog:
     """What waits for one viewer: frames not yet written, their size, and how
-    long the oldest has waited (the one being written counts until it is)."""
+    long the oldest has waited (the one being written counts until it is).
+    Frames written but not yet read wait in socket buffers, out of sight;
+    their age is the oldest unanswered delivery probe's (dashboard/delivery.py)
+    and counts too, for being behind and for catching up."""
 
     frames: int
     size: int  # characters: a frame is about as many bytes (the JSON is ASCII)
-    age: float  # seconds
+    age: float  # seconds: the oldest unwritten frame's, or the probe's if longer
 
     def behind(self, frames: int, seconds: float, size: int) -> bool:
         """Too far behind to queue another batch: any bound reached. Frames
@@ -66,6 +70,8 @@ class ClientChannel:
     its frames hold ``max_bytes``: a few frames of 10,000 points each are
     seconds of data (see :class:`Backlog`). Frames are stamped with *clock*
     (monotonic seconds) when queued; decisions take the time as ``now``.
+    ``delivery``, set by the connection, tells how long written frames have
+    gone unread (their age counts as the backlog's).
     """
 
     def __init__(
@@ -103,6 +109,7 @@ class ClientChannel:
         self._writing: tuple[float, int] | None = None
         self._ready = asyncio.Event()
         self._on_discard: Callable[[], object] | None = None
+        self.delivery: DeliveryProbe | None = None
 
     @property
     def queued(self) -> int:
@@ -112,7 +119,8 @@ class ClientChannel:
         """What waits for this viewer at *now* (the frame being written included)."""
         oldest = self._writing[0] if self._writing else self._stamps[0] if self._stamps else now
         frames = len(self._outbox) + (self._writing is not None)
-        return Backlog(frames, self._size, max(0.0, now - oldest))
+        unread = self.delivery.age(now) if self.delivery is not None else 0.0
+        return Backlog(frames, self._size, max(0.0, now - oldest, unread))
 
     def behind(self, now: float) -> bool:
         """Too far behind (frames, age or bytes) to queue another batch."""
@@ -123,8 +131,9 @@ class ClientChannel:
         return self.backlog(now).caught_up(self.conflate_at, self.max_lag, self.max_bytes)
 
     def lag(self, now: float) -> float:
-        """Seconds of data this viewer misses: its oldest unwritten frame's
-        age, or, while lagging, the time since it started lagging if longer."""
+        """Seconds of data this viewer misses: its oldest unwritten (or
+        unread: the probe's) frame's age, or, while lagging, the time since
+        it started lagging if longer."""
         held = now - self.lagging_since if self.lagging_since is not None else 0.0
         return max(self.backlog(now).age, held)
 
@@ -189,4 +198,6 @@ class ClientChannel:
             await self._ready.wait()
         frame = self._outbox.popleft()
         self._writing = (self._stamps.popleft(), len(frame))
+        if self.delivery is not None:  # its probe's data is as old as the frame
+            self.delivery.frame_queued_at = self._writing[0]
         return frame

@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--max-viewer-lag",
         metavar="SECONDS",
-        help="a viewer whose oldest unsent data is this old gets only the latest point per "
+        help="a viewer whose oldest unread data is this old gets only the latest point per "
         f"feed until it catches up (default {defaults.max_viewer_lag:g})",
     )
     add(

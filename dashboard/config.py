@@ -121,8 +121,9 @@ class DashboardConfig:
     # batch); one still behind after slow_client_timeout seconds is closed (1008).
     client_conflate_frames: AtLeastOne = 64
     slow_client_timeout: Positive = 30.0
-    # Behind as well: its oldest unwritten frame waited this many seconds, or
-    # its unwritten frames hold this many bytes (a few 10,000-point batches).
+    # Behind as well: its oldest unwritten frame (or a ping after frames
+    # written to it, unanswered: dashboard/delivery.py) waited this many
+    # seconds, or its unwritten frames hold this many bytes.
     max_viewer_lag: Positive = 2.0
     max_viewer_bytes: AtLeastOne = 4 * 2**20
     await_subscribe_timeout: Positive = 5.0  # for /ws?await_subscribe=1

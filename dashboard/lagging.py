@@ -1,9 +1,10 @@
 """Viewers that fell behind: what the hub keeps for them, and when it lets go.
 
 Pure code, driven by the hub at each flush with the time. A viewer is
-behind when its unwritten frames reach a count, an age or a size (see
-``dashboard.channel.Backlog``). A lagging viewer gets no batches; for it the
-hub keeps only the latest point per feed (so at most one point per feed,
+behind when its unwritten frames reach a count, an age or a size, or when
+what was written has gone unread for that age (its delivery probes: see
+``dashboard.channel.Backlog``, dashboard/delivery.py). A lagging viewer gets
+no batches; for it the hub keeps only the latest point per feed (so at most one point per feed,
 however long it lags). Once it has drained to half of every bound it is
 *caught up* and gets those points as one conflated batch; one still behind
 after ``timeout`` seconds is *hopeless* and is closed.

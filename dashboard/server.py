@@ -24,13 +24,14 @@ from quart import Quart
 from quart.asgi import ASGIWebsocketConnection
 from quart.signals import websocket_received
 from wsproto.connection import ConnectionState
-from wsproto.events import CloseConnection, Ping
+from wsproto.events import CloseConnection
 from wsproto.events import Event as WSProtoEvent
 
 from dashboard.ingest import INGEST_WS_PATH
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG
 from dashboard.logs import log_event
+from dashboard.probing import ProbingStream
 from dashboard.stopping import Connections, TrackedTCPServer, stop_trigger
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def bind_socket(host: str, port: int, backlog: int = DEFAULT_LISTEN_BACKLOG) -> 
     return sock
 
 
-class _WSStream(WSStream):
+class _WSStream(ProbingStream):
     """Hypercorn's WebSocket stream, adjusted: permessage-deflate optional, a
     close frame for frames that cannot be parsed, a smaller message size for
     viewers, an app queue that cannot deadlock, pings that stop with the stream.
@@ -88,6 +89,8 @@ class _WSStream(WSStream):
     (the disconnect is what unblocks it). Puts after the app has finished are
     dropped, and a disconnect that finds the queue full is handed over by a
     task of its own.
+
+    Delivery probes: see dashboard/probing.py.
     """
 
     _refusal: bytes | None = None
@@ -192,6 +195,7 @@ class _WSStream(WSStream):
                         CloseConnection(code=event.code, reason=event.reason)
                     )
                     return
+                self._note_pong(event)
                 yield event
 
         return wrapped
@@ -206,7 +210,7 @@ class _WSStream(WSStream):
     async def _send_pings(self) -> None:
         self._pinger = asyncio.current_task()  # cancelled when the stream closes
         while not self.closed:
-            await self._send_wsproto_event(Ping())
+            await self._send_wsproto_event(self._periodic_ping())
             await asyncio.sleep(self.config.websocket_ping_interval)
 
     async def _send_wsproto_event(self, event: WSProtoEvent) -> None:
@@ -328,6 +332,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
         settings.ingest_max_bytes, settings.viewer_max_message_bytes
     )
     config.viewer_max_message_size = settings.viewer_max_message_bytes
+    config.viewer_probe_spacing = settings.max_viewer_lag / 4  # dashboard/delivery.py
     config.count_violation = runtime.limits.count
     config.websocket_compression = settings.ws_compression
     # Hypercorn never checks that pings are answered: a dead peer is found

@@ -15,6 +15,7 @@ from typing import Any
 from quart import websocket
 
 from dashboard.channel import ClientChannel
+from dashboard.delivery import DELIVERY_EXTENSION
 from dashboard.hub import CLOSE_POLICY, Hub
 from dashboard.logs import client_address, log_event
 from dashboard.metrics import Metrics
@@ -45,6 +46,8 @@ async def serve_viewer(
     await websocket.accept()
     address = client_address(websocket.scope)
     client = hub.connect(address, subscribe=not await_subscribe)
+    # Frames unread in socket buffers count as lag (dashboard/delivery.py).
+    client.delivery = websocket.scope.get("extensions", {}).get(DELIVERY_EXTENSION)
     log_event(log, logging.INFO, "viewer_connected", client=address)
     started = time.monotonic()
     sent_code: int | None = None  # the close code we sent, if we did

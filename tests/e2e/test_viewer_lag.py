@@ -2,10 +2,12 @@
 the age of what waits for them, closed by the slow-viewer rule, and shown on
 /metrics."""
 
+import asyncio
 import json
 import time
 
 import pytest
+import websockets
 
 from tests.conftest import wait_until
 from tests.e2e.test_ingest import TOKEN, push
@@ -107,3 +109,57 @@ async def test_viewer_that_never_reads_is_closed_1008_by_the_slow_viewer_rule(st
     finally:
         stuck.close()
     assert took < 5.0, f"closed {took:.1f} s after its buffers filled (0.5 + 1.0 s expected)"
+
+
+async def test_viewer_behind_in_socket_buffers_is_seen_conflated_and_catches_up(start_server):
+    """A websockets client that stops reading (max_queue=1: its library then
+    stops reading the socket) while points flow: every frame leaves the
+    server's outbox for the kernel's socket buffers, so the outbox looks
+    empty. The server's ping probe goes unanswered, so /metrics shows the lag
+    past max_viewer_lag and the viewer is held; reading again, it gets a
+    conflated batch with the latest points, then live batches, and the gauge
+    falls back."""
+    server = await start_server(
+        symbols=tuple(f"S{i}" for i in range(20)),
+        rate=50.0,  # 1,000 points/s: seconds of it fit in the socket buffers
+        max_viewer_lag=0.5,
+        slow_client_timeout=60.0,
+    )
+    await wait_until(lambda: not server.hub.clients, what="the start-up probe gone")
+    async with websockets.connect(server.ws_url, max_queue=1, max_size=None) as viewer:
+        first = json.loads(await viewer.recv())
+        assert first["type"] == "hello"
+        (client,) = server.hub.clients
+
+        # It reads nothing now, until the server has seen it fall behind.
+        async def lag_shown() -> bool:
+            return await metric(server, LAG) >= 0.5
+
+        await wait_until(lag_shown, timeout=15.0, what="the unread viewer's lag on /metrics")
+        assert client.backlog(time.monotonic()).frames < 64  # not behind by frames
+        await wait_until(lambda: client.lagging_since is not None, what="the viewer held")
+        kinds: list[str] = []
+        async with asyncio.timeout(30):
+            while "conflated" not in kinds or kinds[-3:] != ["batch"] * 3:
+                message = json.loads(await viewer.recv())
+                kinds.append("conflated" if message.get("conflated") else message["type"])
+
+        async def keep_reading() -> None:
+            while True:
+                await viewer.recv()
+
+        reading = asyncio.ensure_future(keep_reading())
+        try:
+
+            async def lag_gone() -> bool:
+                return await metric(server, LAG) < 0.5
+
+            await wait_until(lag_gone, what="the gauge back under max_viewer_lag")
+        finally:
+            reading.cancel()
+    stale = kinds.index("conflated")
+    # What it read before the conflated batch is what was written before it
+    # was held: about max_viewer_lag of batches (0.05 s apart), not all of
+    # the time it was not reading.
+    assert kinds[:stale].count("batch") <= 40, kinds
+    assert client.lagging_since is None

@@ -252,9 +252,11 @@ async def test_client_that_stops_reading_is_closed_1008_and_others_go_on(start_s
     assert close_code == 1008
 
 
-async def raw_frames(sock: socket.socket):
+async def raw_frames(sock: socket.socket, *, answer_pings: bool = True):
     """Yield (opcode, payload) of each server frame on a raw socket, after the
-    handshake; ends when the server hangs up."""
+    handshake; ends when the server hangs up. Pings are answered as a real
+    client does once it has read up to them (the server's delivery probes
+    take a reader that never answers for one that has not read them)."""
     loop = asyncio.get_running_loop()
     buffer = bytearray()
 
@@ -281,6 +283,8 @@ async def raw_frames(sock: socket.socket):
             return
         payload = bytes(buffer[header : header + length])
         del buffer[: header + length]
+        if opcode == 0x9 and answer_pings:
+            await loop.sock_sendall(sock, _masked_frame(0xA, payload))
         yield opcode, payload
 
 
