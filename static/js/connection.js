@@ -41,6 +41,7 @@ export class Connection {
     this.lastHeardAt = 0;
     this.pinged = false;
     this.pingId = 0;
+    this.stopped = false;      // stop() was called: never connect again
   }
 
   start() {
@@ -85,6 +86,7 @@ export class Connection {
       return;
     }
     this.onMessage(msg);
+    if (this.stopped) return; // the page gave up on this server in onMessage
     if (msg.type === 'hello') {
       this.attempt = 0;
       this.everLive = true;
@@ -154,10 +156,19 @@ export class Connection {
   }
 
   cameOnline() {
-    if (this.ws || this.retryTimer || this.deciding) return;
+    if (this.stopped || this.ws || this.retryTimer || this.deciding) return;
     this.attempt = 0;
     this.setStatus(this.everLive ? 'reconnecting' : 'connecting');
     this.open();
+  }
+
+  /** Closes for good, showing *status*: the page cannot use this server. */
+  stop(status) {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.drop();
+    this.setStatus(status);
   }
 
   setStatus(status) {

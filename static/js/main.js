@@ -6,6 +6,7 @@ import { Connection } from './connection.js';
 import { Charts } from './charts.js';
 import { Table } from './table.js';
 import { Session } from './session.js';
+import { PROTOCOL, protocolAction } from './version.js';
 
 const state = new State();
 const charts = new Charts(document.getElementById('charts'), requestRender);
@@ -86,9 +87,29 @@ function renderStatus(status) {
   statusEl.textContent = status;
 }
 
+// Survives the reload it asks for (per tab), so a page reloads once per number.
+const RELOADED_FOR = 'livefeed.reloadedForProtocol';
+
+/** False when the server speaks another protocol: reloading, or stopped. */
+function speaksProtocol(protocol) {
+  const action = protocolAction(protocol, sessionStorage.getItem(RELOADED_FOR));
+  if (action === 'ok') {
+    sessionStorage.removeItem(RELOADED_FOR);
+    return true;
+  }
+  statusEl.title = `The server speaks protocol ${protocol}; this page speaks ${PROTOCOL}.`;
+  connection.stop('outdated');
+  if (action === 'reload') {
+    sessionStorage.setItem(RELOADED_FOR, String(protocol));
+    location.reload();
+  }
+  return false;
+}
+
 function onMessage(msg) {
   switch (msg.type) {
     case 'hello':
+      if (!speaksProtocol(msg.protocol)) return;
       state.hello(msg);
       break;
     case 'feeds':
