@@ -75,6 +75,7 @@ function totals() {
 }
 
 function renderSummary() {
+  if (connection.stopped) return; // it holds why the page stopped
   const { points, gaps } = totals();
   const parts = [`${state.feeds.size} feeds`, `${points.toLocaleString()} points`];
   if (gaps) parts.push(`${gaps} ${gaps === 1 ? 'break' : 'breaks'}`);
@@ -97,7 +98,9 @@ function speaksProtocol(protocol) {
     sessionStorage.removeItem(RELOADED_FOR);
     return true;
   }
-  statusEl.title = `The server speaks protocol ${protocol}; this page speaks ${PROTOCOL}.`;
+  const why = `The server speaks protocol ${protocol}; this page speaks ${PROTOCOL}.`;
+  statusEl.title = why;
+  summaryEl.textContent = why; // shown where a phone can read it: no hover there
   connection.stop('outdated');
   if (action === 'reload') {
     sessionStorage.setItem(RELOADED_FOR, String(protocol));

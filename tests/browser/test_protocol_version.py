@@ -30,7 +30,7 @@ async def test_a_page_told_another_protocol_reloads_once_then_says_outdated(
 ):
     """The server's hello says protocol 3 (this page speaks 2): the page reloads
     itself once; the reloaded page, told 3 again, stops with its status
-    'outdated' and the reason in its title, draws no panel, and loops no more.
+    'outdated' and the reason in its title and summary, draws no panel, and loops no more.
     Told 2 again (the server rolled back), a reload is live and draws."""
     monkeypatch.setattr(dashboard.protocol, "PROTOCOL_VERSION", 3)
     server = await start_server()
@@ -49,6 +49,7 @@ async def test_a_page_told_another_protocol_reloads_once_then_says_outdated(
         assert len(loads) == 2  # the first load, and the one reload
         title = await page.get_attribute("#status", "title")
         assert title == "The server speaks protocol 3; this page speaks 2."
+        assert await page.text_content("#summary") == title  # readable without hover
         assert await page.locator(".panel").count() == 0
         # 'outdated' is set only where the page does not reload, and the page
         # let its socket go: nothing is left to loop or reconnect.
