@@ -36,6 +36,10 @@ class Series:
     unit: str = ""
     #: False for series shown in the table but not drawn (e.g. a ticker's volume).
     plot: bool = True
+    #: True for a level whose moves mean something as change and change %
+    #: (a price); False for readings such as a CPU % or a counter, where a
+    #: percent change would mislead.
+    level: bool = False
 
     def __post_init__(self) -> None:
         check_name(self.name, "series")
@@ -43,7 +47,13 @@ class Series:
             raise ValueError(f"unknown series kind {self.kind!r}; known: {', '.join(SERIES_KINDS)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "unit": self.unit, "plot": self.plot}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "unit": self.unit,
+            "plot": self.plot,
+            "level": self.level,
+        }
 
 
 @dataclass(frozen=True)

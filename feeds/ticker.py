@@ -87,7 +87,7 @@ class TickerFeed:
             rate=self.params.rate,
             description="simulated ticker (geometric Brownian motion)",
             series=(
-                Series("price", unit="USD"),
+                Series("price", unit="USD", level=True),
                 Series("volume", unit="shares", plot=False),
             ),
         )

@@ -27,7 +27,13 @@ async def test_lifespan_starts_feeds_and_stops_them(running_app):
     assert [f["name"] for f in body["feeds"]] == list(TEST_CONFIG.symbols)
     first = body["feeds"][0]
     assert first["status"] == "running" and first["rate"] == TEST_CONFIG.rate
-    assert first["series"][0] == {"name": "price", "kind": "line", "unit": "USD", "plot": True}
+    assert first["series"][0] == {
+        "name": "price",
+        "kind": "line",
+        "unit": "USD",
+        "plot": True,
+        "level": True,
+    }
     assert first["last_seq"] >= 3 and first["held"] == first["last_seq"]
 
 

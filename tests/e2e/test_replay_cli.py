@@ -90,7 +90,8 @@ async def test_config_file_splits_stocks_into_a_feed_per_symbol(tmp_path):
     names = ["stocks.MSFT", "stocks.AMZN", "stocks.IBM", "stocks.GOOG", "stocks.AAPL"]
     assert [f["name"] for f in feeds] == names
     assert all(
-        f["series"] == [{"name": "price", "kind": "line", "unit": "USD", "plot": True}]
+        f["series"]
+        == [{"name": "price", "kind": "line", "unit": "USD", "plot": True, "level": False}]
         for f in feeds
     )
     expected = [p for p in stock_points() if "GOOG" in p["values"]]
