@@ -30,6 +30,7 @@ from dashboard.ingest import ingest_blueprint
 from dashboard.limits import Limits, limits_from_config
 from dashboard.metrics import Metrics
 from dashboard.producers import Backoff, Producers
+from dashboard.reduce import parse_history_query, reduce_points
 from dashboard.store import HistoryStore, open_history_store
 from dashboard.viewer import RecordPeerClose, serve_viewer
 from feeds.base import FeedSource
@@ -130,6 +131,7 @@ def create_app(
         backplane or MemoryBackplane(),
         flush_interval=config.flush_interval,
         history_size=config.history_size,
+        snapshot_size=config.snapshot_size,
         client_max_frames=config.client_max_frames,
         client_conflate_frames=config.client_conflate_frames,
         slow_client_timeout=config.slow_client_timeout,
@@ -248,21 +250,22 @@ def create_app(
         history = hub.histories.get(feed)
         if history is None:
             abort(404, f"unknown feed {feed!r}")
-        since_arg = request.args.get("since")
-        if since_arg is None:
+        try:
+            query = parse_history_query(request.args)
+        except ValueError as error:
+            abort(400, str(error))
+        if query.since is None:
             points, truncated = history.recent(), False
         else:
-            try:
-                since = int(since_arg)
-                if since < 0:
-                    raise ValueError
-            except ValueError:
-                abort(400, f"'since' must be an integer >= 0, not {since_arg!r}")
-            truncated = len(history) > 0 and since < history.first_seq - 1
-            points = history.since(since)
-        return jsonify(
-            feed=feed, epoch=hub.epoch, truncated=truncated, points=[p.to_dict() for p in points]
-        )
+            truncated = len(history) > 0 and query.since < history.first_seq - 1
+            points = history.since(query.since)
+        if query.from_ts is not None:
+            points = [p for p in points if p.ts >= query.from_ts]
+        if query.max_points is None:
+            wire = [p.to_dict() for p in points]
+        else:
+            wire = reduce_points(points, query.max_points)
+        return jsonify(feed=feed, epoch=hub.epoch, truncated=truncated, points=wire)
 
     app.register_blueprint(ingest_blueprint(runtime))
     # Origin check on WebSockets, viewer token and /login (hooks run before every route).

@@ -65,5 +65,5 @@ def catch_up(
         replayed = (replay, [p for f in replay for p in histories[f].since(resume.seqs[f])])
     snapshot = None
     if fresh or resume is None:
-        snapshot = (fresh, [p for f in fresh for p in histories[f].recent()])
+        snapshot = (fresh, [p for f in fresh for p in histories[f].snapshot()])
     return CatchUp(replayed, snapshot, reset=resume is not None)

@@ -114,7 +114,11 @@ class DashboardConfig:
 
     # Fan-out.
     flush_interval: Positive = 0.05  # seconds between batches
-    history_size: AtLeastOne = 3000  # points held per feed (5 minutes at 10/s)
+    # Points held per feed: an hour at 10/s, served reduced by the history API
+    # (?max_points=); memory: see "Memory budget" in README.md.
+    history_size: AtLeastOne = 36_000
+    # What a new (or resuming) viewer is sent of them at most: 5 minutes at 10/s.
+    snapshot_size: AtLeastOne = 3000
     client_max_frames: AtLeastOne = 256  # a viewer's outbox; past it the viewer is closed (1008)
     # A viewer with this many frames unwritten gets no more batches, only the
     # latest point per feed once it has drained half of them (a "conflated"

@@ -1,4 +1,9 @@
-"""Per-feed ring buffer of recent points: snapshots, resume and history."""
+"""Per-feed ring buffer of recent points: snapshots, resume and history.
+
+The buffer may hold far more than a viewer is sent on connecting: ``size``
+points are kept for the history API (an hour, reduced per request), while a
+snapshot or a resume never carries more than ``snapshot_size`` of them.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,13 @@ class FeedHistory:
     them and answers "what came after seq N?".
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, snapshot_size: int | None = None) -> None:
         if size < 1:
             raise ValueError(f"history size must be >= 1, not {size}")
+        if snapshot_size is not None and snapshot_size < 1:
+            raise ValueError(f"snapshot size must be >= 1, not {snapshot_size}")
         self._points: deque[Point] = deque(maxlen=size)
+        self.snapshot_size = min(size, snapshot_size or size)
 
     def extend(self, points: Iterable[Point]) -> None:
         self._points.extend(points)
@@ -44,12 +52,24 @@ class FeedHistory:
     def recent(self) -> list[Point]:
         return list(self._points)
 
+    def snapshot(self) -> list[Point]:
+        """The newest ``snapshot_size`` points: what a new viewer is sent."""
+        start = max(0, len(self._points) - self.snapshot_size)
+        return list(islice(self._points, start, None))
+
+    def from_ts(self, ts: int) -> list[Point]:
+        """Held points with ``ts`` >= *ts*, in seq order."""
+        return [p for p in self._points if p.ts >= ts]
+
     def can_resume(self, seq: int) -> bool:
         """True when every point after ``seq`` is still held (or none exists yet)."""
         if seq > self.last_seq:
             # The client claims points this epoch never produced.
             return False
-        return not self._points or seq >= self._points[0].seq - 1
+        if not self._points:
+            return True
+        # A replay is bounded like a snapshot: further behind, start afresh.
+        return seq >= max(self._points[0].seq - 1, self.last_seq - self.snapshot_size)
 
     def since(self, seq: int) -> list[Point]:
         """Held points with ``seq`` greater than *seq*, oldest first."""

@@ -73,6 +73,7 @@ class Hub:
         flush_interval: float = 0.05,
         coalesce: float = 0.002,
         history_size: int = 3000,
+        snapshot_size: int | None = None,  # default: all of history_size
         client_max_frames: int = 256,
         client_conflate_frames: int | None = None,
         slow_client_timeout: float = 30.0,
@@ -90,7 +91,7 @@ class Hub:
         self.flush_interval = flush_interval
         self.coalesce = coalesce
         self._waiting = asyncio.Event()  # set when a flush has something to send
-        self._history_size = history_size
+        self._history_sizes = (history_size, snapshot_size)
         self._clock = clock
         self._client_max_frames = client_max_frames
         self._bounds = (client_conflate_frames, max_viewer_lag, max_viewer_bytes, clock)
@@ -148,7 +149,7 @@ class Hub:
     def add_feed(self, info: FeedInfo) -> None:
         """Register a feed; viewers already connected learn of it at the next flush."""
         self._announcer.add(info)
-        history = self.histories[info.name] = FeedHistory(self._history_size)
+        history = self.histories[info.name] = FeedHistory(*self._history_sizes)
         restored = self._restored.pop(info.name, ())
         if all(p.values.keys() <= info.series_names for p in restored):
             history.extend(restored)

@@ -209,7 +209,7 @@ async def http_request(
     with its Content-Length unless a Transfer-Encoding header is given.
     *source* is the local address to send from (e.g. 127.0.0.2: another client)."""
     parts = urlsplit(url)
-    path = parts.path or "/"
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     head = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
     head += [f"{name}: {value}" for name, value in (headers or {}).items()]
     if body or method == "POST":
