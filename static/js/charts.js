@@ -5,6 +5,7 @@
 import { decimate, decimateBars } from './decimate.js';
 import { colorOf, lineColors } from './palette.js';
 import { formatStatus, formatValue } from './format.js';
+import { view } from './view.js';
 
 // Fixed margins: automargin would shift the plot sideways as tick labels change width.
 const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
@@ -58,7 +59,7 @@ function themeColors() {
 }
 
 function lineTrace(feed, s, color, buckets, range, strip) {
-  const { x, y } = decimate(feed.ts, feed.values.get(s.name) ?? [], buckets, range);
+  const { x, y } = decimate(...view.column(feed, s.name), buckets, range);
   return {
     type: 'scatter',
     mode: 'lines',
@@ -164,6 +165,7 @@ class Panel {
   }
 
   needsDraw(feed) {
+    if (view.holds(this.drawnVersion >= 0) || this.root.hidden) return false;
     return this.stale || feed.version !== this.drawnVersion;
   }
 
@@ -174,14 +176,16 @@ class Panel {
     const width = this.width || this.chart.clientWidth;
     const buckets = Math.max(50, Math.round(width - MARGIN.l - MARGIN.r));
     const slots = Math.max(10, Math.floor(buckets / CANDLE_SLOT_PX));
-    const lines = this.series.filter((s) => s.kind !== 'ohlc');
-    const colors = lineColors(feed.index, lines.length, lines.length < this.series.length);
-    const traces = this.series.map((s) => (s.kind === 'ohlc'
-      ? candleTrace(feed, s, slots, this.range)
-      : lineTrace(feed, s, colors[lines.indexOf(s)], buckets, this.range, this.strip.has(s.name))));
+    const series = view.pickSeries(this.series);
+    const range = view.xRange(feed); // the user's zoom, or the window at the live edge
+    const lines = series.filter((s) => s.kind !== 'ohlc');
+    const colors = lineColors(feed.index, lines.length, lines.length < series.length);
+    const traces = series.map((s) => (s.kind === 'ohlc'
+      ? candleTrace(feed, s, slots, range)
+      : lineTrace(feed, s, colors[lines.indexOf(s)], buckets, range, this.strip.has(s.name))));
     const spanMs = feed.ts.length ? feed.ts[feed.ts.length - 1] - feed.ts[0] : 0;
     const hasData = feed.count > 0;
-    Plotly.react(this.chart, traces, this.layout(traces.length, spanMs, hasData), CONFIG);
+    Plotly.react(this.chart, traces, this.layout(traces.length, spanMs, hasData, range), CONFIG);
     if (!this.listening) {
       // gd.on exists once Plotly has drawn into the div.
       this.chart.on('plotly_relayout', (event) => this.zoomed(event));
@@ -192,7 +196,7 @@ class Panel {
     return true;
   }
 
-  layout(traceCount, spanMs, hasData) {
+  layout(traceCount, spanMs, hasData, range) {
     return {
       // An empty date axis would show a made-up year around 1970-2000: say
       // what is true instead.
@@ -200,7 +204,7 @@ class Panel {
         text: 'waiting for data', showarrow: false, xref: 'paper', yref: 'paper',
         x: 0.5, y: 0.5, font: { size: 12, color: INK },
       }],
-      uirevision: this.name,   // keeps the user's zoom and pan across redraws
+      uirevision: view.revision(this.name), // keeps the user's zoom until Live
       margin: MARGIN,
       paper_bgcolor: 'rgba(0,0,0,0)',
       plot_bgcolor: 'rgba(0,0,0,0)',
@@ -213,6 +217,7 @@ class Panel {
       xaxis: {
         visible: hasData,
         type: 'date',
+        ...(range ? { range, autorange: false } : { autorange: true }),
         gridcolor: GRID,
         linecolor: GRID,
         // A live window is minutes long: the clock is enough, the date is
@@ -223,7 +228,7 @@ class Panel {
         // the same second twice: allow one tick per second of data. (nticks
         // is only an upper bound; pinning dtick instead would ask for
         // millions of ticks on an empty axis, which defaults to a year.)
-        nticks: this.range ? MAX_TICKS : Math.max(2, Math.min(MAX_TICKS, Math.floor(spanMs / 1000) + 1)),
+        nticks: range ? MAX_TICKS : Math.max(2, Math.min(MAX_TICKS, Math.floor(spanMs / 1000) + 1)),
         hoverformat: spanMs > DAY_MS ? '%Y-%m-%d %H:%M' : '%H:%M:%S.%L',
         tickfont: { size: 10 },
         // Plotly adds a range slider under candles by default: it would take
@@ -272,6 +277,7 @@ class Panel {
     }
     this.range = range && range.map(parseAxisDate);
     if (this.range && this.range.some(Number.isNaN)) this.range = null;
+    view.zoomed(this.name, this.range); // a zoom or pan detaches; autorange is Live
     this.invalidate();
   }
 }

@@ -7,12 +7,20 @@ import { Charts } from './charts.js';
 import { Table } from './table.js';
 import { Session } from './session.js';
 import { PROTOCOL, protocolAction } from './version.js';
+import { view } from './view.js';
+import { parseView } from './urlstate.js';
+import { Controls } from './controls.js';
+import { Backfill } from './backfill.js';
 
 const state = new State();
 const charts = new Charts(document.getElementById('charts'), requestRender);
 const table = new Table(document.querySelector('#feeds tbody'));
 const statusEl = document.getElementById('status');
 const summaryEl = document.getElementById('summary');
+// The view from the URL (window, picks, pause): a link or a reload reproduces it.
+Object.assign(view, parseView(location.search));
+const controls = new Controls(document.getElementById('viewbar'), view, charts, requestRender);
+const backfill = new Backfill(view, (name) => charts.panels.get(name)?.invalidate());
 
 // A Plotly redraw costs milliseconds per chart whatever the point count. So a
 // frame draws charts only until FRAME_BUDGET_MS is spent (no long tasks; the
@@ -46,6 +54,8 @@ function frame(now) {
       charts.layout(state);
       table.layout(state);
     }
+    controls.render(state);
+    backfill.tick(state, charts.container.querySelector('.panel-chart')?.clientWidth ?? 600);
     const drawn = charts.render(state, FRAME_BUDGET_MS);
     table.render(state);
     renderSummary();
@@ -166,7 +176,7 @@ function stats() {
   };
 }
 
-window.livefeed = Object.freeze({ state, connection, charts, session, stats });
+window.livefeed = Object.freeze({ state, connection, charts, session, stats, view, backfill });
 renderStatus(connection.status);
 connection.start();
 session.load();
