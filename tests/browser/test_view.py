@@ -41,7 +41,9 @@ async def drawn_x(page, feed: str = "ACME") -> list[float]:
     )
 
 
-async def test_zoom_detaches_and_stays_while_points_arrive_then_live_returns(server, page):
+async def test_zoom_detaches_and_stays_while_points_arrive_then_live_returns(start_server, page):
+    # One feed: its chart is redrawn every few frames, so "stays put" is tested.
+    server = await start_server(symbols=("ACME",))
     await open_page(page, server.url + "/?window=1m")
     box = await page.locator(CHART.format("ACME") + " .nsewdrag").bounding_box()
     # A person drags a zoom box over the middle of the chart.
@@ -81,7 +83,9 @@ async def test_zoom_detaches_and_stays_while_points_arrive_then_live_returns(ser
     assert live[1] - live[0] == pytest.approx(60_000, abs=50)  # the 1m window
 
 
-async def test_pause_counts_new_points_and_resume_draws_them_without_a_gap(server, page):
+async def test_pause_counts_new_points_and_resume_draws_them_without_a_gap(start_server, page):
+    # One feed: unpaused, its chart is redrawn every few frames.
+    server = await start_server(symbols=("ACME",))
     await open_page(page, server.url + "/?window=1m")
     await page.click(".vb-pause")
     await wait_for(page, "document.querySelector('.vb-pause').textContent === 'Resume'")
