@@ -18,7 +18,7 @@ const table = new Table(document.querySelector('#feeds tbody'));
 const statusEl = document.getElementById('status');
 const summaryEl = document.getElementById('summary');
 // The view from the URL (window, picks, pause): a link or a reload reproduces it.
-Object.assign(view, parseView(location.search));
+view.restore(parseView(location.search));
 const controls = new Controls(document.getElementById('viewbar'), view, charts, requestRender);
 const backfill = new Backfill(view, (name) => charts.panels.get(name)?.invalidate());
 

@@ -56,7 +56,9 @@ export class View {
     this.feeds = feeds;          // picked feed names, or null for all
     this.series = series;        // picked series names (in any feed), or null for all
     this.paused = paused;
-    this.pausedAt = 0;           // points received when paused (see newSince)
+    // Points received when paused (see newSince); null: paused since the page
+    // loaded, counted from its first picture (see settle).
+    this.pausedAt = paused ? null : 0;
     this.detached = new Map();   // feed -> the user's x range [ms, ms]
     this.revisions = new Map();  // feed -> bumped on Live: Plotly forgets the user's zoom
     this.backfill = new Map();   // feed -> columns of reduced server history
@@ -65,6 +67,21 @@ export class View {
 
   changed() {
     this.version += 1;
+  }
+
+  /** Takes what the URL asks for (urlstate.js's parseView). */
+  restore({ window, feeds, series, paused }) {
+    if (WINDOWS.includes(window)) this.window = window;
+    this.feeds = feeds;
+    this.series = series;
+    this.paused = paused;
+    this.pausedAt = paused ? null : 0;
+    this.changed();
+  }
+
+  /** Once the first picture is drawn: a page loaded paused counts new points from here. */
+  settle(received) {
+    if (this.paused && this.pausedAt === null) this.pausedAt = received;
   }
 
   setWindow(windowKey) {
@@ -110,9 +127,9 @@ export class View {
     this.changed();
   }
 
-  /** Points received since the pause (a page loaded paused counts from its first). */
+  /** Points received since the pause (a page loaded paused: since its first picture). */
   newSince(received) {
-    return this.paused ? Math.max(0, received - this.pausedAt) : 0;
+    return this.paused && this.pausedAt !== null ? Math.max(0, received - this.pausedAt) : 0;
   }
 
   /** Whether a chart drawn once must stay as it is (paused). */
@@ -128,7 +145,11 @@ export class View {
     return this.series === null ? series : series.filter((s) => this.series.includes(s.name));
   }
 
-  /** The x range (ms) feed's chart shows: the user's, or the window's live edge; null: all. */
+  /**
+   * The x range (ms) feed's chart shows: the user's, or the window ending at
+   * the live edge (starting at the oldest point drawn while the data is
+   * shorter than the window, so a young feed fills its chart); null: all.
+   */
   xRange(feed) {
     const user = this.detached.get(feed.name);
     if (user) return user;
@@ -136,7 +157,9 @@ export class View {
     const n = feed.ts.length;
     if (!Number.isFinite(span) || n === 0) return null;
     const newest = feed.ts[n - 1];
-    return [newest - span, newest];
+    const oldest = Math.min(feed.ts[0], this.backfill.get(feed.name)?.ts[0] ?? Infinity);
+    if (newest === oldest) return null;
+    return [Math.max(newest - span, oldest), newest];
   }
 
   /**

@@ -18,7 +18,7 @@ async def wait_for(page, expression: str, arg=None, timeout: float = 20) -> None
 
 
 async def open_page(page, url: str, feed: str = "ACME") -> None:
-    await page.goto(url)
+    await page.goto(url, wait_until="domcontentloaded")  # the charts are waited for below
     await wait_for(
         page,
         "(sel) => (document.querySelector(sel)?.data?.[0]?.x?.length ?? 0) > 20",
@@ -80,7 +80,8 @@ async def test_zoom_detaches_and_stays_while_points_arrive_then_live_returns(sta
         CHART.format("ACME"),
     )
     live = await x_range(page)
-    assert live[1] - live[0] == pytest.approx(60_000, abs=50)  # the 1m window
+    assert live[1] - live[0] <= 60_000 + 50  # the 1m window (or all held, if shorter)
+    assert live[0] <= zoomed[0] and live[1] > zoomed[1] + 1000
 
 
 async def test_pause_counts_new_points_and_resume_draws_them_without_a_gap(start_server, page):
@@ -162,12 +163,16 @@ async def test_window_picks_and_pause_survive_a_reload(server, page):
     await page.click(".vb-pause")
     assert "window=15m" in page.url and "theme=dark" in page.url and "paused=1" in page.url
     assert "GLOBX" not in page.url.split("feeds=")[1]
-    await page.reload()
+    await page.reload(wait_until="domcontentloaded")
     await wait_for(page, "document.querySelectorAll('.panel').length === 8")
     pressed = await page.get_attribute(".vb-windows button[data-window='15m']", "aria-pressed")
     assert pressed == "true"
     assert await page.locator(".panel[data-feed='GLOBX']").is_hidden()
     assert await page.locator(".panel[data-feed='ACME']").is_visible()
     assert await page.inner_text(".vb-pause") == "Resume"
+    # Counted from the first picture: the snapshot it was drawn from is not "new".
+    await wait_for(page, "document.querySelector('.vb-new').textContent !== ''")
+    new = int((await page.inner_text(".vb-new")).split()[0].replace(",", ""))
+    assert new < await page.evaluate("window.livefeed.stats().received") / 2
     assert "theme=dark" in page.url
     assert page.console_log.problems() == []
