@@ -60,23 +60,30 @@ def parse_history_query(args: Mapping[str, str]) -> HistoryQuery:
     )
 
 
+#: What min and max are taken of (bool, a subclass of int, is not a number here).
+NUMBER_TYPES = frozenset({int, float})
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return type(value) in NUMBER_TYPES
 
 
 def _extremes(bucket: Sequence[Point]) -> dict[int, dict[str, Any]]:
-    """Per point index in *bucket*: the series it is kept for (their values)."""
+    """Per point index in *bucket*: the series it is kept for (their values).
+    The hot loop of a reduction (36,000 points for an hour): plain lookups."""
     low: dict[str, tuple[float, int]] = {}
     high: dict[str, tuple[float, int]] = {}
     latest: dict[str, tuple[Any, int]] = {}  # a bar: no order to take extremes by
     for i, point in enumerate(bucket):
         for name, value in point.values.items():
-            if not _is_number(value):
+            if type(value) not in NUMBER_TYPES:
                 latest[name] = (value, i)
                 continue
-            if name not in low or value < low[name][0]:
+            lowest = low.get(name)
+            if lowest is None or value < lowest[0]:
                 low[name] = (value, i)
-            if name not in high or value > high[name][0]:
+            highest = high.get(name)
+            if highest is None or value > highest[0]:
                 high[name] = (value, i)
     kept: dict[int, dict[str, Any]] = {}
     for chosen in (low, high, latest):

@@ -56,12 +56,21 @@ export class Controls {
     this.pickSummary = el('summary');
     this.picker = el('details', { className: 'vb-picker' }, this.pickSummary,
       el('div', { className: 'vb-panel' }, this.search, this.feedList, this.seriesList, showAll));
-    this.root.append(windows, this.pauseButton, this.newCount, this.liveButton, this.picker);
+    this.noteEl = el('span', { className: 'vb-note', role: 'status' });
+    this.root.append(windows, this.pauseButton, this.newCount, this.liveButton, this.noteEl, this.picker);
+  }
+
+  /** Says, in one line, what of the URL the page could not show (cleared on the next change). */
+  note(ignored) {
+    this.noteEl.textContent = ignored.length
+      ? `Ignored ${ignored.join(', ')}: not a view this page has (windows: 1m, 5m, 15m, 1h, all; paused=1)`
+      : '';
   }
 
   /** Applies a change to the view, writes the URL, and asks for a redraw. */
   change(apply) {
     apply();
+    this.note([]);
     this.view.changed();
     const search = writeView(location.search, this.view);
     history.replaceState(history.state, '', `${location.pathname}${search}${location.hash}`);

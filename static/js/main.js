@@ -18,8 +18,10 @@ const table = new Table(document.querySelector('#feeds tbody'));
 const statusEl = document.getElementById('status');
 const summaryEl = document.getElementById('summary');
 // The view from the URL (window, picks, pause): a link or a reload reproduces it.
-view.restore(parseView(location.search));
+const fromUrl = parseView(location.search);
+view.restore(fromUrl);
 const controls = new Controls(document.getElementById('viewbar'), view, charts, requestRender);
+controls.note(fromUrl.ignored);
 const backfill = new Backfill(view, (name) => charts.panels.get(name)?.invalidate());
 
 // A Plotly redraw costs milliseconds per chart whatever the point count. So a

@@ -18,7 +18,8 @@ async def wait_for(page, expression: str, arg=None, timeout: float = 20) -> None
 
 
 async def open_page(page, url: str, feed: str = "ACME") -> None:
-    await page.goto(url, wait_until="domcontentloaded")  # the charts are waited for below
+    # The charts are waited for below; a loaded machine may take long to serve the page.
+    await page.goto(url, wait_until="domcontentloaded", timeout=90_000)
     await wait_for(
         page,
         "(sel) => (document.querySelector(sel)?.data?.[0]?.x?.length ?? 0) > 20",
@@ -152,7 +153,13 @@ async def test_long_window_draws_reduced_server_history_then_continues_live(star
 
 
 async def test_window_picks_and_pause_survive_a_reload(server, page):
-    await open_page(page, server.url + "/?theme=dark")
+    await open_page(page, server.url + "/?theme=dark&window=7m")
+    # A window the page does not have: said in one line, the default shown instead.
+    note = await page.inner_text(".vb-note")
+    assert note.startswith("Ignored window=7m: not a view this page has") and "\n" not in note
+    assert (
+        await page.get_attribute(".vb-windows button[data-window='5m']", "aria-pressed") == "true"
+    )
     await page.click(".vb-windows button[data-window='15m']")
     await page.click(".vb-picker summary")
     await page.fill(".vb-search", "glo")
@@ -163,7 +170,7 @@ async def test_window_picks_and_pause_survive_a_reload(server, page):
     await page.click(".vb-pause")
     assert "window=15m" in page.url and "theme=dark" in page.url and "paused=1" in page.url
     assert "GLOBX" not in page.url.split("feeds=")[1]
-    await page.reload(wait_until="domcontentloaded")
+    await page.reload(wait_until="domcontentloaded", timeout=90_000)
     await wait_for(page, "document.querySelectorAll('.panel').length === 8")
     pressed = await page.get_attribute(".vb-windows button[data-window='15m']", "aria-pressed")
     assert pressed == "true"
