@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from dashboard.announce import FeedAnnouncer
 from dashboard.backplane import Backplane
+from dashboard.candle_board import CandleBoard
 from dashboard.catchup import catch_up, feeds_of, resolve
 from dashboard.channel import ALL, MAX_BYTES, MAX_LAG_S, ClientChannel, Subscription
 from dashboard.history import FeedHistory
@@ -36,6 +37,7 @@ from dashboard.logs import log_event
 from dashboard.metrics import Metrics
 from dashboard.points import check_values
 from dashboard.protocol import (
+    CandlesRequest,
     Ping,
     Point,
     ProtocolError,
@@ -100,6 +102,7 @@ class Hub:
         self.feeds = self._announcer.feeds
         self.histories: dict[str, FeedHistory] = {}
         self._clients: set[ClientChannel] = set()
+        self.candles = CandleBoard(self.feeds, self.histories, self._send)
         self.limits = limits or Limits()  # default: no limits
         self._no_clients = asyncio.Event()
         self._no_clients.set()
@@ -269,6 +272,7 @@ class Hub:
                 history.extend((point,))
         if self._store is not None:
             self._store.append(points)  # queued for its writer thread: no I/O here
+        self.candles.update(points, now)
         groups: dict[Subscription, list[ClientChannel]] = {}
         for client in self._clients:
             if client.subscription is not None and not client.closing:
@@ -332,6 +336,7 @@ class Hub:
         self._clients.discard(client)
         self.limits.forget(client)
         self._lagging.forget(client)
+        self.candles.forget(client)
         self.metrics.disconnected(code or client.close_code or 1000)
         if not self._clients:
             self._no_clients.set()
@@ -355,6 +360,8 @@ class Hub:
                     self.subscribe(client, message)
             elif isinstance(message, Ping):
                 self._send(client, encode_pong(message))
+            elif isinstance(message, CandlesRequest):
+                self.candles.subscribe(client, message)
         except ProtocolError as error:
             self.limits.note_error(client, error.code)
             self._send(client, encode_error(error))
