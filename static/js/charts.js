@@ -164,6 +164,7 @@ class Panel {
   }
 
   needsDraw(feed) {
+    if (this.root.dataset.view === 'candles') return false; // candles.js draws this panel
     return this.stale || feed.version !== this.drawnVersion;
   }
 
