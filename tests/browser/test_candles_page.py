@@ -76,7 +76,7 @@ async def test_ticker_switches_to_candles_that_update_in_place_with_volume_below
     # Back to lines: the line chart is drawn again, the candles stop.
     await page.click(f"{PANEL} .view-lines")
     await page.wait_for_function(
-        f"document.querySelector(\"{PANEL} .panel-chart\").offsetHeight > 0", timeout=5_000
+        f'document.querySelector("{PANEL} .panel-chart").offsetHeight > 0', timeout=5_000
     )
     assert "candles" not in page.url
     assert await page.get_attribute(f"{PANEL} .view-lines", "aria-pressed") == "true"
