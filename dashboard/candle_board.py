@@ -9,15 +9,22 @@ exactly what the others hold. Builders are kept when their last viewer goes
 (there are at most three per level series, of bounded size): a viewer coming
 back gets the bars as they were, not a new build from a shorter history.
 
+A key's changes go out at most every ``min_gap`` seconds (changed bars are
+whole bars, so holding them loses nothing): a frame per key per 50 ms flush
+would fill a viewer's outbox, whose frame count decides when it is lagging,
+several times faster than its batches do; 4 a second is as smooth as a
+person can tell. Held changes ask the hub (``wake``) for another flush.
+
 A viewer that is lagging gets no candle deltas (they would only lengthen its
 queue); it is owed a reset, sent with the first change after it caught up.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
-from dashboard.candles import INTERVALS, CandleBuilder, Number
+from dashboard.candles import INTERVALS, Bar, CandleBuilder, Number
 from dashboard.channel import ClientChannel
 from dashboard.history import FeedHistory
 from dashboard.protocol import CandlesRequest, Point, ProtocolError, encode_candles, quote
@@ -27,6 +34,9 @@ from feeds.base import FeedInfo
 VOLUME_SERIES = "volume"
 
 Key = tuple[str, str, str]  # feed, series, interval name
+
+#: Seconds between two candle frames of one key.
+MIN_GAP = 0.25
 
 
 def ticks(
@@ -68,8 +78,14 @@ class CandleBoard:
         feeds: Mapping[str, FeedInfo],
         histories: Mapping[str, FeedHistory],
         send: Callable[[ClientChannel, str], None],
+        wake: Callable[[], object] = lambda: None,
+        min_gap: float = MIN_GAP,
     ) -> None:
         self._feeds = feeds
+        self._wake = wake
+        self._min_gap = min_gap
+        self._held: dict[Key, dict[int, Bar]] = {}  # changed bars not sent yet
+        self._sent_at: dict[Key, float] = {}
         self._histories = histories
         self._send = send
         self._builders: dict[Key, CandleBuilder] = {}
@@ -110,8 +126,6 @@ class CandleBoard:
         """Add a flush's points to every builder of their feeds and send each
         key's viewers the bars that changed. *now* (the channels' clock)
         tells lagging viewers apart."""
-        if not self._builders:
-            return
         watched = {key[0] for key in self._builders}
         by_feed: dict[str, list[Point]] = {}
         for point in points:
@@ -122,13 +136,22 @@ class CandleBoard:
             if not feed_points:
                 continue
             changed = builder.extend(ticks(feed_points, key[1], self._volume_of(key[0])))
-            if not changed:
-                continue
-            self._reset_frames.pop(key, None)
+            if changed:
+                self._reset_frames.pop(key, None)
+                if key in self._watchers:
+                    self._held.setdefault(key, {}).update((bar.t, bar) for bar in changed)
+        for key in [
+            k for k in self._held if now - self._sent_at.get(k, -math.inf) >= self._min_gap
+        ]:
+            self._sent_at[key] = now
+            held = self._held.pop(key)
+            oldest = next(iter(self._builders[key])).t  # bars held since may be gone
+            bars = [held[t].to_wire() for t in sorted(held) if t >= oldest]
             watchers = self._watchers.get(key)
-            if watchers:
-                delta = encode_candles(*key, [bar.to_wire() for bar in changed], reset=False)
-                self._send_changes(key, watchers, delta, now)
+            if bars and watchers:
+                self._send_changes(key, watchers, encode_candles(*key, bars, reset=False), now)
+        if self._held:
+            self._wake()  # a flush after the gap sends them
 
     def _send_changes(self, key: Key, watchers: set[ClientChannel], delta: str, now: float) -> None:
         for client in list(watchers):  # a send may close a client, and forget it

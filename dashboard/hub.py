@@ -102,7 +102,7 @@ class Hub:
         self.feeds = self._announcer.feeds
         self.histories: dict[str, FeedHistory] = {}
         self._clients: set[ClientChannel] = set()
-        self.candles = CandleBoard(self.feeds, self.histories, self._send)
+        self.candles = CandleBoard(self.feeds, self.histories, self._send, self._waiting.set)
         self.limits = limits or Limits()  # default: no limits
         self._no_clients = asyncio.Event()
         self._no_clients.set()
@@ -260,6 +260,7 @@ class Hub:
         points, self._pending = self._pending, []
         if points:
             self._fan_out(points, now)
+        self.candles.update(points, now)  # also without points: changes held back
         if self._lagging:
             self._check_lagging(now)
 
@@ -272,7 +273,6 @@ class Hub:
                 history.extend((point,))
         if self._store is not None:
             self._store.append(points)  # queued for its writer thread: no I/O here
-        self.candles.update(points, now)
         groups: dict[Subscription, list[ClientChannel]] = {}
         for client in self._clients:
             if client.subscription is not None and not client.closing:

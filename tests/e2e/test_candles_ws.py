@@ -86,7 +86,7 @@ async def test_late_joiner_gets_the_same_bars_and_deltas_carry_only_changes(serv
         assert late.candle_frames[0]["reset"] is True
         assert min(late.bars) == min(first.bars)  # the whole held run, not from now
         # Both read on until two more bars have opened: everything before is closed.
-        until = joined_at + 2000
+        until = joined_at + 3000
         await first.read_until(lambda: first.newest >= until)
         await late.read_until(lambda: late.newest >= until)
         assert {t: b for t, b in first.bars.items() if t < until} == {
@@ -96,10 +96,11 @@ async def test_late_joiner_gets_the_same_bars_and_deltas_carry_only_changes(serv
         late_deltas = late.candle_frames[1:]
         start = first.candle_frames.index(late_deltas[0])
         shared = first.candle_frames[start : start + len(late_deltas)]
-        assert shared == late_deltas[: len(shared)] and len(shared) >= 10
+        assert shared == late_deltas[: len(shared)] and len(shared) >= 8
         # One builder for both viewers.
         assert server.hub.candles.builds == 1
-        # Per flush, only the open bar (and the one it closed, at a boundary).
+        # Only the open bar (and the one it closed, at a boundary): at most 4
+        # frames a second, each with the bars changed since the last.
         for frame in first.candle_frames[1:]:
             assert 1 <= len(frame["bars"]) <= 2, frame
         # The bars are the ticks' bars: every closed bar, checked by hand.

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from dashboard.backplane import MemoryBackplane
+from dashboard.candle_board import MIN_GAP
 from dashboard.candles import MAX_BARS, CandleBuilder
 from dashboard.hub import Hub
 from dashboard.protocol import Point
@@ -212,7 +213,7 @@ def test_board_skips_lagging_viewer_and_resets_it_after():
     assert [f["type"] for f in frames(client)] == []
     client.lagging_since = None  # caught up
     tick(hub, 2, T0 + 1000, 11.0)
-    hub.flush(now=0.0)
+    hub.flush(now=1.0)
     (reset,) = [f for f in frames(client) if f["type"] == "candles"]
     assert reset["reset"] is True and [bar["t"] for bar in reset["bars"]] == [T0, T0 + 1000]
 
@@ -226,3 +227,25 @@ def test_board_build_from_a_history_that_lost_points_drops_its_first_bar():
     # Held: ts T0+3100..T0+8000. The bar of T0+3000 lacks ticks of 3000-3099.
     assert [bar["t"] for bar in reset["bars"]] == [T0 + s * 1000 for s in range(4, 9)]
     assert reset["bars"][0]["open"] == 40.0 and reset["bars"][0]["volume"] == 10
+
+
+def test_board_sends_a_key_at_most_every_min_gap_and_holds_nothing_back_for_long():
+    """Changes within MIN_GAP of the last frame wait (the hub is woken for
+    them) and go out whole: the newest state of every bar they changed."""
+    hub = make_hub()
+    client = viewer(hub)
+    ask(hub, client, "1s")
+    tick(hub, 1, T0, 10.0)
+    hub.flush(now=10.0)
+    assert [f["bars"][0]["close"] for f in frames(client)] == [10.0]
+    hub._waiting.clear()
+    tick(hub, 2, T0 + 900, 12.0)
+    tick(hub, 3, T0 + 1100, 13.0)
+    hub.flush(now=10.0 + MIN_GAP / 2)
+    assert frames(client) == []  # held
+    assert hub._waiting.is_set()  # a flush will come for them
+    hub.flush(now=10.0 + MIN_GAP)  # no new points: the held changes go out
+    (delta,) = frames(client)
+    assert [(b["t"], b["close"]) for b in delta["bars"]] == [(T0, 12.0), (T0 + 1000, 13.0)]
+    hub.flush(now=20.0)
+    assert frames(client) == []  # nothing held, nothing sent
