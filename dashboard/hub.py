@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from dashboard.announce import FeedAnnouncer
 from dashboard.backplane import Backplane
+from dashboard.candle_board import CandleBoard
 from dashboard.catchup import catch_up, feeds_of, resolve
 from dashboard.channel import ALL, MAX_BYTES, MAX_LAG_S, ClientChannel, Subscription
 from dashboard.history import FeedHistory
@@ -36,6 +37,7 @@ from dashboard.logs import log_event
 from dashboard.metrics import Metrics
 from dashboard.points import check_values
 from dashboard.protocol import (
+    CandlesRequest,
     Ping,
     Point,
     ProtocolError,
@@ -101,6 +103,7 @@ class Hub:
         self.feeds = self._announcer.feeds
         self.histories: dict[str, FeedHistory] = {}
         self._clients: set[ClientChannel] = set()
+        self.candles = CandleBoard(self.feeds, self.histories, self._send, self._waiting.set)
         self.limits = limits or Limits()  # default: no limits
         self._no_clients = asyncio.Event()
         self._no_clients.set()
@@ -258,6 +261,7 @@ class Hub:
         points, self._pending = self._pending, []
         if points:
             self._fan_out(points, now)
+        self.candles.update(points, now)  # also without points: changes held back
         if self._lagging:
             self._check_lagging(now)
 
@@ -333,6 +337,7 @@ class Hub:
         self._clients.discard(client)
         self.limits.forget(client)
         self._lagging.forget(client)
+        self.candles.forget(client)
         self.metrics.disconnected(code or client.close_code or 1000)
         if not self._clients:
             self._no_clients.set()
@@ -356,6 +361,8 @@ class Hub:
                     self.subscribe(client, message)
             elif isinstance(message, Ping):
                 self._send(client, encode_pong(message))
+            elif isinstance(message, CandlesRequest):
+                self.candles.subscribe(client, message)
         except ProtocolError as error:
             self.limits.note_error(client, error.code)
             self._send(client, encode_error(error))

@@ -133,12 +133,22 @@ class Ping:
     id: int | str | None = None
 
 
-ClientMessage = Subscribe | Ping
+@dataclass(frozen=True)
+class CandlesRequest:
+    """Candles of one level series; ``interval`` None stops them."""
+
+    feed: str
+    series: str
+    interval: str | None
+
+
+ClientMessage = Subscribe | Ping | CandlesRequest
 
 #: The fields each message may carry: anything else is refused.
 _RESUME_FIELDS = frozenset({"epoch", "seqs"})
 _SUBSCRIBE_FIELDS = frozenset({"type", "feeds", "series", "resume"})
 _PING_FIELDS = frozenset({"type", "id"})
+_CANDLES_FIELDS = frozenset({"type", "feed", "series", "interval"})
 
 
 def quote(value: Any) -> str:
@@ -219,7 +229,20 @@ def _parse_ping(message: dict[str, Any], max_names: int) -> Ping:
     return Ping(id=ping_id)
 
 
-_PARSERS = {"subscribe": _parse_subscribe, "ping": _parse_ping}
+def _parse_candles(message: dict[str, Any], max_names: int) -> CandlesRequest:
+    # Names and intervals are checked against the feeds by the candle board.
+    _check_fields(message, _CANDLES_FIELDS, "candles")
+    feed, series, interval = message.get("feed"), message.get("series"), message.get("interval")
+    if not isinstance(feed, str):
+        raise ProtocolError("bad_message", "candles needs a string 'feed'")
+    if not isinstance(series, str):
+        raise ProtocolError("bad_message", "candles needs a string 'series'")
+    if interval is not None and not isinstance(interval, str):
+        raise ProtocolError("bad_message", "'interval' must be a string (or null to stop)")
+    return CandlesRequest(feed=feed, series=series, interval=interval)
+
+
+_PARSERS = {"subscribe": _parse_subscribe, "ping": _parse_ping, "candles": _parse_candles}
 
 
 def parse_client_message(data: str | bytes | None, max_names: int = MAX_NAMES) -> ClientMessage:
@@ -309,6 +332,15 @@ def encode_batch(
 
 def encode_status(feeds: Mapping[str, Mapping[str, Any]]) -> str:
     return orjson.dumps({"type": "status", "feeds": feeds}).decode()
+
+
+def encode_candles(
+    feed: str, series: str, interval: str, bars: Iterable[Mapping[str, Any]], *, reset: bool
+) -> str:
+    """Bars of one candle subscription: all of them (``reset``), or those a
+    flush opened or changed."""
+    head = {"type": "candles", "feed": feed, "series": series, "interval": interval}
+    return orjson.dumps({**head, "reset": reset, "bars": list(bars)}).decode()
 
 
 def encode_pong(ping: Ping) -> str:

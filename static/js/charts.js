@@ -166,6 +166,7 @@ class Panel {
 
   needsDraw(feed) {
     if (view.holds(this.drawnVersion >= 0) || this.root.hidden) return false;
+    if (this.root.dataset.view === 'candles') return false; // candles.js draws this panel
     return this.stale || feed.version !== this.drawnVersion;
   }
 

@@ -4,6 +4,7 @@
 import { State } from './state.js';
 import { Connection } from './connection.js';
 import { Charts } from './charts.js';
+import { Candles } from './candles.js';
 import { Table } from './table.js';
 import { Session } from './session.js';
 import { PROTOCOL, protocolAction } from './version.js';
@@ -14,6 +15,10 @@ import { Backfill } from './backfill.js';
 
 const state = new State();
 const charts = new Charts(document.getElementById('charts'), requestRender);
+const candles = new Candles({
+  send: (msg) => connection.ws?.readyState === WebSocket.OPEN && connection.ws.send(JSON.stringify(msg)),
+  requestRender,
+});
 const table = new Table(document.querySelector('#feeds tbody'));
 const statusEl = document.getElementById('status');
 const summaryEl = document.getElementById('summary');
@@ -54,11 +59,12 @@ function frame(now) {
     if (drawnMeta !== state.metaVersion) {
       drawnMeta = state.metaVersion;
       charts.layout(state);
+      candles.layout(state, charts.panels);
       table.layout(state);
     }
     controls.render(state);
     backfill.tick(state, charts.container.querySelector('.panel-chart')?.clientWidth ?? 600);
-    const drawn = charts.render(state, FRAME_BUDGET_MS);
+    const drawn = charts.render(state, FRAME_BUDGET_MS) + candles.render();
     table.render(state);
     renderSummary();
     if (drawn) {
@@ -126,6 +132,7 @@ function onMessage(msg) {
     case 'hello':
       if (!speaksProtocol(msg.protocol)) return;
       state.hello(msg);
+      candles.connected();
       break;
     case 'feeds':
       state.addFeeds(msg.added);
@@ -140,6 +147,9 @@ function onMessage(msg) {
     case 'status':
       state.setStatus(msg.feeds);
       break;
+    case 'candles':
+      candles.receive(msg);
+      return; // it asks for a frame itself when the bars are shown
     default:
       return; // a type this page does not know (a newer server): nothing to draw
   }
@@ -178,7 +188,7 @@ function stats() {
   };
 }
 
-window.livefeed = Object.freeze({ state, connection, charts, session, stats, view, backfill });
+window.livefeed = Object.freeze({ state, connection, charts, candles, session, stats, view, backfill });
 renderStatus(connection.status);
 connection.start();
 session.load();
