@@ -14,11 +14,15 @@ const table = new Table(document.querySelector('#feeds tbody'));
 const statusEl = document.getElementById('status');
 const summaryEl = document.getElementById('summary');
 
-// A Plotly redraw costs milliseconds per chart whatever the point count. So a
-// frame draws charts only until FRAME_BUDGET_MS is spent (no long tasks; the
-// rest wait their turn) and the next drawing frame comes after REST_FACTOR
-// times that cost: drawing takes at most ~40% of the main thread, and a slow
-// machine gets fewer redraws per second instead of a frozen tab.
+// What is drawn when: the latest value text every frame (cheap); a chart only
+// when redraw.js says a person could see it change (its picture moves a pixel
+// or its y range moves), every chart at once on a user's action or when the
+// tab comes back; nothing while the tab is hidden (points are still taken in).
+//
+// A Plotly redraw still costs milliseconds per chart: charts that are merely
+// due are drawn until FRAME_BUDGET_MS is spent (no long tasks; the rest wait
+// their turn), and the next such frame comes after REST_FACTOR times that
+// cost, so a slow machine gets fewer redraws instead of a frozen tab.
 const FRAME_BUDGET_MS = 12;
 const REST_FACTOR = 1.5;
 
@@ -26,7 +30,9 @@ let frameRequested = false;
 let drawnMeta = -1;
 let redraws = 0;       // frames that redrew at least one chart
 let renderMs = 0;      // cost of the last such frame
-let nextDrawAt = 0;
+let nextDrawAt = 0;    // budgeted drawing rests until then (performance.now() clock)
+let wakeTimer = null;
+let wakeAt = Infinity;
 
 function requestRender() {
   if (frameRequested) return;
@@ -34,35 +40,60 @@ function requestRender() {
   requestAnimationFrame(frame);
 }
 
-function frame(now) {
-  if (now < nextDrawAt) {
-    requestAnimationFrame(frame);
+/** A frame in `ms`: a chart waits to be due, and no message may come to wake the loop. */
+function wakeIn(ms) {
+  if (ms <= 0) {
+    requestRender();
     return;
   }
+  const at = performance.now() + ms;
+  if (wakeTimer !== null && wakeAt <= at) return;
+  clearTimeout(wakeTimer);
+  wakeAt = at;
+  wakeTimer = setTimeout(() => {
+    wakeTimer = null;
+    wakeAt = Infinity;
+    requestRender();
+  }, ms);
+}
+
+function frame() {
   const start = performance.now();
   try {
+    if (document.hidden) return; // drawn on return (visibilitychange)
     if (drawnMeta !== state.metaVersion) {
       drawnMeta = state.metaVersion;
       charts.layout(state);
       table.layout(state);
     }
-    const drawn = charts.render(state, FRAME_BUDGET_MS);
+    charts.label(state);
     table.render(state);
     renderSummary();
+    const drawn = charts.render(state, start >= nextDrawAt ? FRAME_BUDGET_MS : 0, start);
     if (drawn) {
       redraws += 1;
       renderMs = performance.now() - start;
-      // No rest until every panel has been drawn once: the first paint is
-      // what a person opening the page waits for.
-      const rest = charts.firstPaintPending() ? 0 : renderMs * REST_FACTOR;
-      nextDrawAt = performance.now() + rest;
+      nextDrawAt = performance.now() + renderMs * REST_FACTOR;
     }
   } finally {
     // Cleared last: invalidations made while drawing were drawn in this frame.
     frameRequested = false;
   }
-  if (charts.pending(state)) requestRender();
+  const now = performance.now();
+  const wait = charts.wake(state, now);
+  if (wait !== null) wakeIn(Math.max(wait, nextDrawAt - now));
 }
+
+/** Every chart drawn at the next frame: for a user's action (pause, window, ...). */
+function redrawAll() {
+  charts.redrawAll();
+  nextDrawAt = 0;
+  requestRender();
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) redrawAll();
+});
 
 function totals() {
   let points = 0;
@@ -166,7 +197,7 @@ function stats() {
   };
 }
 
-window.livefeed = Object.freeze({ state, connection, charts, session, stats });
+window.livefeed = Object.freeze({ state, connection, charts, session, stats, redrawAll });
 renderStatus(connection.status);
 connection.start();
 session.load();
