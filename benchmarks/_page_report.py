@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
+from typing import Any
 
 
 def fmt_ms(value: float, censored: bool = False) -> str:
@@ -11,9 +13,9 @@ def fmt_ms(value: float, censored: bool = False) -> str:
     return ("≥" if censored else "") + f"{value:,.0f}"
 
 
-def report(name: str, results: dict[str, list[dict]], saturated: dict[str, int]) -> None:
+def report(name: str, results: dict[str, list[dict[str, Any]]], saturated: dict[str, int]) -> None:
     """Medians over runs, page beside naive, and the page / naive ratio of busy."""
-    rows = [
+    rows: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
         ("main thread busy %", lambda r: 100 * r["busy"], "{:.0f}"),
         ("frame interval p95 (ms)", lambda r: r["frame_p95"], "{:.0f}"),
         ("long tasks / min", lambda r: r["longtasks_per_min"], "{:.1f}"),

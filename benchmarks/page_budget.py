@@ -37,11 +37,21 @@ import json
 import re
 import sys
 import time
+import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import websockets
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    CDPSession,
+    Locator,
+    Page,
+    async_playwright,
+)
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _page_probe import NAIVE_HTML, PROBE_JS  # noqa: E402
@@ -56,6 +66,8 @@ SCENARIOS = {  # name: (feeds, updates/s per feed, seconds of history before mea
     "S4": (8, 50.0, 0.0),
 }
 HEAP_EVERY_S = 30.0
+Result = dict[str, Any]  # one page's figures in one run
+Draw = tuple[float, str, float]  # (Date.now(), feed, newest x drawn)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -73,6 +85,7 @@ async def start_cli(feeds: int, rate: float) -> tuple[asyncio.subprocess.Process
         stdout=asyncio.subprocess.PIPE,
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )  # fmt: skip
+    assert process.stdout is not None
     line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
     url = re.search(r"http://\S+", line)
     if not url:
@@ -90,7 +103,9 @@ async def record_points(url: str, points: list[tuple[str, int]]) -> None:
                 points.extend((p["feed"], p["ts"]) for p in msg["points"])
 
 
-def chart_lags(points: list[tuple[str, int]], draws: list, start: float, end: float):
+def chart_lags(
+    points: list[tuple[str, int]], draws: list[Draw], start: float, end: float
+) -> tuple[list[float], bool]:
     """Per point made in [start, end - 1 s): ms to the first draw showing it; and
     whether some were never drawn (then counted as drawn at `end`)."""
     by_feed: dict[str, list[tuple[float, float]]] = {}
@@ -108,7 +123,7 @@ def chart_lags(points: list[tuple[str, int]], draws: list, start: float, end: fl
     return lags, censored > 0.05 * max(1, len(lags))
 
 
-async def busy_over(cdp, seconds: float) -> float:
+async def busy_over(cdp: CDPSession, seconds: float) -> float:
     async def metrics() -> dict[str, float]:
         got = await cdp.send("Performance.getMetrics")
         return {m["name"]: m["value"] for m in got["metrics"]}
@@ -121,7 +136,7 @@ async def busy_over(cdp, seconds: float) -> float:
     )
 
 
-async def find_window_control(page):
+async def find_window_control(page: Page) -> Locator | None:
     for role in ("button", "radio", "tab", "option"):
         control = page.get_by_role(role, name="15m", exact=True)
         if await control.count():
@@ -129,17 +144,18 @@ async def find_window_control(page):
     return None
 
 
-async def click_to_change(page, control, kind: str) -> float | None:
+async def click_to_change(page: Page, control: Locator, kind: str) -> float | None:
     await page.evaluate("(kind) => window.__probe.arm(kind)", kind)
     await control.click()
     try:
         await page.wait_for_function("window.__probe.click.doneMs !== null", timeout=5000)
     except PlaywrightError:
         return None
-    return await page.evaluate("window.__probe.click.doneMs")
+    done: float = await page.evaluate("window.__probe.click.doneMs")
+    return done
 
 
-async def measure_controls(page) -> dict[str, str]:
+async def measure_controls(page: Page) -> dict[str, str]:
     out = {}
     pause = page.get_by_role("button", name="Pause", exact=True)
     if await pause.count():
@@ -160,7 +176,7 @@ async def measure_controls(page) -> dict[str, str]:
     return out
 
 
-async def measure_hidden(page, cdp, seconds: float) -> dict:
+async def measure_hidden(page: Page, cdp: CDPSession, seconds: float) -> Result:
     """Busy and chart draws while hidden, then ms until every chart is current."""
     await page.evaluate("window.__probe.hiddenDraws = 0; window.__probe.recording = true")
     await page.evaluate("window.__probe.setHidden(true)")
@@ -175,7 +191,9 @@ async def measure_hidden(page, cdp, seconds: float) -> dict:
     return {"busy": busy, "draws": draws, "catchup_ms": catchup}
 
 
-async def open_page(browser, url: str, kind: str, plotly: str, feeds: int):
+async def open_page(
+    browser: Browser, url: str, kind: str, plotly: str, feeds: int
+) -> tuple[BrowserContext, Page, CDPSession]:
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
     await context.add_init_script(PROBE_JS)
     page = await context.new_page()
@@ -184,14 +202,22 @@ async def open_page(browser, url: str, kind: str, plotly: str, feeds: int):
         html = NAIVE_HTML.format(plotly=plotly)
         target = url + "/__naive"
         await page.route(target, lambda r: r.fulfill(body=html, content_type="text/html"))
-    await page.goto(target)
+    await page.goto(target, timeout=120_000)  # a loaded machine parses Plotly slowly
     await page.wait_for_function(ALL_DRAWN, arg=feeds, polling=500, timeout=60_000)
     cdp = await context.new_cdp_session(page)
     await cdp.send("Performance.enable")
     return context, page, cdp
 
 
-async def measure(browser, url, kind, plotly, feeds, points, args) -> dict | None:
+async def measure(
+    browser: Browser,
+    url: str,
+    kind: str,
+    plotly: str,
+    feeds: int,
+    points: list[tuple[str, int]],
+    args: argparse.Namespace,
+) -> Result | None:
     """One page's figures, or None when it stopped answering (saturated)."""
     limit = args.steady + args.hidden + args.answer_within
     try:
@@ -203,7 +229,15 @@ async def measure(browser, url, kind, plotly, feeds, points, args) -> dict | Non
         return None
 
 
-async def _measure(browser, url, kind, plotly, feeds, points, args) -> dict:
+async def _measure(
+    browser: Browser,
+    url: str,
+    kind: str,
+    plotly: str,
+    feeds: int,
+    points: list[tuple[str, int]],
+    args: argparse.Namespace,
+) -> Result:
     context, page, cdp = await open_page(browser, url, kind, plotly, feeds)
     try:
         await asyncio.sleep(args.settle)
@@ -236,7 +270,9 @@ async def _measure(browser, url, kind, plotly, feeds, points, args) -> dict:
         await context.close()
 
 
-async def heap_run(browser, url, plotly, feeds, minutes: float) -> list[tuple[float, float]]:
+async def heap_run(
+    browser: Browser, url: str, plotly: str, feeds: int, minutes: float
+) -> list[tuple[float, float]]:
     context, page, cdp = await open_page(browser, url, "page", plotly, feeds)
     samples = []
     began = time.monotonic()
@@ -253,7 +289,12 @@ async def heap_run(browser, url, plotly, feeds, minutes: float) -> list[tuple[fl
         await context.close()
 
 
-async def run_scenario(browser, plotly_for, name: str, args) -> None:
+async def run_scenario(
+    browser: Browser,
+    plotly_for: Callable[[str], Awaitable[str]],
+    name: str,
+    args: argparse.Namespace,
+) -> None:
     feeds, rate, history = SCENARIOS[name]
     process, url = await start_cli(feeds, rate)
     points: list[tuple[str, int]] = []
@@ -266,7 +307,7 @@ async def run_scenario(browser, plotly_for, name: str, args) -> None:
         )
         await asyncio.sleep(warm)
         plotly = await plotly_for(url)
-        results: dict[str, list[dict]] = {"page": [], "naive": []}
+        results: dict[str, list[Result]] = {"page": [], "naive": []}
         saturated = {"page": 0, "naive": 0}
         for run in range(args.runs):
             order = ["page", "naive"] if run % 2 == 0 else ["naive", "page"]
@@ -337,11 +378,12 @@ async def main() -> None:
         browser = await playwright.chromium.launch(executable_path=args.chromium, args=launch_args)
 
         async def plotly_for(url: str) -> str:
-            probe = await browser.new_page()
-            await probe.goto(url + "/")
-            src = re.search(r'src="([^"]+plotly\.min\.js)"', await probe.content()).group(1)
-            await probe.close()
-            return src
+            with await asyncio.to_thread(urllib.request.urlopen, url + "/", timeout=60) as answer:
+                html = answer.read().decode()
+            found = re.search(r'src="([^"]+plotly\.min\.js)"', html)
+            if found is None:
+                raise SystemExit(f"no plotly.min.js in the page at {url}/")
+            return found.group(1)
 
         for name in args.scenarios.split(","):
             await run_scenario(browser, plotly_for, name, args)
