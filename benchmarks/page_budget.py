@@ -66,6 +66,7 @@ SCENARIOS = {  # name: (feeds, updates/s per feed, seconds of history before mea
     "S4": (8, 50.0, 0.0),
 }
 HEAP_EVERY_S = 30.0
+OPEN_WITHIN_S = 180.0  # page load (120 s) and first paint (60 s) on a loaded machine
 Result = dict[str, Any]  # one page's figures in one run
 Draw = tuple[float, str, float]  # (Date.now(), feed, newest x drawn)
 
@@ -219,7 +220,7 @@ async def measure(
     args: argparse.Namespace,
 ) -> Result | None:
     """One page's figures, or None when it stopped answering (saturated)."""
-    limit = args.steady + args.hidden + args.answer_within
+    limit = OPEN_WITHIN_S + args.steady + args.hidden + args.answer_within
     try:
         return await asyncio.wait_for(
             _measure(browser, url, kind, plotly, feeds, points, args), limit
@@ -323,7 +324,11 @@ async def run_scenario(
         report(name, results, saturated)
         if args.long_minutes > 0 and name == args.long_scenario:
             print(f"\n{name}: the page alone for {args.long_minutes:g} min, heap after GC")
-            samples = await heap_run(browser, url, plotly, feeds, args.long_minutes)
+            try:
+                samples = await heap_run(browser, url, plotly, feeds, args.long_minutes)
+            except PlaywrightError as error:
+                print(f"  heap run: the page did not open ({type(error).__name__})")
+                samples = []
             later = [mb for minute, mb in samples if minute >= 2]
             if len(later) >= 2:
                 growth = 100 * (later[-1] / later[0] - 1)

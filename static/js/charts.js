@@ -328,10 +328,11 @@ export class Charts {
     }));
     const { forced, budgeted } = drawOrder(items);
     let drawn = 0;
-    for (const name of forced) drawn += this.panels.get(name).render(state.feeds.get(name), now);
+    const draw = (name) => this.panels.get(name).render(state.feeds.get(name), now);
+    for (const name of forced) if (draw(name)) drawn += 1;
     for (const name of budgeted) {
       if (performance.now() - start >= budgetMs) break;
-      drawn += this.panels.get(name).render(state.feeds.get(name), now);
+      if (draw(name)) drawn += 1;
     }
     return drawn;
   }
