@@ -6,6 +6,7 @@ import { decimate, decimateBars } from './decimate.js';
 import { colorOf, lineColors } from './palette.js';
 import { formatStatus, formatValue } from './format.js';
 import { view } from './view.js';
+import { chartDue, drawOrder, drawnPicture, nextWake } from './redraw.js';
 
 // Fixed margins: automargin would shift the plot sideways as tick labels change width.
 const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
@@ -121,6 +122,7 @@ class Panel {
     this.range = null;         // the user's zoomed x range in epoch ms, or null for all
     this.meta = null;          // the description last laid out (see Charts.layout)
     this.drawnVersion = -1;
+    this.drawn = null;         // what the last draw showed (redraw.js's drawnPicture)
     this.stale = true;         // must redraw even if the data did not change
     this.listening = false;
     new ResizeObserver(([entry]) => {
@@ -164,15 +166,25 @@ class Panel {
     if (this.last.textContent !== text) this.last.textContent = text;
   }
 
-  needsDraw(feed) {
-    if (view.holds(this.drawnVersion >= 0) || this.root.hidden) return false;
-    if (this.root.dataset.view === 'candles') return false; // candles.js draws this panel
-    return this.stale || feed.version !== this.drawnVersion;
+  /** redraw.js's decision: {due, forced, waitMs}. `now` is performance.now()'s clock. */
+  due(feed, now) {
+    // Paused after its first picture, left out by the picker, or drawn as
+    // candles by candles.js: nothing for this chart to draw.
+    if (view.holds(this.drawnVersion >= 0) || this.root.hidden || this.root.dataset.view === 'candles') {
+      return { due: false, forced: false, waitMs: null };
+    }
+    const plotWidthPx = (this.width || this.chart.clientWidth) - MARGIN.l - MARGIN.r;
+    const range = view.xRange(feed); // the user's zoom, or the window at the live edge
+    return chartDue({ forced: this.stale, drawn: this.drawn, plotWidthPx, range }, feed, now);
+  }
+
+  needsDraw(feed, now = performance.now()) {
+    return this.due(feed, now).due;
   }
 
   /** Redraws if needed; returns whether Plotly was called. */
-  render(feed) {
-    if (!this.needsDraw(feed)) return false;
+  render(feed, now = performance.now()) {
+    if (!this.needsDraw(feed, now)) return false;
 
     const width = this.width || this.chart.clientWidth;
     const buckets = Math.max(50, Math.round(width - MARGIN.l - MARGIN.r));
@@ -193,6 +205,7 @@ class Panel {
       this.listening = true;
     }
     this.drawnVersion = feed.version;
+    this.drawn = drawnPicture(feed, series.map((s) => s.name), range, now);
     this.stale = false;
     return true;
   }
@@ -288,7 +301,6 @@ export class Charts {
     this.container = container;
     this.requestRender = requestRender;
     this.panels = new Map();
-    this.cursor = 0;           // where the next budgeted render starts (round robin)
   }
 
   /**
@@ -309,39 +321,42 @@ export class Charts {
     }
   }
 
+  /** The panels' latest value text: cheap, so written every frame. */
+  label(state) {
+    for (const [name, panel] of this.panels) panel.label(state.feeds.get(name));
+  }
+
   /**
-   * Redraws panels whose feed changed, least recently drawn first, until
-   * `budgetMs` is spent (at least one). Returns how many were drawn; the rest
-   * wait for a later frame (see pending).
+   * Draws the charts redraw.js says are due: forced ones (never drawn,
+   * resized, zoomed, redrawAll) all at once, then the others least recently
+   * drawn first until `budgetMs` is spent (0: forced ones only). `now` is
+   * performance.now()'s clock. Returns how many were drawn.
    */
-  render(state, budgetMs) {
+  render(state, budgetMs, now = performance.now()) {
     const start = performance.now();
-    const panels = [...this.panels.values()];
-    for (const panel of panels) panel.label(state.feeds.get(panel.name));
+    const items = [...this.panels].map(([name, panel]) => ({
+      key: name, due: panel.due(state.feeds.get(name), now), drawnAt: panel.drawn?.at ?? -Infinity,
+    }));
+    const { forced, budgeted } = drawOrder(items);
     let drawn = 0;
-    for (let k = 0; k < panels.length; k += 1) {
-      const i = (this.cursor + k) % panels.length;
-      if (!panels[i].render(state.feeds.get(panels[i].name))) continue;
-      drawn += 1;
-      if (performance.now() - start >= budgetMs) {
-        this.cursor = (i + 1) % panels.length;
-        break;
-      }
+    const draw = (name) => this.panels.get(name).render(state.feeds.get(name), now);
+    for (const name of forced) if (draw(name)) drawn += 1;
+    for (const name of budgeted) {
+      if (performance.now() - start >= budgetMs) break;
+      if (draw(name)) drawn += 1;
     }
     return drawn;
   }
 
-  /** Whether some panel has never been drawn (the page's first paint is not done). */
-  firstPaintPending() {
-    for (const panel of this.panels.values()) if (panel.drawnVersion < 0) return true;
-    return false;
+  /** Every chart drawn at the next frame, whatever changed: a user's action, the tab's return. */
+  redrawAll() {
+    for (const panel of this.panels.values()) panel.stale = true;
   }
 
-  /** Whether some panel still has changes to draw. */
-  pending(state) {
-    for (const [name, panel] of this.panels) {
-      if (panel.needsDraw(state.feeds.get(name))) return true;
-    }
-    return false;
+  /** Ms until some chart is due (0: now), or null when no chart waits to be drawn. */
+  wake(state, now = performance.now()) {
+    const dues = [...this.panels].map(([name, panel]) => panel.due(state.feeds.get(name), now));
+    if (dues.some((d) => d.due)) return 0;
+    return nextWake(dues);
   }
 }

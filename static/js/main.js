@@ -29,11 +29,15 @@ const controls = new Controls(document.getElementById('viewbar'), view, charts, 
 controls.note(fromUrl.ignored);
 const backfill = new Backfill(view, (name) => charts.panels.get(name)?.invalidate());
 
-// A Plotly redraw costs milliseconds per chart whatever the point count. So a
-// frame draws charts only until FRAME_BUDGET_MS is spent (no long tasks; the
-// rest wait their turn) and the next drawing frame comes after REST_FACTOR
-// times that cost: drawing takes at most ~40% of the main thread, and a slow
-// machine gets fewer redraws per second instead of a frozen tab.
+// What is drawn when: the latest value text every frame (cheap); a chart only
+// when redraw.js says a person could see it change (its picture moves a pixel
+// or its y range moves), every chart at once on a user's action or when the
+// tab comes back; nothing while the tab is hidden (points are still taken in).
+//
+// A Plotly redraw still costs milliseconds per chart: charts that are merely
+// due are drawn until FRAME_BUDGET_MS is spent (no long tasks; the rest wait
+// their turn), and the next such frame comes after REST_FACTOR times that
+// cost, so a slow machine gets fewer redraws instead of a frozen tab.
 const FRAME_BUDGET_MS = 12;
 const REST_FACTOR = 1.5;
 
@@ -41,7 +45,9 @@ let frameRequested = false;
 let drawnMeta = -1;
 let redraws = 0;       // frames that redrew at least one chart
 let renderMs = 0;      // cost of the last such frame
-let nextDrawAt = 0;
+let nextDrawAt = 0;    // budgeted drawing rests until then (performance.now() clock)
+let wakeTimer = null;
+let wakeAt = Infinity;
 
 function requestRender() {
   if (frameRequested) return;
@@ -49,13 +55,27 @@ function requestRender() {
   requestAnimationFrame(frame);
 }
 
-function frame(now) {
-  if (now < nextDrawAt) {
-    requestAnimationFrame(frame);
+/** A frame in `ms`: a chart waits to be due, and no message may come to wake the loop. */
+function wakeIn(ms) {
+  if (ms <= 0) {
+    requestRender();
     return;
   }
+  const at = performance.now() + ms;
+  if (wakeTimer !== null && wakeAt <= at) return;
+  clearTimeout(wakeTimer);
+  wakeAt = at;
+  wakeTimer = setTimeout(() => {
+    wakeTimer = null;
+    wakeAt = Infinity;
+    requestRender();
+  }, ms);
+}
+
+function frame() {
   const start = performance.now();
   try {
+    if (document.hidden) return; // drawn on return (visibilitychange)
     if (drawnMeta !== state.metaVersion) {
       drawnMeta = state.metaVersion;
       charts.layout(state);
@@ -64,23 +84,34 @@ function frame(now) {
     }
     controls.render(state);
     backfill.tick(state, charts.container.querySelector('.panel-chart')?.clientWidth ?? 600);
-    const drawn = charts.render(state, FRAME_BUDGET_MS) + candles.render();
+    charts.label(state);
     table.render(state);
     renderSummary();
+    const drawn = charts.render(state, start >= nextDrawAt ? FRAME_BUDGET_MS : 0, start) + candles.render();
     if (drawn) {
       redraws += 1;
       renderMs = performance.now() - start;
-      // No rest until every panel has been drawn once: the first paint is
-      // what a person opening the page waits for.
-      const rest = charts.firstPaintPending() ? 0 : renderMs * REST_FACTOR;
-      nextDrawAt = performance.now() + rest;
+      nextDrawAt = performance.now() + renderMs * REST_FACTOR;
     }
   } finally {
     // Cleared last: invalidations made while drawing were drawn in this frame.
     frameRequested = false;
   }
-  if (charts.pending(state)) requestRender();
+  const now = performance.now();
+  const wait = charts.wake(state, now);
+  if (wait !== null) wakeIn(Math.max(wait, nextDrawAt - now));
 }
+
+/** Every chart drawn at the next frame: for a user's action (pause, window, ...). */
+function redrawAll() {
+  charts.redrawAll();
+  nextDrawAt = 0;
+  requestRender();
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) redrawAll();
+});
 
 function totals() {
   let points = 0;
@@ -188,7 +219,9 @@ function stats() {
   };
 }
 
-window.livefeed = Object.freeze({ state, connection, charts, candles, session, stats, view, backfill });
+window.livefeed = Object.freeze({
+  state, connection, charts, candles, session, stats, view, backfill, redrawAll,
+});
 renderStatus(connection.status);
 connection.start();
 session.load();

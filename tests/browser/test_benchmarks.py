@@ -28,3 +28,25 @@ def test_page_open_benchmark_runs(browser):
     assert result.returncode == 0, result.stderr
     assert len(re.findall(r"median +\d+ ms", result.stdout)) == 3
     assert re.search(r"ratio page \(first visit\) / baseline: \d+\.\d\d", result.stdout)
+
+
+def test_page_budget_benchmark_runs(browser):
+    """benchmarks/page_budget.py --quick measures the page against the naive
+    one on S1 and prints its table: every metric has a figure for the page,
+    and the naive page has its figures or is reported saturated."""
+    result = subprocess.run(
+        [sys.executable, "benchmarks/page_budget.py", "--quick", "--chromium", CHROMIUM],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for row in ("main thread busy %", "value text lag p95 (ms)", "chart lag p95 (ms)",
+                "hidden: chart draws", "visible again: all charts current (ms)"):  # fmt: skip
+        assert re.search(re.escape(row) + r" +[≥\d]", out), out
+    assert (
+        re.search(r"ratio busy page / naive: \d+\.\d\d", out) or "naive: 1 run(s) saturated" in out
+    )
+    assert re.search(r"click to change, pause: (not present|\d+ ms)", out), out
