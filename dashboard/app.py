@@ -132,6 +132,7 @@ def create_app(
         flush_interval=config.flush_interval,
         history_size=config.history_size,
         snapshot_size=config.snapshot_size,
+        pushed_history_size=config.pushed_history_size,
         client_max_frames=config.client_max_frames,
         client_conflate_frames=config.client_conflate_frames,
         slow_client_timeout=config.slow_client_timeout,

@@ -117,8 +117,13 @@ class DashboardConfig:
     # Points held per feed: an hour at 10/s, served reduced by the history API
     # (?max_points=); memory: see "Memory budget" in README.md.
     history_size: AtLeastOne = 36_000
-    # What a new (or resuming) viewer is sent of them at most: 5 minutes at 10/s.
+    # What a new (or resuming) viewer is sent of them at most (never more than
+    # a feed holds): 5 minutes at 10/s.
     snapshot_size: AtLeastOne = 3000
+    # Points held per feed created over ingest: up to max_feeds of them can be
+    # made by whoever holds the ingest token, so each keeps only what viewers
+    # are sent (max_feeds x this bounds their memory; README "Memory budget").
+    pushed_history_size: AtLeastOne = 3000
     client_max_frames: AtLeastOne = 256  # a viewer's outbox; past it the viewer is closed (1008)
     # A viewer with this many frames unwritten gets no more batches, only the
     # latest point per feed once it has drained half of them (a "conflated"

@@ -5,11 +5,7 @@ collects sequenced points and ``flush`` appends them to the per-feed history
 and sends one batch per subscription: encoded once, the same string pushed to
 every client with that subscription.
 
-When to flush (``flush_due``): at most once per ``flush_interval``, and
-``coalesce`` after the first point that is waiting. A fixed grid would hold a
-point produced just after a flush for a whole interval; producers tick in
-bursts (every feed of a ticker wakes at once), so a short wait collects the
-burst into one frame and an idle hub answers a new point almost at once.
+When to flush: dashboard/flush_timing.py.
 
 A viewer behind by frames, age or bytes gets the latest point per feed in one
 ``conflated`` batch once drained; one behind past ``slow_client_timeout`` is
@@ -30,6 +26,7 @@ from dashboard.backplane import Backplane
 from dashboard.candle_board import CandleBoard
 from dashboard.catchup import catch_up, feeds_of, resolve
 from dashboard.channel import ALL, MAX_BYTES, MAX_LAG_S, ClientChannel, Subscription
+from dashboard.flush_timing import flush_due
 from dashboard.history import FeedHistory
 from dashboard.lagging import Lagging, close_slow, worst_lag
 from dashboard.limits import Limits
@@ -61,12 +58,6 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 
 
-def flush_due(first_waiting: float, last_flush: float, interval: float, coalesce: float) -> float:
-    """When to flush points that started waiting at *first_waiting* (loop
-    clock), the previous flush having been at *last_flush*."""
-    return max(first_waiting + min(coalesce, interval), last_flush + interval)
-
-
 class Hub:
     def __init__(
         self,
@@ -76,6 +67,7 @@ class Hub:
         coalesce: float = 0.002,
         history_size: int = 3000,
         snapshot_size: int | None = None,  # default: all of history_size
+        pushed_history_size: int | None = None,  # feeds created over ingest; default history_size
         client_max_frames: int = 256,
         client_conflate_frames: int | None = None,
         slow_client_timeout: float = 30.0,
@@ -93,7 +85,7 @@ class Hub:
         self.flush_interval = flush_interval
         self.coalesce = coalesce
         self._waiting = asyncio.Event()  # set when a flush has something to send
-        self._history_sizes = (history_size, snapshot_size)
+        self._history_sizes = (history_size, snapshot_size, pushed_history_size or history_size)
         self._clock = clock
         self._client_max_frames = client_max_frames
         self._bounds = (client_conflate_frames, max_viewer_lag, max_viewer_bytes, clock)
@@ -149,10 +141,13 @@ class Hub:
 
     # --- feeds in ---------------------------------------------------------
 
-    def add_feed(self, info: FeedInfo) -> None:
-        """Register a feed; viewers already connected learn of it at the next flush."""
+    def add_feed(self, info: FeedInfo, *, pushed: bool = False) -> None:
+        """Register a feed (*pushed*: created over ingest, held to pushed_history_size);
+        viewers already connected learn of it at the next flush."""
         self._announcer.add(info)
-        history = self.histories[info.name] = FeedHistory(*self._history_sizes)
+        held, snapshot, pushed_held = self._history_sizes
+        history = FeedHistory(pushed_held if pushed else held, snapshot)
+        self.histories[info.name] = history
         restored = self._restored.pop(info.name, ())
         if all(p.values.keys() <= info.series_names for p in restored):
             history.extend(restored)

@@ -268,7 +268,7 @@ class _Writer:
         # No await between validation and add_feed: no other request can
         # create the feed in between.
         if batch.new_feed is not None:
-            self.hub.add_feed(batch.new_feed)
+            self.hub.add_feed(batch.new_feed, pushed=True)
             log.info(
                 "ingest created feed %r: %s", batch.feed, ", ".join(batch.new_feed.series_names)
             )

@@ -161,3 +161,30 @@ def test_max_feeds_out_of_range_is_refused(given):
     )
     assert result.returncode == 2
     assert f'--max-feeds must be an integer 1-100000, not "{given}"' in result.stderr
+
+
+async def test_a_pushed_feed_holds_pushed_history_size_while_a_ticker_holds_history_size(
+    start_server,
+):
+    """Anyone with the ingest token may create up to max_feeds feeds: each holds
+    pushed_history_size points, so an hour of history per feed (history_size)
+    never multiplies by max_feeds. A ticker still holds history_size."""
+    server = await start_server(
+        ingest_token=TOKEN,
+        symbols=("ACME",),
+        rate=50,
+        history_size=60,
+        pushed_history_size=8,
+        snapshot_size=5,
+    )
+    points = [{"ts": 1_764_000_000_000 + i, "values": {"v": i}} for i in range(30)]
+    assert (await push(server, "pushed", points))[0] == 200
+    history = server.hub.histories["pushed"]
+    await wait_until(lambda: history.last_seq == 30, timeout=10, what="the 30 pushed points")
+    _, _, pushed = await http(server, "GET", "/api/feeds/pushed/history")
+    assert [p["values"]["v"] for p in pushed["points"]] == list(range(22, 30))
+    await wait_until(
+        lambda: len(server.hub.histories["ACME"]) == 60, timeout=20, what="a full ticker ring"
+    )
+    _, _, ticker = await http(server, "GET", "/api/feeds/ACME/history")
+    assert len(ticker["points"]) == 60

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from dashboard.backplane import MemoryBackplane
-from dashboard.hub import Hub, flush_due
+from dashboard.hub import Hub
 from dashboard.protocol import Point, Resume, Subscribe
 from feeds.base import FeedInfo, Series
 from tests.conftest import wait_until
@@ -360,26 +360,6 @@ async def test_publish_validates_and_started_hub_delivers():
     finally:
         await hub.stop()
     assert hub.histories["A"].last_seq == 3
-
-
-@pytest.mark.parametrize(
-    ("first_waiting", "last_flush", "due"),
-    [
-        (10.0, float("-inf"), 10.01),  # first point ever: after the coalescing wait
-        (10.0, 9.0, 10.01),  # idle a while: almost at once, not on a grid
-        (10.0, 9.99, 10.04),  # just flushed: not before a whole interval has passed
-        (10.0, 9.96, 10.01),  # both bounds apply; the later one wins
-    ],
-)
-def test_flush_due_at_most_once_per_interval_and_soon_after_idle(first_waiting, last_flush, due):
-    """A batch goes out a short wait after the first waiting point, never
-    sooner than one flush interval after the previous batch."""
-    assert flush_due(first_waiting, last_flush, 0.05, 0.01) == pytest.approx(due)
-
-
-def test_flush_due_coalescing_never_exceeds_the_interval():
-    """A coalescing wait longer than the interval is cut to the interval."""
-    assert flush_due(5.0, float("-inf"), 0.02, 0.5) == pytest.approx(5.02)
 
 
 async def test_idle_hub_sends_a_new_point_without_waiting_for_the_interval():
