@@ -7,10 +7,15 @@ import { Charts } from './charts.js';
 import { Table } from './table.js';
 import { Session } from './session.js';
 import { PROTOCOL, protocolAction } from './version.js';
+import { initTheme, onThemeChange } from './theme.js';
 
 const state = new State();
 const charts = new Charts(document.getElementById('charts'), requestRender);
-const table = new Table(document.querySelector('#feeds tbody'));
+const table = new Table(document.getElementById('feeds'), {
+  filter: document.getElementById('feed-filter'),
+  noMatch: document.getElementById('no-match'),
+  result: document.getElementById('filter-result'),
+});
 const statusEl = document.getElementById('status');
 const summaryEl = document.getElementById('summary');
 
@@ -165,6 +170,12 @@ function stats() {
     duplicates: state.duplicates,
   };
 }
+
+// Charts take their colours from the theme: a new theme redraws them all.
+onThemeChange(() => {
+  for (const panel of charts.panels.values()) panel.invalidate();
+});
+initTheme(document.getElementById('theme-toggle'));
 
 window.livefeed = Object.freeze({ state, connection, charts, session, stats });
 renderStatus(connection.status);
