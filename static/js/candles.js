@@ -5,6 +5,7 @@
 // render(), like the line charts.
 
 import { BarBook, INTERVALS, barsThatFit, parseCandlesParam, serializeCandlesParam } from './candlebars.js';
+import { chartColors } from './theme.js';
 
 const URL_KEY = 'candles';
 const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
@@ -19,17 +20,9 @@ function el(tag, className, text) {
   return node;
 }
 
-// The theme's colours, read at each draw: a theme switch shows at the next bar.
-function colors() {
-  const css = getComputedStyle(document.documentElement);
-  const read = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
-  return {
-    up: read('--up', '#36c98e'),
-    down: read('--down', '#f0555a'),
-    ink: read('--muted', '#8b95a7'),
-    grid: read('--border', '#222a37'),
-  };
-}
+// The theme's colours (theme.js resolves light-dark() to what Plotly takes),
+// read at each draw: a theme switch shows at the next bar.
+const colors = chartColors;
 
 /** The first level line series of a feed's description, or null. */
 function levelSeries(meta) {

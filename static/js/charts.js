@@ -7,11 +7,10 @@ import { colorOf, lineColors } from './palette.js';
 import { formatStatus, formatValue } from './format.js';
 import { view } from './view.js';
 import { chartDue, drawOrder, drawnPicture, nextWake } from './redraw.js';
+import { chartColors } from './theme.js';
 
 // Fixed margins: automargin would shift the plot sideways as tick labels change width.
 const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
-const INK = '#8b95a7';
-const GRID = '#222a37';
 const MAX_TICKS = 5;
 const DAY_MS = 24 * 60 * 60 * 1000;
 // Room per candle, in CSS px: past one candle per slot, candles are merged.
@@ -48,17 +47,6 @@ function parseAxisDate(value) {
   return new Date(+y, +mo - 1, +d, +h, +mi).getTime() + parseFloat(s) * 1000;
 }
 
-// The theme's colours (style.css), read once the page has its styles.
-let theme = null;
-function themeColors() {
-  if (!theme) {
-    const css = getComputedStyle(document.documentElement);
-    const read = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
-    theme = { up: read('--up', '#36c98e'), down: read('--down', '#f0555a') };
-  }
-  return theme;
-}
-
 function lineTrace(feed, s, color, buckets, range, strip) {
   const { x, y } = decimate(...view.column(feed, s.name), buckets, range);
   return {
@@ -77,7 +65,7 @@ function lineTrace(feed, s, color, buckets, range, strip) {
 
 function candleTrace(feed, s, slots, range) {
   const { x, open, high, low, close } = decimateBars(feed.ts, feed.values.get(s.name) ?? [], slots, range);
-  const { up, down } = themeColors();
+  const { up, down } = chartColors();
   return {
     type: 'candlestick',
     name: plotlyText(s.name),
@@ -211,6 +199,7 @@ class Panel {
   }
 
   layout(traceCount, spanMs, hasData, range) {
+    const { ink: INK, grid: GRID, hover, text } = chartColors(); // the theme's (theme.js)
     return {
       // An empty date axis would show a made-up year around 1970-2000: say
       // what is true instead.
@@ -227,7 +216,7 @@ class Panel {
       legend: { orientation: 'h', x: 0, y: 1, yanchor: 'bottom', font: { size: 10 } },
       hovermode: 'x',
       boxgap: BOX_GAP,
-      hoverlabel: { bgcolor: '#131923', bordercolor: this.color, font: { color: '#e6e9ef', size: 11 } },
+      hoverlabel: { bgcolor: hover, bordercolor: this.color, font: { color: text, size: 11 } },
       xaxis: {
         visible: hasData,
         type: 'date',

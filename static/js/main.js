@@ -12,6 +12,7 @@ import { view } from './view.js';
 import { parseView } from './urlstate.js';
 import { Controls } from './controls.js';
 import { Backfill } from './backfill.js';
+import { initTheme, onThemeChange } from './theme.js';
 
 const state = new State();
 const charts = new Charts(document.getElementById('charts'), requestRender);
@@ -19,7 +20,11 @@ const candles = new Candles({
   send: (msg) => connection.ws?.readyState === WebSocket.OPEN && connection.ws.send(JSON.stringify(msg)),
   requestRender,
 });
-const table = new Table(document.querySelector('#feeds tbody'));
+const table = new Table(document.getElementById('feeds'), {
+  filter: document.getElementById('feed-filter'),
+  noMatch: document.getElementById('no-match'),
+  result: document.getElementById('filter-result'),
+});
 const statusEl = document.getElementById('status');
 const summaryEl = document.getElementById('summary');
 // The view from the URL (window, picks, pause): a link or a reload reproduces it.
@@ -218,6 +223,13 @@ function stats() {
     duplicates: state.duplicates,
   };
 }
+
+// Charts take their colours from the theme: a new theme redraws them all.
+onThemeChange(() => {
+  for (const panel of charts.panels.values()) panel.invalidate();
+  redrawAll();
+});
+initTheme(document.getElementById('theme-toggle'));
 
 window.livefeed = Object.freeze({
   state, connection, charts, candles, session, stats, view, backfill, redrawAll,

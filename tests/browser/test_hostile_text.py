@@ -105,7 +105,7 @@ async def test_markup_in_feed_text_shows_literally_and_never_runs(start_server, 
     }
     assert await page.text_content(f"{panel} .panel-title") == TITLE
     assert await page.text_content(f"{panel} .panel-unit") == f"{UNIT} / W"
-    assert await page.text_content(f"{row} td.feed") == TITLE
+    assert await page.text_content(f"{row} .feed") == TITLE
     assert await page.get_attribute(f"{row} .feed-name", "title") == TITLE
     assert await page.get_attribute(f"{panel} .panel-title", "title") == TITLE
     assert await page.get_attribute(f"{row} .status-cell", "title") == f"RuntimeError: {ERROR}"

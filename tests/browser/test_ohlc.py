@@ -27,7 +27,8 @@ class Candles(Feed):
     """A candle every 50 ms, and the volume traded in it."""
 
     name = "candles"
-    series = [Series("bar", kind="ohlc", unit="USD"), "volume"]
+    # A bar of prices is a level: the table shows its change.
+    series = [Series("bar", kind="ohlc", unit="USD", level=True), "volume"]
     rate = 20.0
 
     async def stream(self):
@@ -82,14 +83,24 @@ async def test_ohlc_feed_draws_candles_and_its_close_in_the_table(start_server, 
             const t = chart.data.find(t => t.type === 'candlestick');
             return [{{x: t.x, open: t.open, high: t.high, low: t.low, close: t.close,
                       inc: t.increasing.fillcolor, dec: t.decreasing.fillcolor}},
-                    {{rangeslider: chart.layout.xaxis.rangeslider.visible}}];
+                    {{rangeslider: chart.layout.xaxis.rangeslider.visible,
+                      colors: ['--up', '--down'].map(v => {{
+                        // The theme's colours as the page paints them.
+                        const probe = document.createElement('span');
+                        probe.style.color = `var(${{v}})`;
+                        document.body.append(probe);
+                        const color = getComputedStyle(probe).color;
+                        probe.remove();
+                        return color;
+                      }})}}];
         }}"""
     )
     assert layout["rangeslider"] is False
     assert 20 <= len(trace["x"]) <= 100
     for o, h, lo, c in zip(trace["open"], trace["high"], trace["low"], trace["close"], strict=True):
         assert lo <= min(o, c) <= max(o, c) <= h
-    assert (trace["inc"], trace["dec"]) == ("#36c98e", "#f0555a")  # --up, --down
+    assert [trace["inc"], trace["dec"]] == layout["colors"]  # --up, --down
+    assert layout["colors"][0] == "rgb(13, 122, 75)"  # the light theme's green
     assert any(c > o for o, c in zip(trace["open"], trace["close"], strict=True))
     assert any(c < o for o, c in zip(trace["open"], trace["close"], strict=True))
 
