@@ -107,7 +107,8 @@ class Series:
             "step": self.step,
             "decimals": self.decimals,
         }
-        return {k: v for k, v in values.items() if v not in ("", None, False)}
+        # By identity: a y_min or decimals of 0 is declared, not a default.
+        return {k: v for k, v in values.items() if v is not None and v is not False and v != ""}
 
     def to_dict(self) -> dict[str, Any]:
         return {

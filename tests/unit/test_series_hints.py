@@ -13,7 +13,7 @@ def test_hints_travel_in_the_hello_only_when_declared():
         "lab",
         series=(
             Series("temp", unit="°C", panel="climate", y_min=-10, y_max=40, decimals=1),
-            Series("count", step=True),
+            Series("count", step=True, y_min=0, decimals=0),
             Series("bytes", unit="B", log=True, stack=True),
             Series("plain"),
         ),
@@ -32,6 +32,8 @@ def test_hints_travel_in_the_hello_only_when_declared():
         "decimals": 1,
     }
     assert series["count"]["step"] is True and "stack" not in series["count"]
+    # Zero is a declared bound and a declared number of decimals, not "unset".
+    assert (series["count"]["y_min"], series["count"]["decimals"]) == (0, 0)
     assert series["bytes"]["log"] is True and series["bytes"]["stack"] is True
     assert set(series["plain"]) == {"name", "kind", "unit", "plot", "level"}
 
