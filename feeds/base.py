@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 #: {"open", "high", "low", "close"} of numbers (drawn as a candle).
 SERIES_KINDS = ("line", "ohlc")
 OHLC_FIELDS = ("open", "high", "low", "close")
+#: Most decimals a series may ask the page to show.
+MAX_DECIMALS = 10
 
 
 def check_name(name: str, what: str) -> str:
@@ -40,11 +43,72 @@ class Series:
     #: (a price); False for readings such as a CPU % or a counter, where a
     #: percent change would mislead.
     level: bool = False
+    # How the page draws it (hints: the page lays out a readable default
+    # without them, see docs/protocol.md "Drawing hints").
+    #: Series with the same panel share one chart of the feed's panel; ""
+    #: groups by unit. A panel holds at most two units (a second y axis).
+    panel: str = ""
+    #: Bounds of the y axis (either alone: the other follows the data).
+    y_min: float | None = None
+    y_max: float | None = None
+    #: A logarithmic y axis (values must be > 0).
+    log: bool = False
+    #: Stacked area: the panel's stacked series are drawn on top of each other.
+    stack: bool = False
+    #: A step line: the value holds until the next point (a state, a count).
+    step: bool = False
+    #: Decimals shown (header value, hover); None: chosen from the values.
+    decimals: int | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "series")
         if self.kind not in SERIES_KINDS:
             raise ValueError(f"unknown series kind {self.kind!r}; known: {', '.join(SERIES_KINDS)}")
+        self._check_hints()
+
+    def _check_hints(self) -> None:
+        what = f"series {self.name!r}"
+        if self.panel:
+            check_name(self.panel, f"{what}: panel")
+        for label, bound in (("y_min", self.y_min), ("y_max", self.y_max)):
+            if bound is None:
+                continue
+            if isinstance(bound, bool) or not isinstance(bound, int | float):
+                raise ValueError(f"{what}: {label} must be a number, not {bound!r}")
+            if not math.isfinite(bound):
+                raise ValueError(f"{what}: {label} must be finite, not {bound}")
+        if self.y_min is not None and self.y_max is not None and not self.y_min < self.y_max:
+            raise ValueError(f"{what}: y_min {self.y_min} must be below y_max {self.y_max}")
+        for label, flag in (("log", self.log), ("stack", self.stack), ("step", self.step)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{what}: {label} must be true or false, not {flag!r}")
+        if self.log and any(b is not None and b <= 0 for b in (self.y_min, self.y_max)):
+            raise ValueError(f"{what}: a log axis needs y_min and y_max > 0")
+        if (self.stack or self.step) and self.kind != "line":
+            raise ValueError(f"{what}: stack and step are for line series, not {self.kind!r}")
+        if self.decimals is not None and (
+            isinstance(self.decimals, bool)
+            or not isinstance(self.decimals, int)
+            or not 0 <= self.decimals <= MAX_DECIMALS
+        ):
+            raise ValueError(
+                f"{what}: decimals must be an integer from 0 to {MAX_DECIMALS}, "
+                f"not {self.decimals!r}"
+            )
+
+    def hints(self) -> dict[str, Any]:
+        """The drawing hints that differ from the defaults (only those travel)."""
+        values = {
+            "panel": self.panel,
+            "y_min": self.y_min,
+            "y_max": self.y_max,
+            "log": self.log,
+            "stack": self.stack,
+            "step": self.step,
+            "decimals": self.decimals,
+        }
+        # By identity: a y_min or decimals of 0 is declared, not a default.
+        return {k: v for k, v in values.items() if v is not None and v is not False and v != ""}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +117,7 @@ class Series:
             "unit": self.unit,
             "plot": self.plot,
             "level": self.level,
+            **self.hints(),
         }
 
 
@@ -92,6 +157,20 @@ class FeedInfo:
         ):
             if value is not None and not value > 0:
                 raise ValueError(f"feed {self.name!r}: {label} must be > 0, not {value}")
+        self._check_panels()
+
+    def _check_panels(self) -> None:
+        # A chart has a y axis on each side, no more: a third unit would share one.
+        units: dict[str, set[str]] = {}
+        for s in self.series:
+            if s.panel and s.plot:
+                units.setdefault(s.panel, set()).add(s.unit)
+        for panel, found in units.items():
+            if len(found) > 2:
+                raise ValueError(
+                    f"feed {self.name!r}: panel {panel!r} mixes {len(found)} units "
+                    f"({', '.join(sorted(repr(u) for u in found))}); a panel holds at most two"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return {

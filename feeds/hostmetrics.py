@@ -12,6 +12,7 @@ from typing import Any
 import psutil
 
 from feeds.api import Feed
+from feeds.base import Series
 
 #: Series fed from byte counters: (series, counter group, field of psutil's named tuple).
 RATES = (
@@ -88,22 +89,17 @@ class HostMetrics(Feed):
 
     name = "host"
     title = "This host"
+    # Percentages and byte rates never share an axis (the percentages would
+    # lie flat at 0 under megabytes): a panel each, and network apart from
+    # disk, whose rates differ by orders of magnitude.
     series = (
-        "cpu_percent",
-        "memory_percent",
-        "net_sent_bps",
-        "net_recv_bps",
-        "disk_read_bps",
-        "disk_write_bps",
+        Series("cpu_percent", unit="%", panel="usage", y_min=0, y_max=100, decimals=1),
+        Series("memory_percent", unit="%", panel="usage", y_min=0, y_max=100, decimals=1),
+        Series("net_sent_bps", unit="B/s", panel="network", y_min=0, decimals=0),
+        Series("net_recv_bps", unit="B/s", panel="network", y_min=0, decimals=0),
+        Series("disk_read_bps", unit="B/s", panel="disk", y_min=0, decimals=0),
+        Series("disk_write_bps", unit="B/s", panel="disk", y_min=0, decimals=0),
     )
-    units = {
-        "cpu_percent": "%",
-        "memory_percent": "%",
-        "net_sent_bps": "B/s",
-        "net_recv_bps": "B/s",
-        "disk_read_bps": "B/s",
-        "disk_write_bps": "B/s",
-    }
     description = "CPU, memory, network and disk activity of this machine"
 
     def __init__(self, interval: float = 1.0) -> None:

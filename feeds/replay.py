@@ -48,6 +48,7 @@ def replay(
     ohlc: str | None = None,
     ohlc_name: str = "ohlc",
     units: str | None = None,
+    panels: str | None = None,
 ) -> list[Replay]:
     """The ``replay`` feed(s) of one file: one feed, or with ``key=`` and
     ``split=feeds`` one feed per key value (named ``<name>.<key value>``, its
@@ -56,7 +57,7 @@ def replay(
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     settings = dict(speed=speed, loop=loop, name=name, clock=clock, on_error=on_error)
     file = dict(ts_field=ts_field, ts_format=ts_format, ts_unit=ts_unit, key=key)
-    shape = dict(ohlc=ohlc, ohlc_name=ohlc_name, units=units)
+    shape = dict(ohlc=ohlc, ohlc_name=ohlc_name, units=units, panels=panels)
     if split == "series":
         return [Replay(path, **settings, **file, **shape)]  # type: ignore[arg-type]
     if key is None:
@@ -119,7 +120,9 @@ class Replay(Feed):
     - ``ohlc``: four columns (open, high, low, close, in that order) that make
       one bar series named ``ohlc_name``; a bar must hold low <= open, close <= high.
     - ``units``: ``price:USD,temp:°F`` (or a mapping): units by column (or by
-      the ohlc name).
+      the ohlc name). Columns with different units get y axes of their own.
+    - ``panels``: ``temp_max:temp,temp_min:temp`` (or a mapping): columns of
+      one panel share a row of the chart (at most two units per panel).
 
     Series are found when the feed is created, so the page can lay out before
     any point arrives: every column other than the time, key and ohlc columns
@@ -150,6 +153,7 @@ class Replay(Feed):
         ohlc: str | Sequence[str] | None = None,
         ohlc_name: str = "ohlc",
         units: str | Mapping[str, str] | None = None,
+        panels: str | Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(speed, bool) or not isinstance(speed, int | float):
             raise TypeError(f"speed must be a number, not {speed!r}")
@@ -176,6 +180,7 @@ class Replay(Feed):
             ohlc=ohlc,
             ohlc_name=ohlc_name,
             units=units,
+            panels=panels,
         )
         self.only_key: str | None = None
         #: The wall clock (seconds since the epoch) a loop with clock=file is checked against.

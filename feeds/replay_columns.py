@@ -38,24 +38,37 @@ def sanitise_name(text: str) -> str:
 
 def parse_units(units: str | Mapping[str, str] | None) -> dict[str, str]:
     """``"price:USD,temp:°F"`` (or a mapping, from a TOML table) -> {column: unit}."""
-    if units is None or units == "":
+    return _parse_pairs("units", "unit", units)
+
+
+def parse_panels(panels: str | Mapping[str, str] | None) -> dict[str, str]:
+    """``"temp_max:temp,temp_min:temp"`` (or a mapping) -> {column: panel}: the
+    columns of one panel share a row of the feed's chart."""
+    out = _parse_pairs("panels", "panel", panels)
+    for column, panel in out.items():
+        check_name(panel, f"panels: {column!r}:")
+    return out
+
+
+def _parse_pairs(label: str, what: str, value: str | Mapping[str, str] | None) -> dict[str, str]:
+    if value is None or value == "":
         return {}
-    if isinstance(units, Mapping):
-        pairs = list(units.items())
-    elif isinstance(units, str):
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, str):
         pairs = []
-        for item in units.split(","):
-            column, sep, unit = item.partition(":")
+        for item in value.split(","):
+            column, sep, text = item.partition(":")
             if not sep:
-                raise ValueError(f"units: {item.strip()!r} is not column:unit")
-            pairs.append((column.strip(), unit.strip()))
+                raise ValueError(f"{label}: {item.strip()!r} is not column:{what}")
+            pairs.append((column.strip(), text.strip()))
     else:
-        raise ValueError(f"units must be column:unit pairs, not {units!r}")
+        raise ValueError(f"{label} must be column:{what} pairs, not {value!r}")
     out: dict[str, str] = {}
-    for column, unit in pairs:
-        if not isinstance(column, str) or not isinstance(unit, str) or not column or not unit:
-            raise ValueError(f"units: {column!r}: {unit!r} needs a column and a unit")
-        out[column] = unit
+    for column, text in pairs:
+        if not isinstance(column, str) or not isinstance(text, str) or not column or not text:
+            raise ValueError(f"{label}: {column!r}: {text!r} needs a column and a {what}")
+        out[column] = text
     return out
 
 
@@ -90,6 +103,7 @@ class Layout:
         ohlc: tuple[str, ...] = (),
         ohlc_name: str = "ohlc",
         units: Mapping[str, str] | None = None,
+        panels: Mapping[str, str] | None = None,
     ) -> None:
         for what, column in (("key", key), *(("ohlc column", c) for c in ohlc)):
             if column is not None and column not in fields:
@@ -127,11 +141,16 @@ class Layout:
         by_column = {column: part for column, part in self.lines}
         if ohlc:
             by_column[ohlc_name] = ohlc_name
-        unknown = sorted(set(self.units) - set(by_column))
-        if unknown:
-            raise ValueError(f"units for {unknown}, which are not series columns {list(by_column)}")
-        #: part -> unit
+        self.panels = dict(panels or {})
+        for label, given in (("units", self.units), ("panels", self.panels)):
+            unknown = sorted(set(given) - set(by_column))
+            if unknown:
+                raise ValueError(
+                    f"{label} for {unknown}, which are not series columns {list(by_column)}"
+                )
+        #: part -> unit, part -> panel
         self.part_units = {by_column[c]: unit for c, unit in self.units.items()}
+        self.part_panels = {by_column[c]: panel for c, panel in self.panels.items()}
 
     def series_names(self, key_value: str | None) -> dict[str, str]:
         """part -> series name, for rows of *key_value* (None: no key)."""
@@ -157,6 +176,7 @@ class Layout:
                 names[part],
                 kind="ohlc" if self.ohlc and part == self.ohlc_name else "line",
                 unit=self.part_units.get(part, ""),
+                panel=self.part_panels.get(part, ""),
             )
             for part in self.parts
         ]

@@ -12,7 +12,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from feeds.replay_columns import Layout, RowError, parse_ohlc, parse_units
+from feeds.replay_columns import Layout, RowError, parse_ohlc, parse_panels, parse_units
 from feeds.replay_read import FORMATS, Record, read_header, records
 from feeds.replay_rows import Index, Source, build_index
 from feeds.replay_times import TS_FIELD_NAMES, TimeReader, find_ts_field, number_unit
@@ -38,6 +38,7 @@ def prepare(
     ohlc: str | Sequence[str] | None,
     ohlc_name: str,
     units: str | Mapping[str, str] | None,
+    panels: str | Mapping[str, str] | None = None,
 ) -> Prepared:
     """Read the file's header and first row (and, with a key, the whole file
     once); ValueError or FileNotFoundError with one line if it cannot be played."""
@@ -75,6 +76,7 @@ def prepare(
             ohlc=parse_ohlc(ohlc),
             ohlc_name=ohlc_name,
             units=parse_units(units),
+            panels=parse_panels(panels),
         )
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None

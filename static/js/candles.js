@@ -98,6 +98,9 @@ class CandleView {
     else delete this.panel.root.dataset.view;
     this.chart.hidden = !candles;
     this.panel.chart.hidden = candles;
+    // The lines' legend has nothing to toggle on candles; the candles take the lines' height.
+    if (this.panel.legend) this.panel.legend.root.hidden = candles;
+    if (this.panel.chart.style.height) this.chart.style.height = this.panel.chart.style.height;
     // The interval only beside candles: the header of a narrow panel keeps room for its title.
     this.intervalSelect.hidden = !candles;
     this.linesButton.setAttribute('aria-pressed', String(!candles));

@@ -1,26 +1,25 @@
-// One panel per feed with a Plotly trace per plotted series: a line for a
-// `line` series, candles for an `ohlc` one. Rendering is driven by main.js's
+// One panel per feed: a header (name, state, last value), the feed's state in
+// words when it is not simply running, the chart, and its legend. The chart's
+// rows and axes come from the feed's declaration (axes.js), its Plotly layout
+// from chartlayout.js, its size from grid.js. Rendering is driven by main.js's
 // animation-frame loop, never by incoming messages.
 
 import { decimate, decimateBars } from './decimate.js';
 import { colorOf, lineColors } from './palette.js';
 import { formatStatus, formatValue } from './format.js';
+import { hoverFormat, planAxes } from './axes.js';
+import { plotLayout, margins } from './chartlayout.js';
+import { chartHeightFor, gridPlan } from './grid.js';
+import { Legend } from './legend.js';
+import { panelState } from './panelstate.js';
 import { view } from './view.js';
 import { chartDue, drawOrder, drawnPicture, nextWake } from './redraw.js';
 import { chartColors } from './theme.js';
 
-// Fixed margins: automargin would shift the plot sideways as tick labels change width.
-const MARGIN = { l: 60, r: 12, t: 6, b: 22 };
-const MAX_TICKS = 5;
-const DAY_MS = 24 * 60 * 60 * 1000;
 // Room per candle, in CSS px: past one candle per slot, candles are merged.
-// Plotly leaves a gap of BOX_GAP of the slot between candles, so a body is
-// about 3 px wide: still seen, and its colour still read.
+// Plotly leaves a gap between candles, so a body is about 3 px wide: still
+// seen, and its colour still read.
 const CANDLE_SLOT_PX = 4;
-const BOX_GAP = 0.25;
-// Beside candles, a line in another unit (a volume) would squash them flat on
-// a shared axis: such lines get a strip of their own under the candles.
-const STRIP = { lower: [0, 0.22], upper: [0.3, 1] };
 
 const CONFIG = {
   displaylogo: false,
@@ -47,7 +46,20 @@ function parseAxisDate(value) {
   return new Date(+y, +mo - 1, +d, +h, +mi).getTime() + parseFloat(s) * 1000;
 }
 
-function lineTrace(feed, s, color, buckets, range, strip) {
+// A number with a series' declared decimals (formatters built once each).
+const fixedFormats = new Map();
+function formatDecimals(v, decimals) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (!fixedFormats.has(decimals)) {
+    fixedFormats.set(decimals, new Intl.NumberFormat(undefined, {
+      minimumFractionDigits: decimals, maximumFractionDigits: decimals,
+    }));
+  }
+  return fixedFormats.get(decimals).format(v);
+}
+
+function lineTrace(feed, s, { color, buckets, range, axis, hidden }) {
+  // The server's reduced history for a long window, then the page's own points (view.js).
   const { x, y } = decimate(...view.column(feed, s.name), buckets, range);
   return {
     type: 'scatter',
@@ -55,17 +67,22 @@ function lineTrace(feed, s, color, buckets, range, strip) {
     name: plotlyText(s.name),
     x,
     y,
+    visible: !hidden,
     connectgaps: false,
-    line: { color, width: 1.5 },
-    yaxis: strip ? 'y2' : 'y',
+    line: { color, width: 1.5, shape: s.step ? 'hv' : 'linear' },
+    // Stacked areas of one axis sum up; min/max decimation gives each series
+    // its own x, so a series is interpolated where another has a point.
+    ...(s.stack && { stackgroup: axis, stackgaps: 'interpolate' }),
+    yaxis: axis,
     meta: [plotlyText(s.unit ?? '')],
-    hovertemplate: '%{y:,.4~f} %{meta[0]}<extra></extra>',
+    hovertemplate: `%{y:${hoverFormat(s)}} %{meta[0]}<extra>${plotlyText(s.name)}</extra>`,
   };
 }
 
-function candleTrace(feed, s, slots, range) {
+function candleTrace(feed, s, { slots, range, axis, hidden }) {
   const { x, open, high, low, close } = decimateBars(feed.ts, feed.values.get(s.name) ?? [], slots, range);
   const { up, down } = chartColors();
+  const f = hoverFormat(s);
   return {
     type: 'candlestick',
     name: plotlyText(s.name),
@@ -74,12 +91,14 @@ function candleTrace(feed, s, slots, range) {
     high,
     low,
     close,
+    visible: !hidden,
+    yaxis: axis,
     // Solid bodies: Plotly's default half-transparent fill is lost at 3 px.
     increasing: { line: { color: up, width: 1 }, fillcolor: up },
     decreasing: { line: { color: down, width: 1 }, fillcolor: down },
     whiskerwidth: 0,
     meta: [plotlyText(s.unit ?? '')],
-    hovertemplate: 'O %{open:,.4~f} H %{high:,.4~f} L %{low:,.4~f} C %{close:,.4~f} %{meta[0]}<extra></extra>',
+    hovertemplate: `O %{open:${f}} H %{high:${f}} L %{low:${f}} C %{close:${f}} %{meta[0]}<extra></extra>`,
   };
 }
 
@@ -92,6 +111,7 @@ function el(tag, className) {
 class Panel {
   constructor(feed, requestRender) {
     this.name = feed.name;
+    this.index = feed.index;
     this.requestRender = requestRender;
     this.color = colorOf(feed.index);
     this.root = el('section', 'panel');
@@ -103,18 +123,29 @@ class Panel {
     this.unit = el('span', 'panel-unit');
     this.badge = el('span', 'panel-status');
     head.append(this.title, this.badge, this.last, this.unit);
+    // The producer's state in words, between the header and the chart: never over the plot.
+    this.stateLine = el('p', 'panel-state');
+    this.stateLine.hidden = true;
+    this.stateLine.setAttribute('role', 'status');
     this.chart = el('div', 'panel-chart');
-    this.root.append(head, this.chart);
+    this.legend = new Legend(() => this.invalidate());
+    this.body = el('div', 'panel-body');
+    this.body.append(this.chart, this.legend.root);
+    this.root.append(head, this.stateLine, this.body);
 
     this.width = 0;            // the chart's width in CSS px, kept by the ResizeObserver
+    this.height = 0;           // and its height
     this.range = null;         // the user's zoomed x range in epoch ms, or null for all
     this.meta = null;          // the description last laid out (see Charts.layout)
+    this.plan = { rows: [], axisOf: new Map() };
+    this.colors = new Map();   // series name -> line colour
     this.drawnVersion = -1;
     this.drawn = null;         // what the last draw showed (redraw.js's drawnPicture)
     this.stale = true;         // must redraw even if the data did not change
     this.listening = false;
     new ResizeObserver(([entry]) => {
       this.width = entry.contentRect.width;
+      this.height = entry.contentRect.height;
       this.invalidate();
     }).observe(this.chart);
   }
@@ -133,25 +164,42 @@ class Panel {
     this.unitText = units.join(' / ');
     this.unit.textContent = this.unitText;
     this.unit.title = this.unitText;
-    // Lines in the candles' unit share their axis (a price beside its bars);
-    // lines in another unit go to the strip under them.
-    const candles = this.series.find((s) => s.kind === 'ohlc');
-    const apart = (s) => s.kind !== 'ohlc' && (s.unit ?? '') !== (candles.unit ?? '');
-    this.strip = new Set(candles ? this.series.filter(apart).map((s) => s.name) : []);
+    this.plan = planAxes(this.series);
+    this.root.style.setProperty('--chart-rows', String(Math.max(1, this.plan.rows.length)));
+    const lines = this.series.filter((s) => s.kind !== 'ohlc');
+    const colors = lineColors(this.index, lines.length, lines.length < this.series.length);
+    const { up } = chartColors();
+    this.colors = new Map(this.series.map((s) => [s.name, s.kind === 'ohlc' ? up : colors[lines.indexOf(s)]]));
+    // With more than one unit, the legend says which unit (axis) a series is read on.
+    const named = units.length > 1;
+    this.legend.describe(
+      this.series.map((s) => ({ name: s.name, color: this.colors.get(s.name), unit: named ? s.unit : '' })),
+      this.title.textContent,
+    );
     this.invalidate();
   }
 
-  /** The header's last value: cheap, so kept current every frame, unlike the chart. */
+  /** Header and state line: cheap, so kept current every frame, unlike the chart. */
   label(feed) {
     const { label, title } = formatStatus(feed.status);
     if (this.badge.textContent !== label) this.badge.textContent = label;
     if (this.badge.title !== title) this.badge.title = title;
     const state = feed.status?.state ?? 'running';
     if (this.root.dataset.state !== state) this.root.dataset.state = state;
+    const said = panelState(feed.status);
+    const text = said ? said.text : '';
+    if (this.stateLine.textContent !== text) {
+      this.stateLine.textContent = text;
+      this.stateLine.title = text;  // whole, where two lines cut it
+      this.stateLine.hidden = !said;
+    }
     const first = this.series[0];
     if (!first) return;
-    const text = formatValue(feed.last.get(first.name), feed.fractional.has(first.name));
-    if (this.last.textContent !== text) this.last.textContent = text;
+    const v = feed.last.get(first.name);
+    const shown = Number.isInteger(first.decimals)
+      ? formatDecimals(v, first.decimals)
+      : formatValue(v, feed.fractional.has(first.name));
+    if (this.last.textContent !== shown) this.last.textContent = shown;
   }
 
   /** redraw.js's decision: {due, forced, waitMs}. `now` is performance.now()'s clock. */
@@ -161,7 +209,8 @@ class Panel {
     if (view.holds(this.drawnVersion >= 0) || this.root.hidden || this.root.dataset.view === 'candles') {
       return { due: false, forced: false, waitMs: null };
     }
-    const plotWidthPx = (this.width || this.chart.clientWidth) - MARGIN.l - MARGIN.r;
+    const margin = margins(this.plan);
+    const plotWidthPx = (this.width || this.chart.clientWidth) - margin.l - margin.r;
     const range = view.xRange(feed); // the user's zoom, or the window at the live edge
     return chartDue({ forced: this.stale, drawn: this.drawn, plotWidthPx, range }, feed, now);
   }
@@ -175,18 +224,36 @@ class Panel {
     if (!this.needsDraw(feed, now)) return false;
 
     const width = this.width || this.chart.clientWidth;
-    const buckets = Math.max(50, Math.round(width - MARGIN.l - MARGIN.r));
+    const height = this.height || this.chart.clientHeight;
+    const margin = margins(this.plan);
+    const buckets = Math.max(50, Math.round(width - margin.l - margin.r));
     const slots = Math.max(10, Math.floor(buckets / CANDLE_SLOT_PX));
     const series = view.pickSeries(this.series);
     const range = view.xRange(feed); // the user's zoom, or the window at the live edge
-    const lines = series.filter((s) => s.kind !== 'ohlc');
-    const colors = lineColors(feed.index, lines.length, lines.length < series.length);
-    const traces = series.map((s) => (s.kind === 'ohlc'
-      ? candleTrace(feed, s, slots, range)
-      : lineTrace(feed, s, colors[lines.indexOf(s)], buckets, range, this.strip.has(s.name))));
+    const traces = series.map((s) => {
+      const options = {
+        color: this.colors.get(s.name),
+        buckets,
+        slots,
+        range,
+        axis: this.plan.axisOf.get(s.name) ?? 'y',
+        hidden: this.legend.isHidden(s.name),
+      };
+      return s.kind === 'ohlc' ? candleTrace(feed, s, options) : lineTrace(feed, s, options);
+    });
     const spanMs = feed.ts.length ? feed.ts[feed.ts.length - 1] - feed.ts[0] : 0;
-    const hasData = feed.count > 0;
-    Plotly.react(this.chart, traces, this.layout(traces.length, spanMs, hasData, range), CONFIG);
+    const layout = plotLayout({
+      plan: this.plan,
+      height,
+      hasData: feed.count > 0,
+      spanMs,
+      range,
+      traceCount: traces.filter((t) => t.visible).length,
+      color: this.color,
+      colors: chartColors(),
+      uirevision: view.revision(this.name), // keeps the user's zoom until Live
+    });
+    Plotly.react(this.chart, traces, layout, CONFIG);
     if (!this.listening) {
       // gd.on exists once Plotly has drawn into the div.
       this.chart.on('plotly_relayout', (event) => this.zoomed(event));
@@ -196,73 +263,6 @@ class Panel {
     this.drawn = drawnPicture(feed, series.map((s) => s.name), range, now);
     this.stale = false;
     return true;
-  }
-
-  layout(traceCount, spanMs, hasData, range) {
-    const { ink: INK, grid: GRID, hover, text } = chartColors(); // the theme's (theme.js)
-    return {
-      // An empty date axis would show a made-up year around 1970-2000: say
-      // what is true instead.
-      annotations: hasData ? [] : [{
-        text: 'waiting for data', showarrow: false, xref: 'paper', yref: 'paper',
-        x: 0.5, y: 0.5, font: { size: 12, color: INK },
-      }],
-      uirevision: view.revision(this.name), // keeps the user's zoom until Live
-      margin: MARGIN,
-      paper_bgcolor: 'rgba(0,0,0,0)',
-      plot_bgcolor: 'rgba(0,0,0,0)',
-      font: { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 10, color: INK },
-      showlegend: traceCount > 1,
-      legend: { orientation: 'h', x: 0, y: 1, yanchor: 'bottom', font: { size: 10 } },
-      hovermode: 'x',
-      boxgap: BOX_GAP,
-      hoverlabel: { bgcolor: hover, bordercolor: this.color, font: { color: text, size: 11 } },
-      xaxis: {
-        visible: hasData,
-        type: 'date',
-        ...(range ? { range, autorange: false } : { autorange: true }),
-        gridcolor: GRID,
-        linecolor: GRID,
-        // A live window is minutes long: the clock is enough, the date is
-        // noise. Longer spans (a file replayed on its own dates) get Plotly's
-        // own date ticks, which show days, months or years as the span needs.
-        tickformat: spanMs > DAY_MS ? '' : '%H:%M:%S',
-        // In the first seconds Plotly would tick every 200-500 ms and print
-        // the same second twice: allow one tick per second of data. (nticks
-        // is only an upper bound; pinning dtick instead would ask for
-        // millions of ticks on an empty axis, which defaults to a year.)
-        nticks: range ? MAX_TICKS : Math.max(2, Math.min(MAX_TICKS, Math.floor(spanMs / 1000) + 1)),
-        hoverformat: spanMs > DAY_MS ? '%Y-%m-%d %H:%M' : '%H:%M:%S.%L',
-        tickfont: { size: 10 },
-        // Plotly adds a range slider under candles by default: it would take
-        // most of the panel's height.
-        rangeslider: { visible: false },
-        // With a strip under the candles, the time axis goes under the strip.
-        anchor: this.strip.size ? 'y2' : 'y',
-      },
-      // The unit is in the panel header: a rotated one-letter axis title
-      // ("V" reads as ">") would only cost width.
-      yaxis: {
-        visible: hasData,
-        gridcolor: GRID,
-        zeroline: false,
-        tickfont: { size: 10 },
-        domain: this.strip.size ? STRIP.upper : [0, 1],
-      },
-      // Only when used: Plotly fails on a yaxis2 key holding undefined.
-      ...(this.strip.size && {
-        yaxis2: {
-          visible: hasData,
-          domain: STRIP.lower,
-          anchor: 'x',
-          gridcolor: GRID,
-          zeroline: false,
-          nticks: 3,
-          tickformat: '~s',   // 4k, not 4000: the strip is short and its labels narrow
-          tickfont: { size: 10 },
-        },
-      }),
-    };
   }
 
   // Decimation works on what is visible: after a zoom, draw the zoomed span in
@@ -290,6 +290,31 @@ export class Charts {
     this.container = container;
     this.requestRender = requestRender;
     this.panels = new Map();
+    this.arranged = '';        // the grid plan last applied, to skip unchanged ones
+    window.addEventListener('resize', () => this.arrange());
+  }
+
+  /**
+   * Columns and chart heights from the number of panels and the viewport
+   * (grid.js): one feed fills the width, a wall of feeds stays readable.
+   */
+  arrange() {
+    const gap = parseFloat(getComputedStyle(this.container).columnGap) || 10;
+    const { columns, chartHeight } = gridPlan({
+      count: this.panels.size,
+      width: this.container.clientWidth,
+      height: window.innerHeight,
+      gap,
+    });
+    const key = `${columns}/${chartHeight}/${window.innerHeight}/${this.panels.size}`;
+    if (key === this.arranged) return;
+    this.arranged = key;
+    this.container.style.setProperty('--columns', String(columns));
+    this.container.dataset.columns = String(columns);
+    for (const panel of this.panels.values()) {
+      const rows = Math.max(1, panel.plan.rows.length);
+      panel.chart.style.height = `${chartHeightFor(chartHeight, rows, window.innerHeight)}px`;
+    }
   }
 
   /**
@@ -306,8 +331,12 @@ export class Charts {
         this.panels.set(feed.name, panel);
         this.container.append(panel.root);
       }
-      if (panel.meta !== feed.meta) panel.describe(feed.meta);
+      if (panel.meta !== feed.meta) {
+        panel.describe(feed.meta);
+        this.arranged = '';    // its rows may have changed its height
+      }
     }
+    this.arrange();
   }
 
   /** The panels' latest value text: cheap, so written every frame. */
@@ -347,5 +376,14 @@ export class Charts {
     const dues = [...this.panels].map(([name, panel]) => panel.due(state.feeds.get(name), now));
     if (dues.some((d) => d.due)) return 0;
     return nextWake(dues);
+  }
+
+  /** Whether some panel has never been drawn (the page's first paint is not done). */
+  firstPaintPending() {
+    for (const panel of this.panels.values()) {
+      const shown = !panel.root.hidden && panel.root.dataset.view !== 'candles';
+      if (shown && panel.drawnVersion < 0) return true;
+    }
+    return false;
   }
 }

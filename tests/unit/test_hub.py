@@ -55,6 +55,7 @@ def test_new_client_gets_hello_then_snapshot_of_everything():
         "kind": "line",
         "unit": "",
         "plot": False,
+        "level": False,
     }
     assert snapshot["type"] == "snapshot" and snapshot["reset"] is False
     assert snapshot["feeds"] == ["A", "B"]

@@ -257,3 +257,27 @@ async def test_on_error_fail_stops_at_the_first_bad_row(tmp_path):
     assert [p["MSFT"] for p in got] == msft[:6]
     assert [sorted(p) for p in got[5:]] == [["AMZN", "MSFT"]]
     assert [len(p) for p in got] == [4] * 5 + [2]
+
+
+async def test_panels_by_column_group_series_into_rows_of_the_chart():
+    """panels=temp_max:temp,temp_min:temp puts both temperatures in one row,
+    for every key's series too; a bad panel is refused with one line."""
+    weather = Replay(
+        str(DATA / "seattle-weather.csv"),
+        units="temp_max:°C,temp_min:°C,precipitation:mm",
+        panels="temp_max:temp,temp_min:temp",
+    )
+    assert {s.name: s.panel for s in weather.info.series} == {
+        "precipitation": "",
+        "temp_max": "temp",
+        "temp_min": "temp",
+        "wind": "",
+    }
+    stocks = Replay(str(DATA / "stocks.csv"), key="symbol", panels={"price": "prices"})
+    assert {s.panel for s in stocks.info.series} == {"prices"}
+    with pytest.raises(ValueError, match=r"panels for \['volume'\], which are not series"):
+        Replay(str(DATA / "stocks.csv"), key="symbol", panels="volume:v")
+    with pytest.raises(ValueError, match=r"panels: 'wind' is not column:panel"):
+        Replay(str(DATA / "seattle-weather.csv"), panels="wind")
+    with pytest.raises(ValueError, match=r"invalid panels: 'wind':.* name 'a b'"):
+        Replay(str(DATA / "seattle-weather.csv"), panels="wind:a b")
