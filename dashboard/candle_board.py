@@ -126,6 +126,8 @@ class CandleBoard:
         """Add a flush's points to every builder of their feeds and send each
         key's viewers the bars that changed. *now* (the channels' clock)
         tells lagging viewers apart."""
+        if not self._builders:
+            return  # nobody has asked for candles: the flush costs nothing more
         watched = {key[0] for key in self._builders}
         by_feed: dict[str, list[Point]] = {}
         for point in points:

@@ -308,7 +308,7 @@ async def test_keyboard_reaches_every_control_with_a_visible_focus(server, brows
     context, page = await open_page(browser, server.url, scheme=scheme)
     try:
         seen = []
-        for _ in range(120):
+        for _ in range(400):
             await page.keyboard.press("Tab")
             ring = await page.evaluate(FOCUS_RING)
             assert ring["style"] == "solid" and ring["width"] >= 2, ring
@@ -316,16 +316,11 @@ async def test_keyboard_reaches_every_control_with_a_visible_focus(server, brows
             seen.append(ring["id"])
             if ring["id"] == "status":
                 break
-        controls = [s for s in seen if s != "BUTTON"]  # BUTTON: a chart's mode bar
-        assert controls == [
-            "theme-toggle",
-            "feed-filter",
-            "feed",
-            "last",
-            "change",
-            "percent",
-            "status",
-        ], seen
+        # Every focusable element showed the ring (checked above); the top bar's
+        # and the table's own controls come in reading order among the view
+        # bar's, the panels' and the charts' mode bars (their ids vary).
+        named = ["theme-toggle", "feed-filter", "feed", "last", "change", "percent", "status"]
+        assert [s for s in seen if s in named] == named, seen
         await page.focus("#theme-toggle")
         await page.keyboard.press("Space")
         other = "dark" if scheme == "light" else "light"
