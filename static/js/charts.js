@@ -140,6 +140,7 @@ class Panel {
     this.plan = { rows: [], axisOf: new Map() };
     this.colors = new Map();   // series name -> line colour
     this.drawnVersion = -1;
+    this.drawnPoints = false;  // whether a draw has shown points (not only "waiting for data")
     this.drawn = null;         // what the last draw showed (redraw.js's drawnPicture)
     this.stale = true;         // must redraw even if the data did not change
     this.listening = false;
@@ -206,7 +207,9 @@ class Panel {
   due(feed, now) {
     // Paused after its first picture, left out by the picker, or drawn as
     // candles by candles.js: nothing for this chart to draw.
-    if (view.holds(this.drawnVersion >= 0) || this.root.hidden || this.root.dataset.view === 'candles') {
+    // A paused page still draws each chart's first picture with points: one
+    // drawn before its snapshot arrived would otherwise say "waiting" until Resume.
+    if (view.holds(this.drawnPoints) || this.root.hidden || this.root.dataset.view === 'candles') {
       return { due: false, forced: false, waitMs: null };
     }
     const margin = margins(this.plan);
@@ -260,6 +263,7 @@ class Panel {
       this.listening = true;
     }
     this.drawnVersion = feed.version;
+    this.drawnPoints ||= feed.count > 0;
     this.drawn = drawnPicture(feed, series.map((s) => s.name), range, now);
     this.stale = false;
     return true;
@@ -378,11 +382,14 @@ export class Charts {
     return nextWake(dues);
   }
 
-  /** Whether some panel has never been drawn (the page's first paint is not done). */
-  firstPaintPending() {
-    for (const panel of this.panels.values()) {
+  /**
+   * Whether some shown chart has points it has never drawn (the page's first
+   * picture is not done); a feed with no points yet does not hold it up.
+   */
+  firstPaintPending(state) {
+    for (const [name, panel] of this.panels) {
       const shown = !panel.root.hidden && panel.root.dataset.view !== 'candles';
-      if (shown && panel.drawnVersion < 0) return true;
+      if (shown && !panel.drawnPoints && state.feeds.get(name)?.count > 0) return true;
     }
     return false;
   }

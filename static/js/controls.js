@@ -82,7 +82,7 @@ export class Controls {
   render(state) {
     this.received = state.received;
     const view = this.view;
-    if (this.charts.panels.size && !this.charts.firstPaintPending()) view.settle(state.received);
+    if (state.received > 0 && !this.charts.firstPaintPending(state)) view.settle(state.received);
     for (const button of this.windowButtons) {
       const pressed = String(button.dataset.window === view.window);
       if (button.getAttribute('aria-pressed') !== pressed) button.setAttribute('aria-pressed', pressed);

@@ -4,7 +4,7 @@
 // asks it, controls.js and backfill.js change it.
 
 import { WINDOWS, DEFAULT_WINDOW } from './urlstate.js';
-import { WINDOW_MS as HELD_MS } from './state.js';
+import { WINDOW_MS as HELD_MS, OWN_CLOCK_MS } from './state.js';
 
 export const WINDOW_SPANS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, all: Infinity };
 
@@ -51,7 +51,11 @@ export function columnsOf(points) {
 }
 
 export class View {
-  constructor({ window = DEFAULT_WINDOW, feeds = null, series = null, paused = false } = {}) {
+  /** `clock()`: the page's time in ms, to tell a feed on a clock of its own (tests pass theirs). */
+  constructor({
+    window = DEFAULT_WINDOW, feeds = null, series = null, paused = false, clock = () => Date.now(),
+  } = {}) {
+    this.clock = clock;
     this.window = WINDOWS.includes(window) ? window : DEFAULT_WINDOW;
     this.feeds = feeds;          // picked feed names, or null for all
     this.series = series;        // picked series names (in any feed), or null for all
@@ -157,6 +161,10 @@ export class View {
     const n = feed.ts.length;
     if (!Number.isFinite(span) || n === 0) return null;
     const newest = feed.ts[n - 1];
+    // A feed on a clock of its own (a file replayed on its own dates, see
+    // state.js): the page holds it whole, and a window measured back from its
+    // newest point would show its last minutes of years.
+    if (Math.abs(this.clock() - newest) > OWN_CLOCK_MS) return null;
     const oldest = Math.min(feed.ts[0], this.backfill.get(feed.name)?.ts[0] ?? Infinity);
     if (newest === oldest) return null;
     return [Math.max(newest - span, oldest), newest];

@@ -107,7 +107,9 @@ def sample(n: int, base_ts: int) -> list[dict]:
 
 @pytest.fixture
 async def ingest_server(start_server):
-    return await start_server(ingest_token=TOKEN, symbols=("ACME",), history_size=10_000)
+    return await start_server(
+        ingest_token=TOKEN, symbols=("ACME",), history_size=10_000, pushed_history_size=10_000
+    )
 
 
 # --- happy paths ---------------------------------------------------------------------------

@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 
 import { View, columnsOf, needsServerHistory } from '../../static/js/view.js';
 
+// The page's clock near the tests' timestamps: their feeds are live, not on a clock of their own.
+const NEAR = () => 100_000;
 const feed = (name, ts, ys) => ({ name, ts, values: new Map([['v', ys]]) });
 
 test('attached, a chart follows the live edge over the window', () => {
-  const view = new View({ window: '1m' });
+  const view = new View({ window: '1m', clock: () => 90_000 });
   assert.deepEqual(view.xRange(feed('A', [1000, 70_000, 90_000], [1, 2, 3])), [30_000, 90_000]);
   // Shorter than the window: from the oldest point, so the chart is filled.
   assert.deepEqual(view.xRange(feed('A', [50_000, 90_000], [1, 2])), [50_000, 90_000]);
@@ -15,8 +17,17 @@ test('attached, a chart follows the live edge over the window', () => {
   assert.equal(view.xRange(feed('A', [1000, 90_000], [1, 2])), null);
 });
 
+test('a feed on a clock of its own (a file on its own dates) is shown whole', () => {
+  const now = Date.UTC(2026, 10, 29);
+  const view = new View({ window: '5m', clock: () => now });
+  const years = feed('F', [Date.UTC(2000, 0, 1), Date.UTC(2010, 0, 1)], [1, 2]);
+  assert.equal(view.xRange(years), null);
+  const live = feed('L', [now - 600_000, now - 1000], [1, 2]);
+  assert.deepEqual(view.xRange(live), [now - 1000 - 300_000, now - 1000]);
+});
+
 test('a zoom detaches: the range stays put as points arrive; Live returns', () => {
-  const view = new View({ window: '5m' });
+  const view = new View({ clock: NEAR, window: '5m' });
   const a = feed('A', [1000, 2000], [1, 2]);
   const before = view.revision('A');
   view.zoomed('A', [1200, 1800]);
@@ -31,7 +42,7 @@ test('a zoom detaches: the range stays put as points arrive; Live returns', () =
 });
 
 test('pause counts what arrives and holds drawn charts; resume releases them', () => {
-  const view = new View();
+  const view = new View({ clock: NEAR });
   view.pause(100);
   assert.equal(view.newSince(137), 37);
   assert.equal(view.holds(true), true);
@@ -42,7 +53,7 @@ test('pause counts what arrives and holds drawn charts; resume releases them', (
 });
 
 test('a page loaded paused counts new points from its first picture, not its snapshot', () => {
-  const view = new View();
+  const view = new View({ clock: NEAR });
   view.restore({ window: '15m', feeds: null, series: null, paused: true });
   assert.equal(view.newSince(24_000), 0);
   view.settle(24_000);
@@ -64,7 +75,7 @@ test('reduced history joins before the first point held, breaks kept', () => {
   ]);
   assert.deepEqual(cols.ts, [10, 20, 30, 30, 40]);
   assert.deepEqual(cols.values.get('v'), [1, NaN, null, 2, 3]);
-  const view = new View({ window: '1h' });
+  const view = new View({ clock: NEAR, window: '1h' });
   view.backfill.set('A', cols);
   const [xs, ys] = view.column(feed('A', [35, 50], [9, 10]), 'v');
   assert.deepEqual(xs, [10, 20, 30, 30, 35, 50]);
@@ -74,7 +85,7 @@ test('reduced history joins before the first point held, breaks kept', () => {
 });
 
 test('picks: feeds and series', () => {
-  const view = new View({ feeds: ['A'], series: ['price'] });
+  const view = new View({ clock: NEAR, feeds: ['A'], series: ['price'] });
   assert.equal(view.showsFeed('A'), true);
   assert.equal(view.showsFeed('B'), false);
   assert.deepEqual(view.pickSeries([{ name: 'price' }, { name: 'volume' }]), [{ name: 'price' }]);

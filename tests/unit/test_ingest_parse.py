@@ -414,7 +414,7 @@ class SlowHub:
         self.published: list[tuple[str, dict, int | None]] = []
         self.gate = asyncio.Event()
 
-    def add_feed(self, info: FeedInfo) -> None:
+    def add_feed(self, info: FeedInfo, *, pushed: bool = False) -> None:
         self.feeds[info.name] = info
 
     async def publish(self, feed, values, ts=None) -> None:
