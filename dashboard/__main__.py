@@ -1,5 +1,5 @@
 import sys
 
-from dashboard.cli import main
+from dashboard.web.cli import main
 
 sys.exit(main())

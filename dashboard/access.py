@@ -2,7 +2,7 @@
 and TLS files, as pure code (sessions: dashboard/sessions.py).
 
 No web framework here: config.py validates settings with these functions and
-dashboard/gate.py applies them to requests. See docs/security.md.
+dashboard/web/gate.py applies them to requests. See docs/security.md.
 """
 
 from __future__ import annotations

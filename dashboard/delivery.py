@@ -15,7 +15,7 @@ Several probes may be in flight: with only one, a viewer that answers it
 would look caught up while everything written after it is still unread.
 An answer also answers every earlier probe (the peer read those first).
 
-Pure bookkeeping with the time passed in; dashboard/probing.py sends the
+Pure bookkeeping with the time passed in; dashboard/web/probing.py sends the
 pings and reports the pongs, dashboard/channel.py counts the age as lag.
 """
 

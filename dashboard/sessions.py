@@ -16,7 +16,7 @@ process starts, so:
   still verified.
 
 Nothing here reads a request or a clock of its own: the gate
-(dashboard/gate.py) passes cookie values in, and a clock at construction.
+(dashboard/web/gate.py) passes cookie values in, and a clock at construction.
 """
 
 from __future__ import annotations

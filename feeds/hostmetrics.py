@@ -54,7 +54,7 @@ class HostMetrics(Feed):
 
     Example::
 
-        from dashboard.app import create_app
+        from dashboard import create_app
         from feeds.hostmetrics import HostMetrics
 
         app = create_app(sources=[HostMetrics(interval=0.5)])  # feed "host", 2 points/s

@@ -72,7 +72,7 @@ class Replay(Feed):
 
     Example::
 
-        from dashboard.app import create_app
+        from dashboard import create_app
         from feeds.replay import Replay
 
         feed = Replay("stocks.csv", key="symbol", clock="file", speed=2_592_000)

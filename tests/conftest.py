@@ -19,8 +19,8 @@ import websockets
 from quart import Quart
 
 from dashboard import DashboardConfig, create_app
-from dashboard.app import default_sources
-from dashboard.server import bind_socket, serve, url_of
+from dashboard.web.app import default_sources
+from dashboard.web.server import bind_socket, serve, url_of
 from feeds.base import FeedInfo, FeedSource, Series
 
 # Fast-moving defaults so tests see many points quickly.

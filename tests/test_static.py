@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import create_app
-from dashboard.assets import StaticAssets, find_static_dir, plotly_js_path
+from dashboard.web.assets import StaticAssets, find_static_dir, plotly_js_path
 from tests.conftest import TEST_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,7 +145,7 @@ def test_wheel_ships_and_serves_the_page(tmp_path):
     )
     outer_env_pth(str(python))
     probe = (
-        "import asyncio, dashboard, dashboard.assets as a\n"
+        "import asyncio, dashboard, dashboard.web.assets as a\n"
         "print(a.find_static_dir())\n"
         "client = dashboard.create_app().test_client()\n"
         "r = asyncio.run(client.get('/'))\n"

@@ -153,7 +153,7 @@ async def test_logging_out_in_one_tab_sends_the_other_to_login(locked_server, pa
     """Two tabs of one browser, both live; "Log out" in one: the server closes
     the other's socket with 4401 "logged out" and that tab goes to /login at
     once, without trying to reconnect (no refused handshake)."""
-    caplog.set_level(logging.INFO, logger="dashboard.gate")
+    caplog.set_level(logging.INFO, logger="dashboard.web.gate")
     server = locked_server
     await log_in(page, server)
     other = await page.context.new_page()

@@ -70,7 +70,7 @@ async def test_other_origin_is_refused_with_403_before_accept(open_server, endpo
     """A handshake from another site's page is answered 403 with a JSON reason
     instead of 101 (no WebSocket is opened, so no frame is ever sent), and the
     refusal is logged with the client's address; ingest is refused even with its token."""
-    caplog.set_level(logging.INFO, logger="dashboard.gate")
+    caplog.set_level(logging.INFO, logger="dashboard.web.gate")
     server = open_server
     url, headers = (
         (server.ws_url, {})

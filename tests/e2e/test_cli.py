@@ -42,8 +42,8 @@ async def test_cli_serves_and_shuts_down_cleanly(sig):
 def test_same_seed_same_prices():
     """Two runs with the same --seed produce the same first prices."""
     # Checked through the app factory the CLI uses, not two servers.
-    from dashboard.app import default_sources
-    from dashboard.cli import config_from_args
+    from dashboard.web.app import default_sources
+    from dashboard.web.cli import config_from_args
 
     def first_prices(argv):
         sources = default_sources(config_from_args(argv))
@@ -56,7 +56,7 @@ def test_same_seed_same_prices():
 def test_ws_compression_option(tmp_path):
     """Compression is off unless --ws-compression or the config file turns it on;
     the command line wins over the file."""
-    from dashboard.cli import config_from_args
+    from dashboard.web.cli import config_from_args
 
     config = tmp_path / "dashboard.toml"
     config.write_text("[server]\nws_compression = true\n")
@@ -70,7 +70,7 @@ def test_ws_compression_option(tmp_path):
 def test_limit_options():
     """--max-connections-per-address, --ws-ping-interval and --read-timeout set
     their settings (0 turns each off); left out, the defaults hold."""
-    from dashboard.cli import config_from_args
+    from dashboard.web.cli import config_from_args
 
     defaults = config_from_args([])
     assert defaults.max_connections_per_address == 64
@@ -95,7 +95,7 @@ def test_limit_options():
 def test_limit_options_refuse_bad_values(args, message, capsys):
     """Negative or fractional limits, and a read timeout without pings below
     it, exit 2 with a message saying what is wrong."""
-    from dashboard.cli import config_from_args
+    from dashboard.web.cli import config_from_args
 
     with pytest.raises(SystemExit) as exit_info:
         config_from_args(args)
@@ -146,7 +146,7 @@ def test_history_db_option(tmp_path):
     history file; without either the history is in memory only."""
     from pathlib import Path
 
-    from dashboard.cli import config_from_args
+    from dashboard.web.cli import config_from_args
 
     config = tmp_path / "dashboard.toml"
     config.write_text('[server]\nhistory_db = "data/history.db"\n')

@@ -184,7 +184,7 @@ async def test_200_wrong_tokens_are_throttled_and_counted(locked_server, caplog)
     token too. Another address still logs in with the right token. /metrics
     counts 5 failures and 195 throttled attempts; the log has one logfmt
     event for each, without the token."""
-    caplog.set_level(logging.INFO, logger="dashboard.gate")
+    caplog.set_level(logging.INFO, logger="dashboard.web.gate")
     server = locked_server
     statuses = []
     for n in range(200):
@@ -231,12 +231,12 @@ async def test_wrong_bearer_tokens_count_as_failed_logins(locked_server):
 
 
 async def test_logout_and_login_are_logfmt_events(locked_server, caplog):
-    caplog.set_level(logging.INFO, logger="dashboard.gate")
+    caplog.set_level(logging.INFO, logger="dashboard.web.gate")
     server = locked_server
     session = cookie_of(await login(server))
     await logout(server, session)
     await logout(server, session)  # again: nothing left to end
-    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.gate"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.web.gate"]
     assert [line.split(" ")[0] for line in lines] == ["event=login", "event=logout", "event=logout"]
     assert lines[0].endswith("expires_in=43200")
     assert lines[1].endswith("had_session=true") and lines[2].endswith("had_session=false")

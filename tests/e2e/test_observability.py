@@ -148,7 +148,7 @@ async def test_viewer_connect_and_close_are_logged_with_address_and_reason(start
         peer_port = peer.local_address[1]
         await peer.close(1001, "tab closed")
     await no_viewers(server)
-    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.viewer"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.web.viewer"]
     assert f"event=viewer_connected client={host}:{port}" in lines
     closed = [
         line for line in lines if line.startswith(f"event=viewer_closed client={host}:{port} ")
@@ -192,7 +192,7 @@ async def test_ingest_accepted_and_rejected_are_counted(ingest_server, caplog):
     assert value(samples, rejected, code="unauthorized") == 1
     assert value(samples, rejected, code="bad_json") == 1
     assert value(samples, rejected, code="no_points") == 1
-    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.ingest"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.web.ingest"]
     assert any(
         re.match(
             r'event=ingest_rejected client=127\.0\.0\.1:\d+ error="missing or wrong '

@@ -104,7 +104,7 @@ async def test_clients_not_trusting_the_ca_fail_verification(tls_cli):
 
 def test_bad_tls_settings_stop_the_cli(tmp_path, capsys):
     """--certfile without --keyfile, or a missing file, exits 2 with a clear message."""
-    from dashboard.cli import config_from_args
+    from dashboard.web.cli import config_from_args
 
     with pytest.raises(SystemExit) as exited:
         config_from_args(["--certfile", str(tmp_path / "cert.pem")])

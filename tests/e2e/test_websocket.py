@@ -191,7 +191,7 @@ async def raw_get(server, path: str) -> int:
         "/static/v1/../../pyproject.toml",
         "/static/v1/%2e%2e/%2e%2e/pyproject.toml",
         "/static/v1/..%2f..%2fpyproject.toml",
-        "/static/v1/js/../../../dashboard/app.py",
+        "/static/v1/js/../../../dashboard/web/app.py",
         "/static/v1/..%5c..%5cpyproject.toml",
     ],
 )

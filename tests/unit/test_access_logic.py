@@ -338,7 +338,7 @@ def test_encrypted_key_is_an_error_not_a_prompt(pem_pair, tmp_path):
 def test_access_options_on_the_command_line(pem_pair, monkeypatch):
     """--allow-origin repeats, --viewer-token (or $DASHBOARD_VIEWER_TOKEN) and
     --certfile/--keyfile reach DashboardConfig; the defaults are open http."""
-    from dashboard.cli import VIEWER_TOKEN_ENV, config_from_args
+    from dashboard.web.cli import VIEWER_TOKEN_ENV, config_from_args
 
     monkeypatch.delenv(VIEWER_TOKEN_ENV, raising=False)
     defaults = config_from_args([])
@@ -357,7 +357,7 @@ def test_access_options_on_the_command_line(pem_pair, monkeypatch):
 
 def test_bad_allow_origin_stops_the_cli(capsys):
     """A malformed --allow-origin exits 2 naming the value and the expected form."""
-    from dashboard.cli import config_from_args
+    from dashboard.web.cli import config_from_args
 
     with pytest.raises(SystemExit) as exited:
         config_from_args(["--allow-origin", "dash.example.com"])
@@ -370,7 +370,7 @@ def test_bad_allow_origin_stops_the_cli(capsys):
 def test_access_settings_in_the_config_file(pem_pair):
     """The TOML [server] table takes allowed_origins as a list and the TLS files
     relative to the file itself."""
-    from dashboard.cli import config_from_args
+    from dashboard.web.cli import config_from_args
 
     folder = pem_pair[0].parent
     config_file = folder / "dashboard.toml"

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic.fields import FieldInfo
 
-from dashboard.cli import build_parser, config_from_args, program_name
 from dashboard.config import DashboardConfig
 from dashboard.schema import describe, field_types, shown
 from dashboard.settings import env_name, setting_names
+from dashboard.web.cli import build_parser, config_from_args, program_name
 
 SETTINGS = setting_names()
 HINTS = field_types(DashboardConfig)

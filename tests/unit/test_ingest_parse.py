@@ -7,7 +7,8 @@ import random
 import orjson
 import pytest
 
-from dashboard.ingest import (
+from dashboard.points import MAX_FUTURE_MS, MAX_SAFE_INTEGER, MIN_TS_MS, check_values
+from dashboard.web.ingest import (
     JSON,
     MAX_SERIES,
     NDJSON,
@@ -22,7 +23,6 @@ from dashboard.ingest import (
     parse_ws_message,
     prepare,
 )
-from dashboard.points import MAX_FUTURE_MS, MAX_SAFE_INTEGER, MIN_TS_MS, check_values
 from feeds.base import FeedInfo, Series
 
 NOW = 1_764_096_123_456

@@ -241,7 +241,7 @@ def test_lagging_due_takes_the_time_and_frees_a_caught_up_viewer():
 def test_lag_settings_from_the_command_line_environment_and_file(tmp_path, capsys):
     """--max-viewer-lag, DASHBOARD_MAX_VIEWER_BYTES and the file set the bounds;
     a bound of 0 stops the start with one line naming where it came from."""
-    from dashboard.cli import config_from_args
+    from dashboard.web.cli import config_from_args
 
     config = config_from_args(
         ["--max-viewer-lag", "0.5"], environ={"DASHBOARD_MAX_VIEWER_BYTES": "1000"}

@@ -143,7 +143,7 @@ def test_session_max_age_default_is_12_hours():
 def test_session_max_age_on_the_command_line_and_in_the_file(tmp_path, capsys):
     """--session-max-age SECONDS or session_max_age in [server] set it; 0 or a
     word exits 2 with one line naming the option."""
-    from dashboard.cli import config_from_args
+    from dashboard.web.cli import config_from_args
 
     assert config_from_args(["--session-max-age", "90"]).session_max_age == 90.0
     config_file = tmp_path / "dashboard.toml"

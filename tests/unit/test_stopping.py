@@ -1,10 +1,10 @@
-"""The stop's grace and the connections it aborts (dashboard/stopping.py)."""
+"""The stop's grace and the connections it aborts (dashboard/web/stopping.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from dashboard.stopping import SETTLE, Connections, Grace
+from dashboard.web.stopping import SETTLE, Connections, Grace
 
 
 def test_grace_ends_timeout_seconds_after_the_stop_began():

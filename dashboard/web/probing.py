@@ -5,7 +5,7 @@ is followed, in the same write, by a ping with a payload of the probe's
 unless one is unanswered or the last was sent under ``viewer_probe_spacing``
 seconds ago (a setting on Hypercorn's config); its pong clears it. The probe
 is put in the ASGI scope (``extensions["livefeed.delivery"]``) for the app.
-Hypercorn 0.18 internals, like dashboard/server.py's, which builds on this.
+Hypercorn 0.18 internals, like dashboard/web/server.py's, which builds on this.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from wsproto.connection import ConnectionState
 from wsproto.events import BytesMessage, Ping, Pong, TextMessage
 
 from dashboard.delivery import DELIVERY_EXTENSION, DeliveryProbe
-from dashboard.ingest import INGEST_WS_PATH
+from dashboard.web.ingest import INGEST_WS_PATH
 
 INGEST_PATH = INGEST_WS_PATH.encode()
 
@@ -38,7 +38,7 @@ class ProbingStream(WSStream):
 
     @scope.setter
     def scope(self, scope: Any) -> None:
-        # Compared undecoded, like the message size limit (dashboard/server.py).
+        # Compared undecoded, like the message size limit (dashboard/web/server.py).
         if scope["raw_path"] != INGEST_PATH:
             self._probe = DeliveryProbe(getattr(self.config, "viewer_probe_spacing", 0.0))
             scope["extensions"][DELIVERY_EXTENSION] = self._probe

@@ -28,14 +28,14 @@ from quart import Blueprint, Response, request, websocket
 from quart.wrappers.base import BaseRequestWebsocket
 
 from dashboard.access import LoginThrottle, OriginPolicy, token_matches
-from dashboard.assets import find_static_dir
-from dashboard.ingest import authorized
 from dashboard.limits import LOGIN_ATTEMPTS
 from dashboard.logs import client_address, log_event
 from dashboard.sessions import LOGGED_OUT, SESSION_COOKIE, SESSION_EXPIRED, Session, SessionBook
+from dashboard.web.assets import find_static_dir
+from dashboard.web.ingest import authorized
 
 if TYPE_CHECKING:
-    from dashboard.app import Runtime
+    from dashboard.web.app import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ UNAUTHORIZED = "viewer token required: log in at /login or send Authorization: B
 #: Where a request's scope keeps the session it came with.
 SESSION_SCOPE = "livefeed.session"
 #: Where a viewer WebSocket's scope keeps a function that waits for the end of
-#: its session and returns the close reason (dashboard/viewer.py awaits it).
+#: its session and returns the close reason (dashboard/web/viewer.py awaits it).
 SESSION_END = "livefeed.session_end"
 
 

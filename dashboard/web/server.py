@@ -4,7 +4,7 @@ Hypercorn's and Quart's WebSocket classes are adjusted here (each says why):
 permessage-deflate made optional, a close frame for frames wsproto cannot
 parse, a smaller message size for viewers, bounded queues of received
 messages, pings that stop with their stream, and connections that do not wait
-for ever on a peer that has stopped reading (dashboard/stopping.py).
+for ever on a peer that has stopped reading (dashboard/web/stopping.py).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection
 from wsproto.events import Event as WSProtoEvent
 
-from dashboard.ingest import INGEST_WS_PATH
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG
 from dashboard.logs import log_event
-from dashboard.probing import ProbingStream
-from dashboard.stopping import Connections, TrackedTCPServer, stop_trigger
+from dashboard.web.ingest import INGEST_WS_PATH
+from dashboard.web.probing import ProbingStream
+from dashboard.web.stopping import Connections, TrackedTCPServer, stop_trigger
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class _WSStream(ProbingStream):
     dropped, and a disconnect that finds the queue full is handed over by a
     task of its own.
 
-    Delivery probes: see dashboard/probing.py.
+    Delivery probes: see dashboard/web/probing.py.
     """
 
     _refusal: bytes | None = None
@@ -288,7 +288,7 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
             await asyncio.sleep(CLOSE_REPLY_TIMEOUT)
 
 
-# Connections that a stop can abort at its deadline (dashboard/stopping.py).
+# Connections that a stop can abort at its deadline (dashboard/web/stopping.py).
 hypercorn_run.TCPServer = TrackedTCPServer  # type: ignore[misc]
 
 
@@ -309,7 +309,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     Hypercorn, asked to stop, waits for open connections and then cancels
     them, so WebSocket viewers would see 1011. Here the viewers are first
     closed with 1001 (going away) by the hub, and whatever is still open when
-    ``shutdown_timeout`` has passed is aborted (dashboard/stopping.py).
+    ``shutdown_timeout`` has passed is aborted (dashboard/web/stopping.py).
     """
     runtime = app.extensions["livefeed"]
     url = url_of(sock, tls=runtime.config.certfile is not None)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import plotly
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+#: The ``dashboard`` package (this module is in its ``web`` subpackage).
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def find_static_dir() -> Path:

@@ -88,7 +88,7 @@ class TrackedTCPServer(TCPServer):
     until every byte written has been sent. A peer that stopped reading (a
     frozen tab, a hostile client) never takes them: its socket and task would
     be held for good, after the app was done with it and after read_timeout.
-    The config built by ``dashboard.server.serve`` carries the ``Connections``
+    The config built by ``dashboard.web.server.serve`` carries the ``Connections``
     a stop aborts at its deadline.
     """
 

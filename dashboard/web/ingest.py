@@ -29,8 +29,8 @@ from dashboard.points import PointError, check_ts, check_value, unknown_series
 from feeds.base import FeedInfo, Series, check_name
 
 if TYPE_CHECKING:
-    from dashboard.app import Runtime
     from dashboard.hub import Hub
+    from dashboard.web.app import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -20,19 +20,19 @@ from quart import (
 from werkzeug.exceptions import HTTPException
 
 from dashboard.announce import too_many_configured
-from dashboard.assets import StaticAssets
 from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
-from dashboard.gate import access_blueprint, session_end_of
 from dashboard.health import HealthCollector, health_reasons
 from dashboard.hub import Hub
-from dashboard.ingest import ingest_blueprint
 from dashboard.limits import Limits, limits_from_config
 from dashboard.metrics import Metrics
 from dashboard.producers import Backoff, Producers
 from dashboard.reduce import parse_history_query, reduce_points
 from dashboard.store import HistoryStore, open_history_store
-from dashboard.viewer import RecordPeerClose, serve_viewer
+from dashboard.web.assets import StaticAssets
+from dashboard.web.gate import access_blueprint, session_end_of
+from dashboard.web.ingest import ingest_blueprint
+from dashboard.web.viewer import RecordPeerClose, serve_viewer
 from feeds.base import FeedSource
 from feeds.loader import FeedLoadError, FeedSpec
 from feeds.loader import load as load_feed

@@ -16,14 +16,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from dashboard.app import create_app
 from dashboard.config import LOG_LEVELS, DashboardConfig
 from dashboard.config_file import ConfigFile, read_config_file
 from dashboard.listen_backlog import backlog_warning, kernel_backlog_cap
 from dashboard.schema import SettingError
-from dashboard.server import bind_socket, serve, url_of
 from dashboard.settings import Given, build_config, env_name, from_environment, setting_names
 from dashboard.store import HistoryStoreError
+from dashboard.web.app import create_app
+from dashboard.web.server import bind_socket, serve, url_of
 from feeds.loader import FeedLoadError, FeedSpec, available, check_unique, parameters, resolve
 
 log = logging.getLogger("dashboard")
