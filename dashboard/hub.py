@@ -35,6 +35,7 @@ from dashboard.metrics import Metrics
 from dashboard.points import check_values
 from dashboard.protocol import (
     CandlesRequest,
+    CloseCode,
     Ping,
     Point,
     ProtocolError,
@@ -53,9 +54,6 @@ if TYPE_CHECKING:
     from dashboard.store import HistoryStore
 
 log = logging.getLogger(__name__)
-
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
 
 
 class Hub:
@@ -340,7 +338,9 @@ class Hub:
     async def wait_no_clients(self) -> None:
         await self._no_clients.wait()
 
-    def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down") -> None:
+    def close_all(
+        self, code: int = CloseCode.GOING_AWAY, reason: str = "server shutting down"
+    ) -> None:
         for client in self._clients:
             client.close(code, reason)
 

@@ -17,9 +17,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from dashboard.channel import ClientChannel
-from dashboard.limits import CLOSE_POLICY
 from dashboard.logs import log_event
-from dashboard.protocol import Point
+from dashboard.protocol import CloseCode, Point
 
 log = logging.getLogger(__name__)
 SLOW = "too slow: reconnect and resume"
@@ -82,6 +81,6 @@ def worst_lag(clients: Iterable[ClientChannel], now: float) -> float:
 
 def close_slow(client: ClientChannel, **why: Any) -> None:
     """Drop *client*'s frames and close it (1008); it resumes on reconnect."""
-    fields = {"client": client.address, "code": CLOSE_POLICY, "reason": SLOW, **why}
+    fields = {"client": client.address, "code": CloseCode.POLICY, "reason": SLOW, **why}
     log_event(log, logging.WARNING, "slow_client_closed", **fields)
-    client.close(CLOSE_POLICY, SLOW, discard=True)
+    client.close(CloseCode.POLICY, SLOW, discard=True)

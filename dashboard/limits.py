@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from dashboard.channel import ClientChannel
 from dashboard.logs import log_event
-from dashboard.protocol import TOO_MANY_NAMES
+from dashboard.protocol import TOO_MANY_NAMES, CloseCode
 
 if TYPE_CHECKING:
     from dashboard.config import DashboardConfig
@@ -34,7 +34,6 @@ CONNECTIONS_PER_ADDRESS = "connections_per_address"  # handshake refused (HTTP 4
 LOGIN_ATTEMPTS = "login_attempts"  # viewer token tried after too many failures (HTTP 429)
 
 #: Close code and reasons for a rate violation.
-CLOSE_POLICY = 1008
 TOO_MANY_MESSAGES = "too many messages"
 TOO_MANY_SUBSCRIBES = "too many subscribe messages"
 
@@ -182,7 +181,7 @@ class Limits:
         self.count(violation, client.address)
         # Dropping what is queued gets the close out now, even to a client
         # that floods without reading; it resumes when it reconnects.
-        client.close(CLOSE_POLICY, reason, discard=True)
+        client.close(CloseCode.POLICY, reason, discard=True)
 
     # --- counts ----------------------------------------------------------------
 

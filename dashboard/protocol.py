@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 import orjson
@@ -25,6 +26,23 @@ TOO_MANY_NAMES = "too_many_names"
 #: How much of a client's own text an error message may quote back.
 MAX_QUOTE = 64
 MAX_QUOTED_NAMES = 5
+
+
+class CloseCode(IntEnum):
+    """Every WebSocket close code the dashboard sends or reads (RFC 6455 §7.4,
+    and one of the application range 4000-4999)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001  # the server shuts down: reconnect and resume
+    PROTOCOL_ERROR = 1002
+    NO_STATUS = 1005  # a close frame without a code (never sent)
+    ABNORMAL = 1006  # no close frame at all (never sent)
+    INVALID_DATA = 1007
+    POLICY = 1008  # a limit was broken, or the viewer was too slow
+    TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+    #: The viewer's login session ended (logout or expiry): "401, on a WebSocket".
+    SESSION_ENDED = 4401
 
 
 class ProtocolError(Exception):

@@ -41,9 +41,6 @@ MAX_SESSION_AGE = 400 * 86400.0
 #: any team's, and holds about 2 MB. Past it every session is ended instead
 #: (a new key), never a revocation forgotten.
 MAX_REVOKED = 10_000
-#: Close code of a viewer WebSocket whose session ended (docs/protocol.md);
-#: 4000-4999 are for applications, and 4401 reads as "401, on a WebSocket".
-CLOSE_SESSION_ENDED = 4401
 SESSION_EXPIRED = "session expired"
 LOGGED_OUT = "logged out"
 

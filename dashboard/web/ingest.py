@@ -26,6 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from dashboard.announce import too_many_feeds
 from dashboard.logs import client_address, log_event
 from dashboard.points import PointError, check_ts, check_value, unknown_series
+from dashboard.protocol import CloseCode
 from feeds.base import FeedInfo, Series, check_name
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 #: A feed created by ingest declares at most this many series.
 MAX_SERIES = 256
 #: WebSocket close code for a message over the size limit (RFC 6455: too big).
-CLOSE_TOO_BIG = 1009
 INGEST_WS_PATH = "/api/ingest"
 DISABLED = "ingest is disabled (no token configured)"
 NAME_RULE = "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit"
@@ -375,12 +375,12 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
             ready = rate is None or await rate.take(runtime.closing)
             raw = await receive_unless_closing() if ready else None
             if raw is None:
-                await websocket.close(1001, "server shutting down")
+                await websocket.close(CloseCode.GOING_AWAY, "server shutting down")
                 return None
             if len(raw) > config.ingest_max_bytes:
                 reason = f"message over {config.ingest_max_bytes} bytes"
                 rejected(IngestError(413, "too_large", reason), websocket.scope)
-                await websocket.close(CLOSE_TOO_BIG, reason)
+                await websocket.close(CloseCode.TOO_BIG, reason)
                 return None
             try:
                 feed, raw_points = parse_ws_message(raw, config.ingest_max_points)

@@ -30,6 +30,7 @@ from wsproto.events import Event as WSProtoEvent
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG
 from dashboard.logs import log_event
+from dashboard.protocol import CloseCode
 from dashboard.web.ingest import INGEST_WS_PATH
 from dashboard.web.probing import ProbingStream
 from dashboard.web.stopping import Connections, TrackedTCPServer, stop_trigger
@@ -133,7 +134,7 @@ class _WSStream(ProbingStream):
             # Data before the handshake was answered: Hypercorn sends 400 and
             # marks the stream closed, but tells neither the app (a viewer
             # would stay in the hub for good) nor the connection (held open).
-            await self.app_put({"type": "websocket.disconnect", "code": 1002})
+            await self.app_put({"type": "websocket.disconnect", "code": CloseCode.PROTOCOL_ERROR})
             await self.send(StreamClosed(stream_id=self.stream_id))
         if self.closed and self._pinger is not None:
             # Hypercorn's ping loop would sleep out its interval before it saw
@@ -217,8 +218,10 @@ class _WSStream(ProbingStream):
         if isinstance(event, CloseConnection):
             if self.connection.state == ConnectionState.REMOTE_CLOSING:
                 self._peer_close = (event.code, event.reason or "")
-            elif event.code == 1009 and not event.reason:  # Hypercorn's, for a big message
-                event = CloseConnection(1009, f"message over {self.buffer.max_length} bytes")
+            elif event.code == CloseCode.TOO_BIG and not event.reason:
+                # Hypercorn's, for a big message: say why.
+                reason = f"message over {self.buffer.max_length} bytes"
+                event = CloseConnection(CloseCode.TOO_BIG, reason)
         await super()._send_wsproto_event(event)
 
 

@@ -16,10 +16,10 @@ from quart import websocket
 
 from dashboard.channel import ClientChannel
 from dashboard.delivery import DELIVERY_EXTENSION
-from dashboard.hub import CLOSE_POLICY, Hub
+from dashboard.hub import Hub
 from dashboard.logs import client_address, log_event
 from dashboard.metrics import Metrics
-from dashboard.sessions import CLOSE_SESSION_ENDED
+from dashboard.protocol import CloseCode
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,6 @@ CLOSE_TIMEOUT = 2.0
 #: The scope key where ``RecordPeerClose`` keeps a peer's close code and reason.
 PEER_CLOSE = "livefeed.peer_close"
 #: A connection that ended without a close frame (RFC 6455 7.1.5).
-CLOSE_ABNORMAL = 1006
 
 
 async def serve_viewer(
@@ -66,7 +65,7 @@ async def serve_viewer(
             await asyncio.wait([writer])  # ends when written out, or cancelled
             for task in helpers:
                 task.cancel()
-        sent_code = client.close_code or 1000
+        sent_code = client.close_code or CloseCode.NORMAL
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await websocket.close(sent_code, client.close_reason)
@@ -81,8 +80,8 @@ async def serve_viewer(
         if sent_code is not None:
             code, reason = sent_code, client.close_reason
         else:
-            code, reason = websocket.scope.get(PEER_CLOSE, (CLOSE_ABNORMAL, ""))
-            if code == CLOSE_ABNORMAL and client.closing:
+            code, reason = websocket.scope.get(PEER_CLOSE, (CloseCode.ABNORMAL, ""))
+            if code == CloseCode.ABNORMAL and client.closing:
                 # Closed by the server, but neither side's close frame got
                 # through: the server cut the socket (a stop's grace ended on
                 # a peer that was not reading).
@@ -118,7 +117,7 @@ async def _write(client: ClientChannel, metrics: Metrics) -> None:
 async def _require_subscribe(client: ClientChannel, timeout: float) -> None:
     await asyncio.sleep(timeout)  # a deadline, not a wait for a condition
     if client.subscription is None:
-        client.close(CLOSE_POLICY, "no subscribe message in time")
+        client.close(CloseCode.POLICY, "no subscribe message in time")
 
 
 async def _end_with_session(
@@ -126,7 +125,7 @@ async def _end_with_session(
 ) -> None:
     reason = await session_end()
     # What is queued is for a viewer no longer allowed to see it: dropped.
-    client.close(CLOSE_SESSION_ENDED, reason, discard=True)
+    client.close(CloseCode.SESSION_ENDED, reason, discard=True)
 
 
 ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Any]], Any], Awaitable[None]]
@@ -152,7 +151,10 @@ class RecordPeerClose:
         async def receive_and_record() -> Any:
             event = await receive()
             if event["type"] == "websocket.disconnect":
-                scope[PEER_CLOSE] = (event.get("code", 1005), event.get("reason") or "")
+                scope[PEER_CLOSE] = (
+                    event.get("code", CloseCode.NO_STATUS),
+                    event.get("reason") or "",
+                )
             return event
 
         await self.app(scope, receive_and_record, send)

@@ -9,7 +9,8 @@ import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard.sessions import CLOSE_SESSION_ENDED, SESSION_COOKIE
+from dashboard.protocol import CloseCode
+from dashboard.sessions import SESSION_COOKIE
 from tests.conftest import http_request, recv_json
 
 pytestmark = pytest.mark.e2e
@@ -101,7 +102,7 @@ async def test_logout_closes_the_sessions_open_websockets(locked_server):
         assert (await recv_json(ws))["type"] == "hello"
         assert (await recv_json(stays))["type"] == "hello"
         await logout(server, session)
-        assert await closed_with(ws) == (CLOSE_SESSION_ENDED, "logged out")
+        assert await closed_with(ws) == (CloseCode.SESSION_ENDED, "logged out")
         for _ in range(3):  # still receiving
             await recv_json(stays)
 
@@ -139,7 +140,7 @@ async def test_a_session_expires_and_its_websocket_is_closed(start_server):
         websockets.connect(server.ws_url, additional_headers=session) as ws,
         websockets.connect(server.ws_url, additional_headers=bearer) as stays,
     ):
-        assert await closed_with(ws) == (CLOSE_SESSION_ENDED, "session expired")
+        assert await closed_with(ws) == (CloseCode.SESSION_ENDED, "session expired")
         assert 1.0 < asyncio.get_running_loop().time() - started < 5
         assert (await http_request(server.url + "/api/session", headers=session)).status == 401
         assert await handshake_status(server, session) == 401
