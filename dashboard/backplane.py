@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
+from dashboard.points import now_ms
 from dashboard.protocol import Point
 
 
@@ -33,10 +33,6 @@ class Backplane(Protocol):
 
     def points(self) -> AsyncIterator[Point]:
         """Every published point, in publish order, each with its feed's next ``seq``."""
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def new_epoch() -> str:

@@ -11,6 +11,7 @@ Python repr of the whole point. Pure: the clock is passed in.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,6 +40,11 @@ class PointError(ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def now_ms() -> int:
+    """The wall clock in ms since the Unix epoch: a point's default ``ts``."""
+    return time.time_ns() // 1_000_000
 
 
 def _cut(text: str) -> str:

@@ -28,11 +28,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from dashboard.backplane import now_ms
 from dashboard.hub import Hub
 from dashboard.logs import log_event
 from dashboard.metrics import Metrics
-from dashboard.points import PointError, split_ts
+from dashboard.points import PointError, now_ms, split_ts
 from feeds.base import Break, FeedFailed, FeedInfo, FeedSource, KeptPoint, Skipped
 
 log = logging.getLogger(__name__)

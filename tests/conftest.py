@@ -19,8 +19,9 @@ import websockets
 from quart import Quart
 
 from dashboard import DashboardConfig, create_app
-from dashboard.web.app import default_sources
+from dashboard.assemble import default_sources
 from dashboard.web.server import bind_socket, serve, url_of
+from dashboard.web.state import runtime_of
 from feeds.base import FeedInfo, FeedSource, Series
 
 # Fast-moving defaults so tests see many points quickly.
@@ -73,7 +74,7 @@ class LiveServer:
 
     @property
     def hub(self):
-        return self.app.extensions["livefeed"].hub
+        return runtime_of(self.app).hub
 
     async def start(self) -> None:
         """Start a fresh app (new hub, new epoch) on this server's port."""

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from dashboard import create_app
+from dashboard.web.state import runtime_of
 from tests.conftest import TEST_CONFIG, wait_until
 
 
@@ -19,7 +20,7 @@ async def running_app():
 async def test_lifespan_starts_feeds_and_stops_them(running_app):
     """While serving, producers fill every feed's history; /api/feeds shows them running."""
     app, client = running_app
-    hub = app.extensions["livefeed"].hub
+    hub = runtime_of(app).hub
     await wait_until(lambda: all(h.last_seq >= 3 for h in hub.histories.values()))
     response = await client.get("/api/feeds")
     body = await response.get_json()
@@ -40,7 +41,7 @@ async def test_lifespan_starts_feeds_and_stops_them(running_app):
 async def test_shutdown_stops_producers():
     """Leaving the lifespan cancels every producer task."""
     app = create_app(TEST_CONFIG)
-    producers = app.extensions["livefeed"].producers
+    producers = runtime_of(app).producers
     async with app.test_app():
         await wait_until(lambda: all(s.state == "running" for s in producers.status.values()))
     assert all(s.state == "stopped" for s in producers.status.values())
@@ -58,7 +59,7 @@ async def test_healthz(running_app):
 async def test_history_since(running_app):
     """history?since=N returns exactly the held points after N."""
     app, client = running_app
-    hub = app.extensions["livefeed"].hub
+    hub = runtime_of(app).hub
     await wait_until(lambda: hub.histories["ACME"].last_seq >= 6)
     body = await (await client.get("/api/feeds/ACME/history?since=2")).get_json()
     seqs = [p["seq"] for p in body["points"]]
@@ -74,7 +75,7 @@ async def test_history_truncated_when_points_left_the_buffer():
     from dataclasses import replace
 
     app = create_app(replace(TEST_CONFIG, history_size=5))
-    hub = app.extensions["livefeed"].hub
+    hub = runtime_of(app).hub
     async with app.test_app() as test_app:
         await wait_until(lambda: hub.histories["ACME"].last_seq >= 10)
         body = await (

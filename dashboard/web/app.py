@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Iterable
-from dataclasses import dataclass, field
 
 from quart import (
     Quart,
@@ -19,23 +18,17 @@ from quart import (
 )
 from werkzeug.exceptions import HTTPException
 
-from dashboard.announce import too_many_configured
-from dashboard.backplane import Backplane, MemoryBackplane
+from dashboard.assemble import assemble
+from dashboard.backplane import Backplane
 from dashboard.config import DashboardConfig
-from dashboard.health import HealthCollector, health_reasons
-from dashboard.hub import Hub
-from dashboard.limits import Limits, limits_from_config
-from dashboard.metrics import Metrics
-from dashboard.producers import Backoff, Producers
+from dashboard.health import health_reasons
 from dashboard.reduce import parse_history_query, reduce_points
-from dashboard.store import HistoryStore, open_history_store
 from dashboard.web.assets import StaticAssets
 from dashboard.web.gate import access_blueprint, session_end_of
 from dashboard.web.ingest import ingest_blueprint
+from dashboard.web.state import RUNTIME_KEY, Runtime
 from dashboard.web.viewer import RecordPeerClose, serve_viewer
 from feeds.base import FeedSource
-from feeds.loader import FeedLoadError, FeedSpec
-from feeds.loader import load as load_feed
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: Feed titles, units and errors are shown as text (static/js); should one
@@ -47,53 +40,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 PAGE_CSP = "script-src 'self' 'unsafe-eval'; object-src 'none'; base-uri 'none'"
 
 
-@dataclass
-class Runtime:
-    """What the routes share; one per app, reached as ``app.extensions["livefeed"]``."""
-
-    config: DashboardConfig
-    hub: Hub
-    producers: Producers
-    assets: StaticAssets
-    #: This app's Prometheus registry and metric objects (GET /metrics).
-    metrics: Metrics = field(default_factory=Metrics)
-    #: Per-client limits, and the count of their violations by reason.
-    limits: Limits = field(default_factory=Limits)
-    started: float = field(default_factory=time.monotonic)
-    #: Set when the server begins to shut down, so long-lived sockets that are
-    #: not viewers (ingest) can close with 1001 instead of being cut off.
-    closing: asyncio.Event = field(default_factory=asyncio.Event)
-    #: Where the history is kept across restarts (--history-db); None: memory only.
-    store: HistoryStore | None = None
-
-
 #: Where a WebSocket's scope records the address it was counted under.
 COUNTED_ADDRESS = "livefeed.counted_address"
-
-#: What runs when no feed is configured; loaded like any other feed.
-DEFAULT_FEED = "feeds.ticker:tickers"
-
-
-def default_sources(config: DashboardConfig) -> list[FeedSource]:
-    """The configured feeds, or the simulated tickers; raises FeedLoadError."""
-    specs = config.feeds or (
-        FeedSpec(
-            DEFAULT_FEED,
-            {
-                "symbols": config.symbols,
-                "rate": config.rate,
-                "seed": config.seed,
-                "drift": config.drift,
-                "volatility": config.volatility,
-            },
-        ),
-    )
-    sources = [source for spec in specs for source in load_feed(spec)]
-    names = [s.info.name for s in sources]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise FeedLoadError(f"two feeds are named {', '.join(duplicates)}: rename one (name=...)")
-    return sources
 
 
 def create_app(
@@ -109,69 +57,22 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = config.ingest_max_bytes
     # Quart drops a WebSocket peer's close code; viewers count and log it.
     app.asgi_app = RecordPeerClose(app.asgi_app)  # type: ignore[method-assign]
-    metrics = Metrics()  # a registry of this app's own, not the process-global one
-    # Everything that can fail on bad settings first, the file (locked) last.
-    sources = list(default_sources(config) if sources is None else sources)
-    if too_many := too_many_configured(len(sources), config.max_feeds):
-        raise FeedLoadError(too_many)
-    assets = StaticAssets(config.static_dir)
-    store = stored = None
-    if config.history_db is not None:
-        if backplane is not None:
-            raise ValueError("history_db keeps the in-memory backplane's numbering: no backplane=")
-        # Raises HistoryStoreError (clear message) for a file that cannot be used.
-        store, stored = open_history_store(config.history_db, config.history_size)
-        # Each feed numbered on from its last kept seq; after an unclean stop
-        # (a new epoch) its first new point is drawn after a break.
-        breaks = () if stored.complete else stored.points.keys()
-        backplane = MemoryBackplane(epoch=stored.epoch, seqs=stored.last_seqs, breaks=breaks)
-    limits = limits_from_config(config)
-    metrics.limit_violations = limits.violations  # read at scrape time
-    hub = Hub(
-        backplane or MemoryBackplane(),
-        flush_interval=config.flush_interval,
-        history_size=config.history_size,
-        snapshot_size=config.snapshot_size,
-        pushed_history_size=config.pushed_history_size,
-        client_max_frames=config.client_max_frames,
-        client_conflate_frames=config.client_conflate_frames,
-        slow_client_timeout=config.slow_client_timeout,
-        max_viewer_lag=config.max_viewer_lag,
-        max_viewer_bytes=config.max_viewer_bytes,
-        store=store,
-        metrics=metrics,
-        limits=limits,
+    assets = StaticAssets(config.static_dir)  # before the core, which locks a history file
+    core = assemble(config, sources=sources, backplane=backplane)
+    runtime = Runtime(core, assets)
+    hub, producers, metrics, limits, store = (
+        core.hub,
+        core.producers,
+        core.metrics,
+        core.limits,
+        core.store,
     )
-    metrics.feeds.set_function(lambda: len(hub.feeds))
-    metrics.max_feeds.set(config.max_feeds)
-    if stored is not None:
-        hub.restore(stored.points)
-    backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
-    producers = Producers(hub, sources, backoff, metrics)
-    runtime = Runtime(config, hub, producers, assets, metrics, limits, store=store)
-
-    def feed_states() -> list[str]:
-        return [status.state for status in producers.status.values()]
-
-    metrics.registry.register(HealthCollector(feed_states, store))
-    app.extensions["livefeed"] = runtime
+    app.extensions[RUNTIME_KEY] = runtime
 
     @app.while_serving
     async def run_feeds() -> AsyncGenerator[None, None]:
-        if store is not None:
-            store.start()
-        await hub.start()
-        producers.start()
-        try:
+        async with core.running():
             yield
-        finally:
-            try:
-                await producers.stop()
-                hub.close_all()
-                await hub.stop()  # its last flush is still saved
-            finally:
-                if store is not None:
-                    await store.close()  # writes what is queued first
 
     @app.errorhandler(HTTPException)
     async def json_error(error: HTTPException) -> tuple[Response, int]:
@@ -207,7 +108,7 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> Response:
         # 200 whatever the reasons: the server is alive; "degraded" says what fails.
-        reasons = health_reasons(store.failing if store else None, feed_states())
+        reasons = health_reasons(store.failing if store else None, core.feed_states())
         return jsonify(
             status="degraded" if reasons else "ok",
             reasons=reasons,

@@ -24,6 +24,7 @@ from dashboard.settings import Given, build_config, env_name, from_environment, 
 from dashboard.store import HistoryStoreError
 from dashboard.web.app import create_app
 from dashboard.web.server import bind_socket, serve, url_of
+from dashboard.web.state import runtime_of
 from feeds.loader import FeedLoadError, FeedSpec, available, check_unique, parameters, resolve
 
 log = logging.getLogger("dashboard")
@@ -226,7 +227,7 @@ async def run(config: DashboardConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.set)
-    feeds = list(app.extensions["livefeed"].hub.feeds)
+    feeds = list(runtime_of(app).hub.feeds)
     print("\n".join(startup_lines(config, url, feeds)), flush=True)
     await serve(app, sock, shutdown)  # logs event=server_stopped
 

@@ -35,7 +35,7 @@ from dashboard.web.assets import find_static_dir
 from dashboard.web.ingest import authorized
 
 if TYPE_CHECKING:
-    from dashboard.web.app import Runtime
+    from dashboard.web.state import Runtime
 
 log = logging.getLogger(__name__)
 

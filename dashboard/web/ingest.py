@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,13 +24,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.announce import too_many_feeds
 from dashboard.logs import client_address, log_event
-from dashboard.points import PointError, check_ts, check_value, unknown_series
+from dashboard.points import PointError, check_ts, check_value, now_ms, unknown_series
 from dashboard.protocol import CloseCode
 from feeds.base import FeedInfo, Series, check_name
 
 if TYPE_CHECKING:
     from dashboard.hub import Hub
-    from dashboard.web.app import Runtime
+    from dashboard.web.state import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -242,10 +241,6 @@ def kind_of(value: Any) -> str:
     return "ohlc" if isinstance(value, dict) else "line"
 
 
-def clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 # --- the Quart layer ------------------------------------------------------------------
 
 
@@ -305,7 +300,7 @@ def ingest_blueprint(runtime: Runtime) -> Blueprint:
 
     def batch_for(feed: str, raw_points: list[Any]) -> Batch:
         create, cap = config.ingest_create_feeds, config.max_feeds
-        return prepare(feed, raw_points, hub.feeds, create=create, now_ms=clock_ms(), max_feeds=cap)
+        return prepare(feed, raw_points, hub.feeds, create=create, now_ms=now_ms(), max_feeds=cap)
 
     async def read_body() -> bytes:
         # Quart's app-wide MAX_CONTENT_LENGTH also refuses a larger declared body.

@@ -33,6 +33,7 @@ from dashboard.logs import log_event
 from dashboard.protocol import CloseCode
 from dashboard.web.ingest import INGEST_WS_PATH
 from dashboard.web.probing import ProbingStream
+from dashboard.web.state import runtime_of
 from dashboard.web.stopping import Connections, TrackedTCPServer, stop_trigger
 
 log = logging.getLogger(__name__)
@@ -314,7 +315,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     closed with 1001 (going away) by the hub, and whatever is still open when
     ``shutdown_timeout`` has passed is aborted (dashboard/web/stopping.py).
     """
-    runtime = app.extensions["livefeed"]
+    runtime = runtime_of(app)
     url = url_of(sock, tls=runtime.config.certfile is not None)
     config = HypercornConfig()
     # Hypercorn takes ownership of the descriptor; ours is detached so it is

@@ -10,6 +10,7 @@ import pytest
 import websockets
 
 from dashboard.sessions import SESSION_COOKIE
+from dashboard.web.state import runtime_of
 from tests.conftest import http_request, recv_json
 
 pytestmark = pytest.mark.e2e
@@ -189,7 +190,7 @@ async def test_page_redirects_to_login_and_public_parts_stay_open(locked_server)
     assert form.status == 200 and b'name="token"' in form.body
     assert b'type="password"' in form.body and b'action="/login"' in form.body
     assert (await http_request(server.url + "/healthz")).status == 200
-    prefix = server.app.extensions["livefeed"].assets.prefix
+    prefix = runtime_of(server.app).assets.prefix
     assert (await http_request(server.url + prefix + "/css/style.css")).status == 200
     assert (await http_request(server.url + prefix + "/vendor/plotly.min.js")).status == 200
 

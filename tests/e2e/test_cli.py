@@ -42,7 +42,7 @@ async def test_cli_serves_and_shuts_down_cleanly(sig):
 def test_same_seed_same_prices():
     """Two runs with the same --seed produce the same first prices."""
     # Checked through the app factory the CLI uses, not two servers.
-    from dashboard.web.app import default_sources
+    from dashboard.assemble import default_sources
     from dashboard.web.cli import config_from_args
 
     def first_prices(argv):

@@ -14,6 +14,7 @@ import pytest
 import websockets
 from websockets.protocol import State
 
+from dashboard.web.state import runtime_of
 from tests.conftest import recv_json, start_cli, stop_process, wait_until
 from tests.e2e.test_websocket import _server_frames
 
@@ -25,7 +26,7 @@ MB = 2**20
 
 
 def limits_of(server):
-    return server.app.extensions["livefeed"].limits
+    return runtime_of(server.app).limits
 
 
 def ingest_message(feed: str, size: int) -> str:

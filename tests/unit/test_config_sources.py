@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.assemble import default_sources
 from dashboard.config_file import read_config_file
-from dashboard.web.app import default_sources
 from dashboard.web.cli import config_from_args, startup_lines
 from feeds.loader import coerce, load
 

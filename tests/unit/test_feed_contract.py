@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dashboard.backplane import now_ms
+from dashboard.points import now_ms
 from dashboard.producers import DROP_REPORT_INTERVAL, Backoff, Producers
 from dashboard.protocol import Point
 from dashboard.web.ingest import IngestError, prepare
