@@ -1,81 +1,63 @@
-"""Delivery probes on Hypercorn's WebSocket stream (dashboard/delivery.py).
+"""Delivery probes on a viewer's WebSocket (dashboard/delivery.py).
 
 On viewer streams (every path but the ingest one) a data frame the app sends
 is followed, in the same write, by a ping with a payload of the probe's
 unless one is unanswered or the last was sent under ``viewer_probe_spacing``
-seconds ago (a setting on Hypercorn's config); its pong clears it. The probe
-is put in the ASGI scope (``extensions["livefeed.delivery"]``) for the app.
-Hypercorn 0.18 internals, like dashboard/web/server.py's, which builds on this.
+seconds ago (a setting of ``dashboard.web.framework.ServerConfig``); its pong
+clears it. The probe is put in the ASGI scope
+(``extensions["livefeed.delivery"]``) for the app.
+
+What is done here speaks wsproto's public API only (a connection's ``send``,
+its events); the Hypercorn stream that calls it, and the internals it
+overrides to do so, are in dashboard/web/framework.py.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
-from hypercorn.protocol.events import Data
-from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
-from wsproto.connection import ConnectionState
+from wsproto.connection import Connection, ConnectionState
 from wsproto.events import BytesMessage, Ping, Pong, TextMessage
 
 from dashboard.delivery import DELIVERY_EXTENSION, DeliveryProbe
-from dashboard.web.ingest import INGEST_WS_PATH
-
-INGEST_PATH = INGEST_WS_PATH.encode()
 
 
-class ProbingStream(WSStream):
-    # Class defaults: nothing is allocated per connection until it is needed.
-    _probe: DeliveryProbe | None = None
-    _scope: Any
+def attach_probe(extensions: dict[str, Any], spacing: float) -> DeliveryProbe:
+    """A new probe for a viewer stream, put in its scope's *extensions* for the app."""
+    probe = DeliveryProbe(spacing)
+    extensions[DELIVERY_EXTENSION] = probe
+    return probe
 
-    # Hypercorn builds the scope and starts the app in one step (the Request
-    # branch of handle): the probe goes in as the scope is stored, before
-    # the app's task can run.
-    @property
-    def scope(self) -> Any:
-        return self._scope
 
-    @scope.setter
-    def scope(self, scope: Any) -> None:
-        # Compared undecoded, like the message size limit (dashboard/web/server.py).
-        if scope["raw_path"] != INGEST_PATH:
-            self._probe = DeliveryProbe(getattr(self.config, "viewer_probe_spacing", 0.0))
-            scope["extensions"][DELIVERY_EXTENSION] = self._probe
-        self._scope = scope
+def frame_and_probe(
+    connection: Connection, message: Mapping[str, Any], probe: DeliveryProbe, now: float
+) -> bytes | None:
+    """The app's data *message* as a frame and a probe's ping right behind
+    it, to go out in one write (a write costs more than the bytes); None, and
+    nothing encoded: no probe is due, or the message is not one to send here
+    (the stream's own send then says why)."""
+    text, data = message.get("text"), message.get("bytes")
+    if connection.state is not ConnectionState.OPEN or not (
+        data is not None or isinstance(text, str)
+    ):
+        return None
+    payload = probe.start(now, after_frame=True)
+    if payload is None:
+        return None
+    # Checked above: bytes, or else text that is a str.
+    event = BytesMessage(bytes(data)) if data is not None else TextMessage(cast(str, text))
+    return connection.send(event) + connection.send(Ping(payload))
 
-    async def app_send(self, message: Any) -> None:
-        probe = self._probe
-        if probe is not None and message is not None and message["type"] == "websocket.send":
-            if await self._send_with_probe(message, probe):
-                return
-        await super().app_send(message)
 
-    async def _send_with_probe(self, message: Any, probe: DeliveryProbe) -> bool:
-        """The frame and a probe's ping right behind it, in one write (a write
-        costs more than the bytes); False, nothing sent: no probe is due."""
-        if self.closed or self.state is not ASGIWebsocketState.CONNECTED:
-            return False
-        text, data = message.get("text"), message.get("bytes")
-        if self.connection.state is not ConnectionState.OPEN or not (
-            data is not None or isinstance(text, str)
-        ):
-            return False  # Hypercorn's own send says why
-        payload = probe.start(time.monotonic(), after_frame=True)
-        if payload is None:
-            return False
-        event = BytesMessage(bytes(data)) if data is not None else TextMessage(text)
-        frames = self.connection.send(event) + self.connection.send(Ping(payload))
-        await self.send(Data(stream_id=self.stream_id, data=frames))
-        return True
+def periodic_ping(probe: DeliveryProbe | None, now: float) -> Ping:
+    """The interval ping; on a viewer stream it carries the unanswered
+    probe's payload (a peer may answer only the latest of several pings,
+    RFC 6455 5.5.3) or starts a probe."""
+    return Ping(probe.payload(now)) if probe is not None else Ping()
 
-    def _periodic_ping(self) -> Ping:
-        """Hypercorn's interval ping; on a viewer stream it carries the
-        unanswered probe's payload (a peer may answer only the latest of
-        several pings, RFC 6455 5.5.3) or starts a probe."""
-        probe = self._probe
-        return Ping(probe.payload(time.monotonic())) if probe is not None else Ping()
 
-    def _note_pong(self, event: object) -> None:
-        if isinstance(event, Pong) and self._probe is not None:
-            self._probe.answer(bytes(event.payload))
+def note_pong(probe: DeliveryProbe | None, event: object) -> None:
+    """A pong clears the probe whose payload it carries."""
+    if isinstance(event, Pong) and probe is not None:
+        probe.answer(bytes(event.payload))

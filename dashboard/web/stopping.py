@@ -18,17 +18,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
-from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.config import Config
 
 from dashboard.hub import Hub
 from dashboard.logs import log_event
 
 log = logging.getLogger(__name__)
 
-#: How long a closed socket may wait for a peer to take its unsent bytes.
-CLOSE_FLUSH_TIMEOUT = 2.0
 #: After the grace, how long aborted connections get to end their tasks
 #: (they end at once; this only bounds Hypercorn's wait for them).
 SETTLE = 1.0
@@ -57,19 +55,25 @@ class Grace:
         return self.left(now) + SETTLE
 
 
+class Abortable(Protocol):
+    def abort(self) -> None:
+        """Drop the connection's transport, unsent bytes and all."""
+
+
 class Connections:
-    """The open TCP connections of one server, so a stop can abort them."""
+    """The open TCP connections of one server, so a stop can abort them
+    (each registers itself: ``TrackedTCPServer`` in dashboard/web/framework.py)."""
 
     def __init__(self) -> None:
-        self._open: set[TrackedTCPServer] = set()
+        self._open: set[Abortable] = set()
 
     def __len__(self) -> int:
         return len(self._open)
 
-    def add(self, connection: TrackedTCPServer) -> None:
+    def add(self, connection: Abortable) -> None:
         self._open.add(connection)
 
-    def discard(self, connection: TrackedTCPServer) -> None:
+    def discard(self, connection: Abortable) -> None:
         self._open.discard(connection)
 
     def abort_all(self) -> int:
@@ -80,46 +84,6 @@ class Connections:
         return len(aborted)
 
 
-class TrackedTCPServer(TCPServer):
-    """Hypercorn's connection, registered while it runs, and giving up on a
-    peer that does not read.
-
-    Hypercorn closes a connection with asyncio's graceful close, which waits
-    until every byte written has been sent. A peer that stopped reading (a
-    frozen tab, a hostile client) never takes them: its socket and task would
-    be held for good, after the app was done with it and after read_timeout.
-    The config built by ``dashboard.web.server.serve`` carries the ``Connections``
-    a stop aborts at its deadline.
-    """
-
-    async def run(self) -> None:
-        connections: Connections | None = getattr(self.config, "open_connections", None)
-        if connections is not None:
-            connections.add(self)
-        try:
-            await super().run()
-        except asyncio.CancelledError:
-            # Only a stop cancels a connection (Hypercorn past graceful_timeout,
-            # asyncio.run's last sweep). Ended here rather than re-raised:
-            # Python 3.11's asyncio.streams logs a cancelled connection task
-            # as "Exception in callback" with a traceback.
-            self.abort()
-        finally:
-            if connections is not None:
-                connections.discard(self)
-
-    def abort(self) -> None:
-        self.writer.transport.abort()
-
-    async def _close(self) -> None:
-        loop = asyncio.get_running_loop()
-        abort = loop.call_later(CLOSE_FLUSH_TIMEOUT, self.abort)
-        try:
-            await super()._close()
-        finally:
-            abort.cancel()
-
-
 def stop_trigger(
     shutdown: asyncio.Event,
     *,
@@ -127,7 +91,7 @@ def stop_trigger(
     closing: asyncio.Event,
     connections: Connections,
     timeout: float,
-    hypercorn_config: Any,
+    hypercorn_config: Config,
     url: str,
 ) -> Callable[[], Awaitable[None]]:
     """Hypercorn's ``shutdown_trigger``: returns once *shutdown* is set and

@@ -1,0 +1,397 @@
+"""Every Hypercorn, Quart and wsproto internal the dashboard overrides or
+reaches into, and the typed config carrying the settings they read.
+
+Written for Hypercorn 0.18, Quart 0.22 and wsproto 1.3 (``WRITTEN_FOR``, the
+pins in pyproject); each override says what it changes. The canary,
+tests/codebase/test_framework_pins.py, names each overridden attribute whose
+presence or signature differs on the installed versions. Importing this
+changes nothing: ``install(app)``, called as serving starts, does. A misspelt
+``ServerConfig`` setting is an error (mypy's, and AttributeError when set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from hypercorn.asyncio import run as hypercorn_run
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.config import Config
+from hypercorn.protocol import h2, h11
+from hypercorn.protocol.events import Body, Data, Event, Request, StreamClosed
+from hypercorn.protocol.ws_stream import (
+    ASGIWebsocketState,
+    FrameTooLargeError,
+    WebsocketBuffer,
+    WSStream,
+)
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, WebsocketScope
+from quart import Quart
+from quart.asgi import ASGIWebsocketConnection
+from quart.signals import websocket_received
+from quart.wrappers import Websocket
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection, Message
+from wsproto.events import Event as WSProtoEvent
+
+from dashboard.delivery import DeliveryProbe
+from dashboard.limits import MESSAGE_TOO_BIG
+from dashboard.protocol import CloseCode
+from dashboard.web.ingest import INGEST_WS_PATH
+from dashboard.web.probing import attach_probe, frame_and_probe, note_pong, periodic_ping
+from dashboard.web.stopping import Connections
+
+#: The versions this module was written against (the pins in pyproject match).
+WRITTEN_FOR = {"hypercorn": "0.18", "quart": "0.22", "wsproto": "1.3"}
+#: Messages Quart holds for one WebSocket handler that has not read them yet.
+QUEUED_MESSAGES = 4
+#: How long a connection the server closed waits for the peer's close frame.
+CLOSE_REPLY_TIMEOUT = 2.0
+#: How long a closed socket may wait for a peer to take its unsent bytes.
+CLOSE_FLUSH_TIMEOUT = 2.0
+INGEST_PATH = INGEST_WS_PATH.encode()
+
+ASGIMessage = dict[str, Any]
+AppPut = Callable[[ASGIMessage], Awaitable[None]]
+
+
+class ServerConfig(Config):
+    """Hypercorn's config and the settings the overrides below read. Their
+    defaults leave Hypercorn's behaviour as it is; ``serve()`` sets them."""
+
+    #: Message size for every path but ingest's (Hypercorn's own
+    #: ``websocket_max_message_size`` is then the ingest limit); None: one limit.
+    viewer_max_message_size: int | None = None
+    #: Least seconds between two delivery probes (dashboard/web/probing.py).
+    viewer_probe_spacing: float = 0.0
+    #: Counts a refusal: ``(reason, client address)``, e.g. ``Limits.count``.
+    count_violation: Callable[[str, str], None] | None = None
+    #: Accept permessage-deflate when the client offers it (Hypercorn always does).
+    websocket_compression: bool = True
+    #: The open connections a stop aborts at its deadline (dashboard/web/stopping.py).
+    open_connections: Connections | None = None
+
+    if not TYPE_CHECKING:  # mypy checks names statically; this checks them when run
+
+        def __setattr__(self, name: str, value: object) -> None:
+            # Hypercorn declares each setting on the class, some by annotation only.
+            declared = (vars(c).get("__annotations__", {}) for c in type(self).__mro__)
+            if not (hasattr(type(self), name) or any(name in names for names in declared)):
+                raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
+            super().__setattr__(name, value)
+
+
+#: The settings of a stream served with a plain Hypercorn config: none changed.
+_PLAIN = ServerConfig()
+
+
+def install(app: Quart) -> None:
+    """Put the overrides in place for serving *app*: Quart's per app,
+    Hypercorn's for the process (Hypercorn builds its connections and streams
+    by these module names). Idempotent; what a plain config serves is unchanged."""
+    app.asgi_websocket_class = BoundedWebsocketConnection
+    # Hypercorn 0.18: hypercorn.asyncio.run builds each connection as TCPServer(...).
+    hypercorn_run.TCPServer = TrackedTCPServer  # type: ignore[attr-defined]
+    # Hypercorn 0.18: the HTTP/1.1 and HTTP/2 protocols build WSStream(...) by name.
+    h11.WSStream = h2.WSStream = ViewerAwareStream  # type: ignore[attr-defined]
+
+
+class ViewerAwareStream(WSStream):
+    """Hypercorn 0.18's WebSocket stream, adjusted per override below:
+    permessage-deflate optional, a close frame for frames that cannot be
+    parsed, a smaller message size for viewers, an app queue that cannot
+    deadlock, pings that stop with the stream, delivery probes on viewers."""
+
+    # Class defaults: nothing is allocated per connection until it is needed
+    # (about 50 KB a connection; 10,000 of them are served at once).
+    _refusal: bytes | None = None
+    # Hypercorn 0.18 tells the app 1006 for every close the peer starts, even
+    # a clean 1000 or 1001: the peer's code is seen only as Hypercorn echoes
+    # it back, and passed on in the app's disconnect event (ASGI's "code").
+    _peer_close: tuple[int, str] | None = None
+    _app_finished = False
+    _waiting_puts: set[asyncio.Future[None]] | None = None
+    _pinger: asyncio.Task[None] | None = None
+    _probe: DeliveryProbe | None = None
+    _scope: WebsocketScope
+
+    @property
+    def settings(self) -> ServerConfig:
+        config = self.config
+        return config if isinstance(config, ServerConfig) else _PLAIN
+
+    # Override (Hypercorn 0.18 __init__): the message buffer counts refusals.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer = _CountingBuffer(self.buffer.max_length, self)
+
+    # Override (Hypercorn 0.18 sets ``scope`` and starts the app in one step,
+    # in handle): a viewer's probe goes in before the app's task can run.
+    @property
+    def scope(self) -> WebsocketScope:
+        return self._scope
+
+    @scope.setter
+    def scope(self, scope: WebsocketScope) -> None:
+        # Compared undecoded, like the message size limit in handle.
+        if scope["raw_path"] != INGEST_PATH:
+            extensions = scope["extensions"]
+            self._probe = attach_probe(extensions, self.settings.viewer_probe_spacing)
+        self._scope = scope
+
+    # Override (Hypercorn 0.18 handle): four adjustments, each said below.
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, Request):
+            viewer_limit = self.settings.viewer_max_message_size
+            # Message size: every path but ingest's gets the viewer limit.
+            # Compared undecoded: a percent-encoded ingest path gets the
+            # smaller limit, never the larger one.
+            if viewer_limit is not None and event.raw_path.partition(b"?")[0] != INGEST_PATH:
+                self.buffer.max_length = viewer_limit
+        if isinstance(event, StreamClosed) and self._peer_close and self.app_put is not None:
+            put, (code, reason) = self.app_put, self._peer_close
+
+            async def put_peer_code(message: ASGIMessage) -> None:
+                if message["type"] == "websocket.disconnect":
+                    message = {**message, "code": code, "reason": reason}
+                await put(message)
+
+            self.app_put = put_peer_code
+        early = isinstance(event, Body | Data) and not (self.closed or self.handshake.accepted)
+        await super().handle(event)
+        if isinstance(event, Request) and self.app_put is not None:
+            self.app_put = self._put_while_app_runs(self.app_put)
+        if early and self.closed and self.app_put is not None:
+            # Data before the handshake was answered: Hypercorn sends 400 and
+            # marks the stream closed, but tells neither the app (a viewer
+            # would stay in the hub for good) nor the connection (held open).
+            await self.app_put({"type": "websocket.disconnect", "code": CloseCode.PROTOCOL_ERROR})
+            await self.send(StreamClosed(stream_id=self.stream_id))
+        if self.closed and self._pinger is not None:
+            # Hypercorn's ping loop would sleep out its interval before it saw
+            # the stream closed, holding the connection (and a graceful
+            # shutdown) that long. (When the pinger itself is closing the
+            # stream, it sees that as soon as its send returns.)
+            if self._pinger is not asyncio.current_task():
+                self._pinger.cancel()
+            self._pinger = None
+
+    def _put_while_app_runs(self, put: AppPut) -> AppPut:
+        """Hypercorn 0.18's ``app_put`` awaits room in the app's queue (with
+        Quart's bounded, the back-pressure that stops reading the socket).
+        Two such awaits would never end: a message's once the app has
+        finished, and the disconnect's while the app is stuck in a send that
+        failed (the disconnect unblocks it). So puts after the app's end are
+        dropped, and a disconnect finding the queue full gets a task."""
+        queue = getattr(put, "__self__", None)  # Hypercorn's asyncio.Queue
+
+        async def app_put(message: ASGIMessage) -> None:
+            if self._app_finished:
+                return  # nobody will ever read it
+            if isinstance(queue, asyncio.Queue) and not queue.full():
+                queue.put_nowait(message)  # the usual case: no task needed
+                return
+            # Waiting for room: cancelled if the app finishes first.
+            putting = asyncio.ensure_future(put(message))
+            if self._waiting_puts is None:
+                self._waiting_puts = set()
+            self._waiting_puts.add(putting)
+            putting.add_done_callback(self._waiting_puts.discard)
+            if message["type"] == "websocket.disconnect":
+                return  # handed over: whoever is closing the stream goes on
+            try:
+                await asyncio.wait({putting})
+            finally:
+                putting.cancel()
+
+        return app_put
+
+    # Override (Hypercorn 0.18 app_send): a viewer's data frame may carry a
+    # probe (probing.py); the app's end (None) cancels puts still waiting.
+    async def app_send(self, message: Any) -> None:
+        if message is None:  # the app has finished
+            self._app_finished = True
+            for putting in list(self._waiting_puts or ()):
+                putting.cancel()
+        elif self._probe is not None and message["type"] == "websocket.send":
+            if not self.closed and self.state is ASGIWebsocketState.CONNECTED:
+                frames = frame_and_probe(self.connection, message, self._probe, time.monotonic())
+                if frames is not None:
+                    await self.send(Data(stream_id=self.stream_id, data=frames))
+                    return
+        await super().app_send(message)
+
+    # Override (Hypercorn 0.18 _accept): Hypercorn always accepts
+    # permessage-deflate when the client offers it (browsers always do).
+    # Forgetting the offer before the handshake is answered leaves wsproto's
+    # extension off: frames go out uncompressed and a compressed frame coming
+    # in is a protocol error (1002), never inflated. And frames wsproto
+    # cannot parse get a close frame (_refusing_bad_frames).
+    async def _accept(self, message: Any) -> None:
+        if not self.settings.websocket_compression:
+            self.handshake.extensions = None
+        await super()._accept(message)
+        # wsproto 1.3: Connection.events is a method; this connection's is wrapped.
+        self.connection.events = self._refusing_bad_frames(self.connection.events)  # type: ignore[method-assign,assignment]
+
+    def _refusing_bad_frames(
+        self, events: Callable[[], Iterator[WSProtoEvent]]
+    ) -> Callable[[], Iterator[WSProtoEvent]]:
+        """A frame wsproto cannot parse (invalid UTF-8 in a text frame: 1007;
+        a reserved bit or opcode: 1002) ends the connection, but Hypercorn
+        0.18 then drops it without a close frame, so the client sees 1006 and
+        no reason. Here wsproto's code and reason are sent first."""
+
+        def wrapped() -> Iterator[WSProtoEvent]:
+            for event in events():
+                # wsproto yields a close while still OPEN only for a frame it
+                # failed to parse: a peer's close frame moves it to
+                # REMOTE_CLOSING first.
+                opened = self.connection.state is ConnectionState.OPEN
+                if isinstance(event, CloseConnection) and opened:
+                    self._refusal = self.connection.send(
+                        CloseConnection(code=event.code, reason=event.reason)
+                    )
+                    return
+                note_pong(self._probe, event)
+                yield event
+
+        return wrapped
+
+    # Override (Hypercorn 0.18 _handle_events): sends the refusal queued above.
+    async def _handle_events(self) -> None:
+        await super()._handle_events()
+        if self._refusal is not None:
+            data, self._refusal = self._refusal, None
+            await self.send(Data(stream_id=self.stream_id, data=data))
+            await self.send(StreamClosed(stream_id=self.stream_id))
+
+    # Override (Hypercorn 0.18 _send_pings): the loop can be cancelled when
+    # the stream closes (handle), and a viewer's ping carries its probe.
+    async def _send_pings(self) -> None:
+        self._pinger = asyncio.current_task()  # cancelled when the stream closes
+        interval = self.config.websocket_ping_interval
+        if interval is None:  # Hypercorn starts the loop only with an interval
+            return
+        while not self.closed:
+            await self._send_wsproto_event(periodic_ping(self._probe, time.monotonic()))
+            await asyncio.sleep(interval)
+
+    # Override (Hypercorn 0.18 _send_wsproto_event): keeps the peer's close
+    # code (see _peer_close), and says why a message was too big.
+    async def _send_wsproto_event(self, event: WSProtoEvent) -> None:
+        if isinstance(event, CloseConnection):
+            if self.connection.state == ConnectionState.REMOTE_CLOSING:
+                self._peer_close = (event.code, event.reason or "")
+            elif event.code == CloseCode.TOO_BIG and not event.reason:
+                # Hypercorn's, for a big message: say why.
+                reason = f"message over {self.buffer.max_length} bytes"
+                event = CloseConnection(CloseCode.TOO_BIG, reason)
+        await super()._send_wsproto_event(event)
+
+
+class _CountingBuffer(WebsocketBuffer):
+    """Hypercorn 0.18's message buffer, once over the limit: counted, emptied,
+    and kept empty. Hypercorn leaves the refused message in the buffer and goes
+    on appending whatever more of it the peer sends after the 1009."""
+
+    def __init__(self, max_length: int, stream: ViewerAwareStream) -> None:
+        super().__init__(max_length)
+        self._stream = stream
+        self.refused = False
+
+    # Override (Hypercorn 0.18 WebsocketBuffer.extend).
+    def extend(self, event: Message[Any]) -> None:
+        if self.refused:
+            raise FrameTooLargeError()
+        try:
+            super().extend(event)
+        except FrameTooLargeError:
+            self.refused = True
+            self.clear()
+            count = self._stream.settings.count_violation
+            if count is not None:
+                count(MESSAGE_TOO_BIG, str((self._stream.client or ("",))[0]))
+            raise
+
+
+class BoundedWebsocketConnection(ASGIWebsocketConnection):
+    """Quart 0.22's WebSocket connection with a bounded queue of received
+    messages, and a close that waits for the peer's answer."""
+
+    # Override (Quart 0.22 __init__): Quart's queue of received messages is
+    # unbounded, so a client sending faster than its handler reads grows
+    # server memory without limit. Bounded, Quart's receiver waits for room
+    # and stops taking from Hypercorn's app queue; once that is full too,
+    # Hypercorn stops reading the socket and TCP flow control slows the
+    # client: at most ``QUEUED_MESSAGES + max_app_queue_size`` messages held.
+    def __init__(self, app: Quart, scope: WebsocketScope) -> None:
+        super().__init__(app, scope)
+        self.queue = asyncio.Queue(maxsize=QUEUED_MESSAGES)
+
+    # Override (Quart 0.22 handle_messages): after the handler's close,
+    # messages are dropped unread so the peer's closing answer gets through.
+    async def handle_messages(self, receive: ASGIReceiveCallable) -> None:
+        while True:
+            event = await receive()
+            if event["type"] == "websocket.receive" and not self._closed:
+                message = event.get("bytes") or event["text"]
+                await websocket_received.send_async(message)
+                await self.queue.put(message)
+            elif event["type"] == "websocket.disconnect":
+                return
+
+    # Override (Quart 0.22 handle_websocket): once the handler has closed the
+    # connection, Hypercorn closes the socket as soon as the handler returns.
+    # With a flood still arriving, unread bytes make that close a TCP reset,
+    # and the peer may lose the close frame (it sees 1006, not why). So the
+    # handler waits, up to ``CLOSE_REPLY_TIMEOUT``, for the peer's answer.
+    async def handle_websocket(self, websocket: Websocket, send: ASGISendCallable) -> None:
+        await super().handle_websocket(websocket, send)
+        if self._closed:  # closed by the handler, not by the peer
+            # When the peer's close frame comes, the receiver above returns
+            # and Quart cancels this handler at once.
+            await asyncio.sleep(CLOSE_REPLY_TIMEOUT)
+
+
+class TrackedTCPServer(TCPServer):
+    """Hypercorn 0.18's connection, registered while it runs (so a stop can
+    abort it: dashboard/web/stopping.py), and giving up on a peer that does
+    not read."""
+
+    # Override (Hypercorn 0.18 run): registered in the config's
+    # ``open_connections``; a cancel ends the connection instead of raising.
+    async def run(self) -> None:
+        config = self.config
+        connections = config.open_connections if isinstance(config, ServerConfig) else None
+        if connections is not None:
+            connections.add(self)
+        try:
+            await super().run()
+        except asyncio.CancelledError:
+            # Only a stop cancels a connection (Hypercorn past graceful_timeout,
+            # asyncio.run's last sweep). Ended here rather than re-raised:
+            # Python 3.11's asyncio.streams logs a cancelled connection task
+            # as "Exception in callback" with a traceback.
+            self.abort()
+        finally:
+            if connections is not None:
+                connections.discard(self)
+
+    def abort(self) -> None:
+        """Drop the transport, unsent bytes and all (Hypercorn 0.18's ``writer``)."""
+        self.writer.transport.abort()
+
+    # Override (Hypercorn 0.18 _close): asyncio's graceful close waits until
+    # every byte written is sent, which a peer that stopped reading (a frozen
+    # tab, a hostile client) never allows: its socket and task would be held
+    # for good. Aborted after CLOSE_FLUSH_TIMEOUT.
+    async def _close(self) -> None:
+        loop = asyncio.get_running_loop()
+        abort = loop.call_later(CLOSE_FLUSH_TIMEOUT, self.abort)
+        try:
+            await super()._close()
+        finally:
+            abort.cancel()
