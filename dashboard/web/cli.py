@@ -49,7 +49,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Over 60 lines, but flat: one add() per option, read top to bottom as --help is.
+    # Long: flat, one add() per option, read top to bottom as --help is.
     defaults = DashboardConfig()
     parser = OneLineParser(
         prog=program_name(),

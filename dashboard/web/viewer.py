@@ -137,7 +137,7 @@ class RecordPeerClose:
     Quart reads the ``websocket.disconnect`` event and drops it, then cancels
     the handler; the handler's cleanup reads what was kept here to count and
     log why the peer left. (Hypercorn reports every peer close as 1006 unless
-    ``dashboard.web.server`` passes the real code on.)
+    ``dashboard.web.framework`` passes the real code on.)
     """
 
     def __init__(self, app: ASGIApp) -> None:
