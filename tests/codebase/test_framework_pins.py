@@ -176,7 +176,7 @@ def changed_internals(
     return problems
 
 
-def test_overridden_internals_are_as_written_for():
+def test_overridden_internals_are_as_written_for() -> None:
     """Every internal framework.py overrides or reaches into is present, with
     the signature recorded on the versions it was written for."""
     problems = changed_internals(SIGNATURES, ATTRIBUTES, PRESENT, SOURCE)
@@ -187,7 +187,7 @@ def test_overridden_internals_are_as_written_for():
     )
 
 
-def test_the_canary_names_what_changed():
+def test_the_canary_names_what_changed() -> None:
     """A changed signature, a missing attribute and changed code each get a line naming them."""
     problems = changed_internals(
         {"hypercorn.protocol.ws_stream.WSStream.handle": "(self) -> 'None'"},
@@ -216,7 +216,7 @@ def overriding_classes() -> list[tuple[type, type]]:
     return pairs
 
 
-def test_every_override_is_recorded():
+def test_every_override_is_recorded() -> None:
     """A method or attribute framework.py overrides is in the canary's tables,
     so a new override cannot go unchecked."""
     assert len(overriding_classes()) == 5
@@ -236,7 +236,7 @@ def test_every_override_is_recorded():
     assert not unrecorded, "record these in SIGNATURES or ATTRIBUTES:\n" + "\n".join(unrecorded)
 
 
-def test_server_config_adds_settings_hypercorn_does_not_have():
+def test_server_config_adds_settings_hypercorn_does_not_have() -> None:
     """ServerConfig's own settings would shadow Hypercorn's, should it gain one by that name."""
     own = framework.ServerConfig.__annotations__
     assert own, "ServerConfig declares its settings"
@@ -254,7 +254,7 @@ def pins() -> dict[str, Requirement]:
     return found
 
 
-def test_pins_are_the_versions_written_for():
+def test_pins_are_the_versions_written_for() -> None:
     """pyproject allows exactly the minor version framework.py was written for."""
     for name in PINNED:
         written_for = Version(framework.WRITTEN_FOR[name])
@@ -266,7 +266,7 @@ def test_pins_are_the_versions_written_for():
         )
 
 
-def test_installed_versions_are_the_pinned_ones():
+def test_installed_versions_are_the_pinned_ones() -> None:
     """What is installed satisfies the pins (else: pip install -e '.[test]' again)."""
     for name in PINNED:
         installed = importlib.metadata.version(name)

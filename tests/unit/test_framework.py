@@ -69,7 +69,7 @@ SNAPSHOT = textwrap.dedent(
 )
 
 
-def test_importing_the_web_modules_changes_no_framework_attribute():
+def test_importing_the_web_modules_changes_no_framework_attribute() -> None:
     """Hypercorn's and Quart's classes are swapped by install(), which serve()
     calls, never by an import (a plain Hypercorn server in the same process
     stays plain until then)."""
@@ -89,7 +89,7 @@ def test_importing_the_web_modules_changes_no_framework_attribute():
     assert lines["app"] == "BoundedWebsocketConnection"
 
 
-def test_a_misspelt_setting_is_refused():
+def test_a_misspelt_setting_is_refused() -> None:
     """A setting Hypercorn and ServerConfig do not declare is an error, not
     an attribute nobody reads (which would silently turn a limit off)."""
     config = ServerConfig()
@@ -102,7 +102,7 @@ def test_a_misspelt_setting_is_refused():
     assert config.bind == ["127.0.0.1:0"]
 
 
-def test_mypy_refuses_a_misspelt_setting(tmp_path):
+def test_mypy_refuses_a_misspelt_setting(tmp_path: Path) -> None:
     """The same mistake is a type error: the settings are declared, typed."""
     api = pytest.importorskip("mypy.api", reason="mypy comes with the test extras")
     snippet = tmp_path / "misspelt.py"
@@ -120,7 +120,7 @@ def test_mypy_refuses_a_misspelt_setting(tmp_path):
     assert 'expression has type "str", variable has type "float"' in out
 
 
-def test_server_config_carries_the_dashboard_settings():
+def test_server_config_carries_the_dashboard_settings() -> None:
     settings = DashboardConfig(
         port=0,
         ingest_max_bytes=2_000_000,
