@@ -57,6 +57,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "ingest.ingest_socket",
     }
 )
+#: The page: a person opening it without a session goes to the login form.
+PAGE_ENDPOINT = "pages.index"
 #: A login form is a few dozen bytes; a larger body is not one.
 MAX_LOGIN_BYTES = 4096
 UNAUTHORIZED = "viewer token required: log in at /login or send Authorization: Bearer <token>"
@@ -302,7 +304,7 @@ async def check_viewer() -> Response | None:
     refused = gate.check(request)
     if refused is None:
         return None
-    if request.endpoint == "pages.index" and refused.status == 401:
+    if request.endpoint == PAGE_ENDPOINT and refused.status == 401:
         return _see_other("/login")  # a person opening the page: to the login form
     return _json_error(refused.status, refused.message, refused.retry_after)
 

@@ -130,3 +130,15 @@ def test_app_module_only_wires():
                 target = decorator.func if isinstance(decorator, ast.Call) else decorator
                 name = target.attr if isinstance(target, ast.Attribute) else ""
                 assert name not in ROUTE_DECORATORS, f"app.py declares {node.name}"
+
+
+def test_endpoints_the_gate_names_exist():
+    """The gate names endpoints as text (PAGE_ENDPOINT, PUBLIC_ENDPOINTS): a
+    renamed route or blueprint must not silently change who may see it."""
+    from dashboard import create_app
+    from dashboard.config import DashboardConfig
+    from dashboard.web.gate import PAGE_ENDPOINT, PUBLIC_ENDPOINTS
+
+    app = create_app(DashboardConfig())
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert PUBLIC_ENDPOINTS | {PAGE_ENDPOINT} <= endpoints
