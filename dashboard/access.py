@@ -1,5 +1,5 @@
-"""Who may connect: Origin checks, the viewer token, failed-login throttling
-and TLS files, as pure code (sessions: dashboard/sessions.py).
+"""Who may connect: Origin checks, the viewer and ingest tokens, failed-login
+throttling and TLS files, as pure code (sessions: dashboard/sessions.py).
 
 No web framework here: config.py validates settings with these functions and
 dashboard/web/gate.py applies them to requests. See docs/security.md.
@@ -126,6 +126,19 @@ class OriginPolicy:
 def token_matches(given: str, token: str) -> bool:
     """*given* is the viewer token; constant time in the token's contents."""
     return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def authorized(header: str | None, token: str) -> bool:
+    """True if the ``Authorization`` header carries ``Bearer <token>``
+    (the ingest token's check, and the viewer token's sent as a header)."""
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    try:  # Quart decodes headers as latin-1: encoding back gives the bytes sent.
+        sent = given.strip().encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(sent, token.encode())
 
 
 # Failed viewer-token attempts per client address: 5 at once (a person

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dashboard.history import FeedHistory
 from dashboard.protocol import Point
 
 #: Fewer would not hold one minimum and one maximum.
@@ -58,6 +59,19 @@ def parse_history_query(args: Mapping[str, str]) -> HistoryQuery:
         from_ts=_integer(args, "from_ts", 0),
         max_points=_integer(args, "max_points", MIN_POINTS, MAX_POINTS),
     )
+
+
+def select_history(history: FeedHistory, query: HistoryQuery) -> tuple[list[Point], bool]:
+    """The points *query* asks of *history* (before any reduction), and whether
+    some it asked for are gone: ``since`` older than the oldest point kept."""
+    if query.since is None:
+        points, truncated = history.recent(), False
+    else:
+        truncated = len(history) > 0 and query.since < history.first_seq - 1
+        points = history.since(query.since)
+    if query.from_ts is not None:
+        points = [p for p in points if p.ts >= query.from_ts]
+    return points, truncated
 
 
 #: What min and max are taken of (bool, a subclass of int, is not a number here).

@@ -15,27 +15,25 @@ token or a cookie value.
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
 
 import orjson
-from quart import Blueprint, Response, request, websocket
+from flask.sansio.app import App
+from quart import Blueprint, Response, current_app, request, websocket
+from quart.blueprints import BlueprintSetupState
 from quart.wrappers.base import BaseRequestWebsocket
 
-from dashboard.access import LoginThrottle, OriginPolicy, token_matches
+from dashboard.access import LoginThrottle, OriginPolicy, authorized, token_matches
 from dashboard.limits import LOGIN_ATTEMPTS
 from dashboard.logs import client_address, log_event
 from dashboard.sessions import LOGGED_OUT, SESSION_COOKIE, SESSION_EXPIRED, Session, SessionBook
-from dashboard.web.assets import find_static_dir
-from dashboard.web.ingest import authorized
-
-if TYPE_CHECKING:
-    from dashboard.web.state import Runtime
+from dashboard.web.errors import json_error
+from dashboard.web.pages import LoginPage
+from dashboard.web.state import Runtime, runtime_of, scope_of
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +46,10 @@ log = logging.getLogger(__name__)
 #: - ingest: it has its own token (ingest_token).
 PUBLIC_ENDPOINTS = frozenset(
     {
-        "healthz",
-        "favicon",
-        "plotly_js",
-        "static_file",
+        "api.healthz",
+        "pages.favicon",
+        "pages.plotly_js",
+        "pages.static_file",
         "access.login_form",
         "access.login",
         "access.logout",
@@ -59,6 +57,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "ingest.ingest_socket",
     }
 )
+#: The page: a person opening it without a session goes to the login form.
+PAGE_ENDPOINT = "pages.index"
 #: A login form is a few dozen bytes; a larger body is not one.
 MAX_LOGIN_BYTES = 4096
 UNAUTHORIZED = "viewer token required: log in at /login or send Authorization: Bearer <token>"
@@ -69,30 +69,26 @@ SESSION_SCOPE = "livefeed.session"
 SESSION_END = "livefeed.session_end"
 
 
+#: Where an app keeps its Access (Quart's ``app.extensions``).
+ACCESS_KEY = "livefeed.access"
+
+blueprint = Blueprint("access", __name__)
+
+
 def _json_error(status: int, message: str, retry_after: int = 0) -> Response:
-    response = Response(orjson.dumps({"error": message}), status, mimetype="application/json")
-    if status == 401:
-        response.headers["WWW-Authenticate"] = "Bearer"
-    if retry_after:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
-
-
-def _scope(source: BaseRequestWebsocket) -> MutableMapping[str, Any]:
-    """*source*'s ASGI scope, as the dict it is (typed as a closed TypedDict)."""
-    return cast("MutableMapping[str, Any]", source.scope)
+    return json_error(status, {"error": message}, retry_after)
 
 
 def _session_of(source: BaseRequestWebsocket) -> Session | None:
     """The session *source* came with (kept by the check), or None."""
-    session = _scope(source).get(SESSION_SCOPE)
+    session = scope_of(source).get(SESSION_SCOPE)
     return session if isinstance(session, Session) else None
 
 
 def session_end_of(source: BaseRequestWebsocket) -> Callable[[], Awaitable[str]] | None:
     """For a viewer WebSocket that came with a session: a function waiting for
     the session's end (expiry or logout) and returning why; else None."""
-    end = _scope(source).get(SESSION_END)
+    end = scope_of(source).get(SESSION_END)
     return end if callable(end) else None
 
 
@@ -102,24 +98,6 @@ def _see_other(location: str) -> Response:
 
 def _throttled_message(seconds: int) -> str:
     return f"Too many wrong tokens from your address: try again in {seconds} s."
-
-
-class LoginPage:
-    """static/login.html with the page's asset prefix and a message filled in."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        path = runtime.assets.directory / "login.html"
-        if not path.is_file():  # a custom static_dir without one: use the shipped form
-            path = find_static_dir() / "login.html"
-        self.template = path.read_text(encoding="utf-8").replace(
-            "{{STATIC}}", runtime.assets.prefix
-        )
-
-    def render(self, message: str = "", status: int = 200) -> Response:
-        page = self.template.replace("{{MESSAGE}}", html.escape(message))
-        response = Response(page, status, mimetype="text/html")
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
 
 class SessionWatch:
@@ -178,7 +156,7 @@ class ViewerGate:
         session it came with is kept in its scope."""
         session = self.book.check(source.cookies.get(SESSION_COOKIE))
         if session is not None:
-            _scope(source)[SESSION_SCOPE] = session
+            scope_of(source)[SESSION_SCOPE] = session
             return None
         header = source.headers.get("Authorization")
         if header is None or header.partition(" ")[0].lower() != "bearer":
@@ -258,125 +236,149 @@ def _cross_site(
     return origins.refusal(headers.get("Origin"), source.scheme, headers.get("Host"), action)
 
 
-def access_blueprint(runtime: Runtime) -> Blueprint:
-    config = runtime.config
-    origins = OriginPolicy(config.allowed_origins)
-    blueprint = Blueprint("access", __name__)
-    gate = ViewerGate(runtime, config.viewer_token) if config.viewer_token else None
-    _add_checks(blueprint, origins, gate)
-    _add_login(blueprint, origins, gate, LoginPage(runtime) if gate else None)
-    _add_logout(blueprint, origins, gate)
-    return blueprint
+@dataclass(frozen=True)
+class Access:
+    """One app's origin policy and, with a viewer token, its gate and login page."""
+
+    origins: OriginPolicy
+    gate: ViewerGate | None
+    page: LoginPage | None
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime) -> Access:
+        config = runtime.config
+        gate = ViewerGate(runtime, config.viewer_token) if config.viewer_token else None
+        page = LoginPage(runtime) if gate else None
+        return cls(OriginPolicy(config.allowed_origins), gate, page)
 
 
-def _add_checks(blueprint: Blueprint, origins: OriginPolicy, gate: ViewerGate | None) -> None:
-    """The Origin and viewer checks before every WebSocket and request."""
+@blueprint.record_once
+def _add_access(state: BlueprintSetupState) -> None:
+    state.app.extensions[ACCESS_KEY] = Access.for_runtime(runtime_of(state.app))
 
-    @blueprint.before_app_websocket
-    async def check_handshake() -> Response | None:
-        refusal = _cross_site(origins, websocket)
-        if refusal is None and gate is not None and websocket.endpoint not in PUBLIC_ENDPOINTS:
-            refused = gate.check(websocket)
-            if refused is None:
-                session = _session_of(websocket)
-                if session is not None:
-                    _scope(websocket)[SESSION_END] = partial(gate.watch.ended, session)
-                return None
-            status, refusal, wait = refused.status, refused.message, refused.retry_after
-        elif refusal is not None:
-            status, wait = 403, 0
-        else:
-            return None
-        log_event(
-            log,
-            logging.INFO,
-            "websocket_refused",
-            client=client_address(websocket.scope),
-            path=websocket.path,
-            status=status,
-            reason=refusal,
-        )
-        return _json_error(status, refusal, wait)
 
-    @blueprint.before_app_request
-    async def check_viewer() -> Response | None:
-        if gate is None or request.endpoint in PUBLIC_ENDPOINTS:
-            return None
-        refused = gate.check(request)
+def access_of(app: App) -> Access:
+    """The Access registering this blueprint made for *app*."""
+    access = app.extensions[ACCESS_KEY]
+    assert isinstance(access, Access)
+    return access
+
+
+# --- the Origin and viewer checks, before every WebSocket and request ------------------
+
+
+@blueprint.before_app_websocket
+async def check_handshake() -> Response | None:
+    access = access_of(current_app)
+    gate = access.gate
+    refusal = _cross_site(access.origins, websocket)
+    if refusal is None and gate is not None and websocket.endpoint not in PUBLIC_ENDPOINTS:
+        refused = gate.check(websocket)
         if refused is None:
+            session = _session_of(websocket)
+            if session is not None:
+                scope_of(websocket)[SESSION_END] = partial(gate.watch.ended, session)
             return None
-        if request.endpoint == "index" and refused.status == 401:
-            return _see_other("/login")  # a person opening the page: to the login form
-        return _json_error(refused.status, refused.message, refused.retry_after)
+        status, refusal, wait = refused.status, refused.message, refused.retry_after
+    elif refusal is not None:
+        status, wait = 403, 0
+    else:
+        return None
+    log_event(
+        log,
+        logging.INFO,
+        "websocket_refused",
+        client=client_address(websocket.scope),
+        path=websocket.path,
+        status=status,
+        reason=refusal,
+    )
+    return _json_error(status, refusal, wait)
 
 
-def _add_login(
-    blueprint: Blueprint, origins: OriginPolicy, gate: ViewerGate | None, page: LoginPage | None
-) -> None:
-    """GET /login (the form) and POST /login."""
+@blueprint.before_app_request
+async def check_viewer() -> Response | None:
+    gate = access_of(current_app).gate
+    if gate is None or request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    refused = gate.check(request)
+    if refused is None:
+        return None
+    if request.endpoint == PAGE_ENDPOINT and refused.status == 401:
+        return _see_other("/login")  # a person opening the page: to the login form
+    return _json_error(refused.status, refused.message, refused.retry_after)
 
-    @blueprint.get("/login")
-    async def login_form() -> Response:
-        if page is None or gate is None or gate.book.check(request.cookies.get(SESSION_COOKIE)):
-            return _see_other("/")  # nothing to log in to, or logged in already
-        return page.render()
 
-    @blueprint.post("/login")
-    async def login() -> Response:
-        if gate is None or page is None:
-            return _see_other("/")
-        client = client_address(request.scope)
-        if _cross_site(origins, request) is not None:  # another site's page posting a token
-            log_event(log, logging.INFO, "login_refused", client=client, reason="origin")
-            return page.render("This form was sent from another site.", 403)
-        wait = gate.retry_after(request, via="form")
-        if wait:  # not even read: the right token is refused too until the wait is over
-            response = page.render(_throttled_message(wait), 429)
-            response.headers["Retry-After"] = str(wait)
-            return response
-        # Browsers send a form with its length; requiring it bounds the read.
-        length = request.content_length
-        if length is None or length > MAX_LOGIN_BYTES:
-            return page.render("That is not a login form.", 413 if length else 411)
-        given = (await request.form).get("token", "")
-        if not token_matches(given, gate.token):
-            gate.failed(request, via="form")
-            return page.render("Wrong token. Try again.", 401)
-        value, _session = gate.book.issue()
-        log_event(log, logging.INFO, "login", client=client, expires_in=gate.book.max_age)
-        response = _see_other("/")
-        _set_session_cookie(response, value, gate.book.cookie_max_age)
+# --- GET and POST /login, POST /logout, GET /api/session -------------------------------
+
+
+@blueprint.get("/login")
+async def login_form() -> Response:
+    access = access_of(current_app)
+    gate, page = access.gate, access.page
+    if page is None or gate is None or gate.book.check(request.cookies.get(SESSION_COOKIE)):
+        return _see_other("/")  # nothing to log in to, or logged in already
+    return page.render()
+
+
+@blueprint.post("/login")
+async def login() -> Response:
+    access = access_of(current_app)
+    gate, page = access.gate, access.page
+    if gate is None or page is None:
+        return _see_other("/")
+    client = client_address(request.scope)
+    if _cross_site(access.origins, request) is not None:  # another site's page posting a token
+        log_event(log, logging.INFO, "login_refused", client=client, reason="origin")
+        return page.render("This form was sent from another site.", 403)
+    wait = gate.retry_after(request, via="form")
+    if wait:  # not even read: the right token is refused too until the wait is over
+        response = page.render(_throttled_message(wait), 429)
+        response.headers["Retry-After"] = str(wait)
         return response
+    # Browsers send a form with its length; requiring it bounds the read.
+    length = request.content_length
+    if length is None or length > MAX_LOGIN_BYTES:
+        return page.render("That is not a login form.", 413 if length else 411)
+    given = (await request.form).get("token", "")
+    if not token_matches(given, gate.token):
+        gate.failed(request, via="form")
+        return page.render("Wrong token. Try again.", 401)
+    value, _session = gate.book.issue()
+    log_event(log, logging.INFO, "login", client=client, expires_in=gate.book.max_age)
+    response = _see_other("/")
+    _set_session_cookie(response, value, gate.book.cookie_max_age)
+    return response
 
 
-def _add_logout(blueprint: Blueprint, origins: OriginPolicy, gate: ViewerGate | None) -> None:
-    """POST /logout and GET /api/session."""
+@blueprint.post("/logout")
+async def logout() -> Response:
+    access = access_of(current_app)
+    gate = access.gate
+    if gate is None:
+        return _see_other("/")
+    client = client_address(request.scope)
+    refusal = _cross_site(access.origins, request, "log viewers out")
+    if refusal is not None:
+        log_event(log, logging.INFO, "logout_refused", client=client, reason="origin")
+        return _json_error(403, refusal)
+    session = gate.book.check(request.cookies.get(SESSION_COOKIE))
+    if session is not None:
+        gate.log_out(session)
+    log_event(log, logging.INFO, "logout", client=client, had_session=session is not None)
+    response = _see_other("/login")
+    _set_session_cookie(response, "", None)
+    return response
 
-    @blueprint.post("/logout")
-    async def logout() -> Response:
-        if gate is None:
-            return _see_other("/")
-        client = client_address(request.scope)
-        refusal = _cross_site(origins, request, "log viewers out")
-        if refusal is not None:
-            log_event(log, logging.INFO, "logout_refused", client=client, reason="origin")
-            return _json_error(403, refusal)
-        session = gate.book.check(request.cookies.get(SESSION_COOKIE))
-        if session is not None:
-            gate.log_out(session)
-        log_event(log, logging.INFO, "logout", client=client, had_session=session is not None)
-        response = _see_other("/login")
-        _set_session_cookie(response, "", None)
-        return response
 
-    @blueprint.get("/api/session")
-    async def session_info() -> Response:
-        """Whether this dashboard needs a login, and when this page's session
-        ends (ms since the epoch; null with a bearer header). Without a live
-        session the viewer check answers 401 before this runs."""
-        session = _session_of(request)
-        expires = None if session is None else round(session.expires * 1000)
-        body = {"login": gate is not None, "expires": expires}
-        response = Response(orjson.dumps(body), mimetype="application/json")
-        response.headers["Cache-Control"] = "no-store"
-        return response
+@blueprint.get("/api/session")
+async def session_info() -> Response:
+    """Whether this dashboard needs a login, and when this page's session
+    ends (ms since the epoch; null with a bearer header). Without a live
+    session the viewer check answers 401 before this runs."""
+    session = _session_of(request)
+    expires = None if session is None else round(session.expires * 1000)
+    body = {"login": access_of(current_app).gate is not None, "expires": expires}
+    response = Response(orjson.dumps(body), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from quart import Quart
+from flask.sansio.app import App
+from quart.wrappers.base import BaseRequestWebsocket
 
 from dashboard.assemble import Core
 from dashboard.config import DashboardConfig
@@ -57,9 +60,16 @@ class Runtime:
         return self.core.store
 
 
-def runtime_of(app: Quart) -> Runtime:
-    """The Runtime ``create_app`` made for *app*."""
+def runtime_of(app: App) -> Runtime:
+    """The Runtime ``create_app`` made for *app* (a Quart app; typed as its
+    base class, which is what a blueprint's setup state holds)."""
     runtime = app.extensions.get(RUNTIME_KEY)
     if not isinstance(runtime, Runtime):
         raise LookupError("not an app made by dashboard.create_app: no livefeed runtime")
     return runtime
+
+
+def scope_of(source: BaseRequestWebsocket) -> MutableMapping[str, Any]:
+    """*source*'s ASGI scope, as the dict it is (typed as a closed TypedDict):
+    the routes keep what they learn about a connection in it."""
+    return cast("MutableMapping[str, Any]", source.scope)

@@ -1,7 +1,8 @@
-"""The viewer WebSocket: moves frames between a socket and the hub.
+"""The viewer WebSocket ``/ws``: moves frames between a socket and the hub.
 
 Everything the viewer is told comes from the hub as ready-made strings; this
-module only reads, writes and closes.
+module only reads, writes and closes. Its blueprint also counts every
+WebSocket (viewer and ingest) against its client's address.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from quart import websocket
+from quart import Blueprint, Response, current_app, jsonify, websocket
 
 from dashboard.channel import ClientChannel
 from dashboard.delivery import DELIVERY_EXTENSION
@@ -20,6 +21,8 @@ from dashboard.hub import Hub
 from dashboard.logs import client_address, log_event
 from dashboard.metrics import Metrics
 from dashboard.protocol import CloseCode
+from dashboard.web.gate import session_end_of
+from dashboard.web.state import runtime_of, scope_of
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,42 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 2.0
 #: The scope key where ``RecordPeerClose`` keeps a peer's close code and reason.
 PEER_CLOSE = "livefeed.peer_close"
-#: A connection that ended without a close frame (RFC 6455 7.1.5).
+#: Where a WebSocket's scope records the address it was counted under.
+COUNTED_ADDRESS = "livefeed.counted_address"
+
+blueprint = Blueprint("viewer", __name__)
+
+
+@blueprint.before_app_websocket
+async def count_connection() -> tuple[Response, int] | None:
+    # Viewer and ingest WebSockets count against their client's address;
+    # one over the limit is refused (HTTP 429) before its route runs.
+    limits = runtime_of(current_app).limits
+    address = str(websocket.remote_addr or "")
+    if not limits.open_connection(address):
+        return jsonify(error=limits.too_many_connections(), code="too_many_connections"), 429
+    scope_of(websocket)[COUNTED_ADDRESS] = address
+    return None
+
+
+@blueprint.teardown_app_websocket
+async def uncount_connection(_error: BaseException | None) -> None:
+    # Runs however the WebSocket ended, the handler cancelled included.
+    address = scope_of(websocket).pop(COUNTED_ADDRESS, None)
+    if address is not None:
+        runtime_of(current_app).limits.close_connection(address)
+
+
+@blueprint.websocket("/ws")
+async def ws() -> None:
+    runtime = runtime_of(current_app)
+    await serve_viewer(
+        runtime.hub,
+        await_subscribe=websocket.args.get("await_subscribe", "") in ("1", "true"),
+        subscribe_timeout=runtime.config.await_subscribe_timeout,
+        metrics=runtime.metrics,
+        session_end=session_end_of(websocket),  # closes it when its login ends
+    )
 
 
 async def serve_viewer(
@@ -46,7 +84,7 @@ async def serve_viewer(
     address = client_address(websocket.scope)
     client = hub.connect(address, subscribe=not await_subscribe)
     # Frames unread in socket buffers count as lag (dashboard/delivery.py).
-    client.delivery = websocket.scope.get("extensions", {}).get(DELIVERY_EXTENSION)
+    client.delivery = scope_of(websocket).get("extensions", {}).get(DELIVERY_EXTENSION)
     log_event(log, logging.INFO, "viewer_connected", client=address)
     started = time.monotonic()
     sent_code: int | None = None  # the close code we sent, if we did
@@ -76,18 +114,8 @@ async def serve_viewer(
     finally:
         # The peer closing (or vanishing) cancels this handler: its code is
         # the one RecordPeerClose kept.
-        by = "server"
-        if sent_code is not None:
-            code, reason = sent_code, client.close_reason
-        else:
-            code, reason = websocket.scope.get(PEER_CLOSE, (CloseCode.ABNORMAL, ""))
-            if code == CloseCode.ABNORMAL and client.closing:
-                # Closed by the server, but neither side's close frame got
-                # through: the server cut the socket (a stop's grace ended on
-                # a peer that was not reading).
-                reason = client.close_reason
-            else:
-                by = "peer"
+        peer_close = scope_of(websocket).get(PEER_CLOSE, (CloseCode.ABNORMAL, ""))
+        code, reason, by = how_it_ended(sent_code, peer_close, client.closing, client.close_reason)
         hub.disconnect(client, code)
         log_event(
             log,
@@ -99,6 +127,23 @@ async def serve_viewer(
             by=by,
             duration=round(time.monotonic() - started, 3),
         )
+
+
+def how_it_ended(
+    sent_code: int | None, peer_close: tuple[int, str], server_closing: bool, server_reason: str
+) -> tuple[int, str, str]:
+    """A viewer's close code, reason, and who closed it ("server" or "peer"):
+    the code we sent if we did, else the peer's (*peer_close*, 1006 when no
+    close frame came)."""
+    if sent_code is not None:
+        return sent_code, server_reason, "server"
+    code, reason = peer_close
+    if code == CloseCode.ABNORMAL and server_closing:
+        # Closed by the server, but neither side's close frame got through:
+        # the server cut the socket (a stop's grace ended on a peer that was
+        # not reading).
+        return code, server_reason, "server"
+    return code, reason, "peer"
 
 
 async def _read(hub: Hub, client: ClientChannel) -> None:

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from dashboard.ingest import IngestError, prepare
 from dashboard.points import now_ms
 from dashboard.producers import DROP_REPORT_INTERVAL, Backoff, Producers
 from dashboard.protocol import Point
-from dashboard.web.ingest import IngestError, prepare
 from feeds import Feed, feed
 from feeds.base import BREAK, FeedFailed, KeptPoint, Skipped
 from feeds.ticker import TickerFeed, TickerParams

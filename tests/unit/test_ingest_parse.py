@@ -7,15 +7,13 @@ import random
 import orjson
 import pytest
 
-from dashboard.points import MAX_FUTURE_MS, MAX_SAFE_INTEGER, MIN_TS_MS, check_values
-from dashboard.web.ingest import (
+from dashboard.access import authorized
+from dashboard.ingest import (
     JSON,
     MAX_SERIES,
     NDJSON,
     Batch,
     IngestError,
-    _Writer,
-    authorized,
     body_parser,
     check_feed_name,
     parse_json,
@@ -23,6 +21,8 @@ from dashboard.web.ingest import (
     parse_ws_message,
     prepare,
 )
+from dashboard.points import MAX_FUTURE_MS, MAX_SAFE_INTEGER, MIN_TS_MS, check_values
+from dashboard.web.ingest import _Writer
 from feeds.base import FeedInfo, Series
 
 NOW = 1_764_096_123_456

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.ingest import IngestError, prepare
 from dashboard.points import (
     MAX_FUTURE_MS,
     MAX_SAFE_INTEGER,
@@ -14,7 +15,6 @@ from dashboard.points import (
     show,
     split_ts,
 )
-from dashboard.web.ingest import IngestError, prepare
 from feeds.base import FeedInfo, Series
 
 NOW = 1_764_096_123_456

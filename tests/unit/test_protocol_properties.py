@@ -7,6 +7,7 @@ import orjson
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from dashboard.ingest import IngestError, parse_ws_message, prepare
 from dashboard.points import MAX_FUTURE_MS, MIN_TS_MS
 from dashboard.protocol import (
     MAX_EPOCH_LENGTH,
@@ -19,7 +20,6 @@ from dashboard.protocol import (
     encode_error,
     parse_client_message,
 )
-from dashboard.web.ingest import IngestError, parse_ws_message, prepare
 from feeds.base import FeedInfo, Series
 
 # 120 examples per property keep the whole file to a few seconds.

@@ -6,7 +6,7 @@ import pytest
 
 from dashboard.history import FeedHistory
 from dashboard.protocol import Point
-from dashboard.reduce import parse_history_query, reduce_points
+from dashboard.reduce import HistoryQuery, parse_history_query, reduce_points, select_history
 
 
 def hour_of_sine(spike_at: int | None = None, count: bool = False) -> list[Point]:
@@ -104,3 +104,34 @@ def test_snapshot_is_bounded_separately_from_the_history():
     assert len(snapshot) == 3000 and snapshot[-1].seq == 36_000 and snapshot[0].seq == 33_001
     assert history.can_resume(33_000) and not history.can_resume(32_999)
     assert [p.seq for p in history.from_ts(1_000_000 + 35_990 * 100)] == list(range(35_990, 36_001))
+
+
+def held(first: int, last: int) -> FeedHistory:
+    """A history holding seqs *first*..*last* (ts = seq * 100)."""
+    history = FeedHistory(size=last - first + 1)
+    history.extend(Point("S", seq, seq * 100, {"v": seq}) for seq in range(first, last + 1))
+    return history
+
+
+def test_select_history_without_since_is_everything_held():
+    points, truncated = select_history(held(11, 20), HistoryQuery())
+    assert [p.seq for p in points] == list(range(11, 21)) and not truncated
+
+
+def test_select_history_since_a_held_seq_is_whole():
+    points, truncated = select_history(held(11, 20), HistoryQuery(since=10))
+    assert [p.seq for p in points] == list(range(11, 21)) and not truncated
+
+
+def test_select_history_since_before_the_oldest_held_is_truncated():
+    points, truncated = select_history(held(11, 20), HistoryQuery(since=9))
+    assert [p.seq for p in points] == list(range(11, 21)) and truncated
+
+
+def test_select_history_of_an_empty_history_is_never_truncated():
+    assert select_history(FeedHistory(size=5), HistoryQuery(since=3)) == ([], False)
+
+
+def test_select_history_from_ts_keeps_points_at_or_after_it():
+    points, _ = select_history(held(11, 20), HistoryQuery(since=12, from_ts=1500))
+    assert [p.seq for p in points] == list(range(15, 21))

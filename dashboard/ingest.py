@@ -1,0 +1,208 @@
+"""Push ingest's rules: parsing and validating what external programs send.
+
+``POST /api/feeds/<feed>/points`` takes a JSON array or NDJSON of points;
+``/api/ingest`` is a WebSocket taking ``{"feed", "points"}`` messages. Every
+request is validated whole before anything is written: a rejected one creates
+no feed and publishes nothing. This module is those checks, as pure functions
+raising :class:`IngestError`; it loads no web framework. The routes that move
+the bytes are dashboard/web/ingest.py; the bearer token check is
+``dashboard.access.authorized``. See the "Push ingest" section of docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from dashboard.announce import too_many_feeds
+from dashboard.points import PointError, check_ts, check_value, unknown_series
+from dashboard.protocol import quote
+from feeds.base import FeedInfo, Series, check_name
+
+#: A feed created by ingest declares at most this many series.
+MAX_SERIES = 256
+NAME_RULE = "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit"
+JSON, NDJSON = "application/json", "application/x-ndjson"
+
+
+class IngestError(Exception):
+    """A rejected request: HTTP ``status``, machine-readable ``code``, and the
+    index of the first bad point where there is one."""
+
+    def __init__(self, status: int, code: str, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.index = status, code, message, index
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message, "code": self.code}
+        if self.index is not None:
+            body["index"] = self.index
+        return body
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A validated request: points to publish in order, and the feed to create first."""
+
+    feed: str
+    points: list[tuple[dict[str, Any], int | None]]
+    new_feed: FeedInfo | None = None
+
+
+# --- parsing and validation ----------------------------------------------------------
+
+
+def check_feed_name(feed: Any) -> str:
+    try:
+        return check_name(feed, "feed")
+    except ValueError:
+        raise IngestError(
+            400, "bad_feed_name", f"invalid feed name {quote(feed)}: {NAME_RULE}"
+        ) from None
+
+
+def _loads(data: bytes | str, what: str, index: int | None = None) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise IngestError(400, "bad_json", f"{what} is not valid JSON: {exc}", index) from None
+
+
+def _check_count(count: int, max_points: int) -> None:
+    if count > max_points:
+        raise IngestError(413, "too_many_points", f"more than {max_points} points in one request")
+    if not count:
+        raise IngestError(400, "no_points", "no points: send at least one")
+
+
+def parse_json(data: bytes, max_points: int) -> list[Any]:
+    """A JSON array of points (not yet validated)."""
+    points = _loads(data, "the body")
+    if not isinstance(points, list):
+        raise IngestError(400, "bad_body", "the body must be a JSON array of points")
+    _check_count(len(points), max_points)
+    return points
+
+
+def parse_ndjson(data: bytes, max_points: int) -> list[Any]:
+    """One JSON point per line; blank lines are skipped and ``index`` counts points."""
+    lines = [(n, line) for n, line in enumerate(data.split(b"\n"), 1) if line.strip()]
+    _check_count(len(lines), max_points)
+    return [_loads(line, f"line {n}", i) for i, (n, line) in enumerate(lines)]
+
+
+def body_parser(mimetype: str) -> Callable[[bytes, int], list[Any]]:
+    """The parser for a request's Content-Type (without parameters), else 415."""
+    parser = {JSON: parse_json, NDJSON: parse_ndjson}.get(mimetype.lower())
+    if parser is None:
+        raise IngestError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type must be {JSON} or {NDJSON}, not {quote(mimetype or '(none)')}",
+        )
+    return parser
+
+
+def parse_ws_message(data: str | bytes, max_points: int) -> tuple[str, list[Any]]:
+    """One WebSocket message ``{"feed": ..., "points": [...]}``; raises
+    :class:`IngestError` and nothing else (tests/unit/test_protocol_properties.py)."""
+    if not data:
+        raise IngestError(400, "bad_json", "empty message")
+    message = _loads(data, "the message")
+    if not isinstance(message, dict):
+        raise IngestError(400, "bad_message", "a message must be a JSON object")
+    extra = message.keys() - {"feed", "points"}
+    if extra:
+        raise IngestError(400, "bad_message", f"unknown field(s) {quote(sorted(extra))}")
+    feed, points = check_feed_name(message.get("feed")), message.get("points")
+    if not isinstance(points, list):
+        raise IngestError(400, "bad_message", "'points' must be a JSON array of points")
+    _check_count(len(points), max_points)
+    return feed, points
+
+
+_POINT_FIELDS = frozenset({"ts", "values"})
+
+
+def _check_point(
+    feed: str, i: int, raw: Any, known: Mapping[str, str] | None, now_ms: int, named: set[str]
+) -> tuple[dict[str, Any], int | None]:
+    """One point of a request; *named*: series names this request already
+    found valid (a new feed's), not checked again."""
+    if not isinstance(raw, dict):
+        raise IngestError(400, "bad_point", f"point {i}: must be an object", i)
+    if not raw.keys() <= _POINT_FIELDS:
+        extra = raw.keys() - _POINT_FIELDS
+        message = f"point {i}: unknown field(s) {quote(sorted(extra))}; a point has ts, values"
+        raise IngestError(400, "bad_point", message, i)
+    ts, values = raw.get("ts"), raw.get("values")
+    if not isinstance(values, dict) or not values:
+        message = f"point {i}: needs 'values', a non-empty object of series to numbers"
+        raise IngestError(400, "bad_point", message, i)
+    try:
+        # The one rule for points (dashboard/points.py): a feed yielding the
+        # same value is refused with the same message.
+        if ts is not None:
+            check_ts(ts, now_ms)
+        checked: dict[str, Any] = {}
+        for name, value in values.items():
+            if known is not None:
+                kind = known.get(name)
+                if kind is None:
+                    raise unknown_series(feed, name, known)
+            else:
+                if name not in named:
+                    try:
+                        check_name(name, "series")
+                    except ValueError:
+                        message = f"point {i}: invalid series name {quote(name)}: {NAME_RULE}"
+                        raise IngestError(400, "bad_series_name", message, i) from None
+                    named.add(name)
+                # A new feed's series are bars where the data sends objects.
+                kind = kind_of(value)
+            checked[name] = check_value(name, value, kind)
+    except PointError as error:
+        raise IngestError(400, error.code, f"point {i}: {error.message}", i) from None
+    return checked, ts
+
+
+def prepare(
+    feed: str,
+    raw_points: list[Any],
+    feeds: Mapping[str, FeedInfo],
+    *,
+    create: bool,
+    now_ms: int,
+    max_feeds: int | None = None,
+) -> Batch:
+    """Validate every point of a request for *feed*; raise at the first bad one.
+    A new feed needs *create* and, if given, fewer than *max_feeds* feeds."""
+    info = feeds.get(feed)
+    if info is None and not create:
+        raise IngestError(404, "unknown_feed", f"unknown feed {feed!r}")
+    if info is None and max_feeds is not None and len(feeds) >= max_feeds:
+        raise IngestError(409, "too_many_feeds", too_many_feeds(feed, max_feeds))
+    known = info.series_kinds if info is not None else None
+    points = []
+    series: dict[str, str] = {}  # new feed: name -> kind, in order of first appearance
+    named: set[str] = set()
+    for i, raw in enumerate(raw_points):
+        point = _check_point(feed, i, raw, known, now_ms, named)
+        points.append(point)
+        if known is None:
+            series.update({k: kind_of(v) for k, v in point[0].items() if k not in series})
+            if len(series) > MAX_SERIES:
+                message = f"point {i}: a new feed may have at most {MAX_SERIES} series"
+                raise IngestError(400, "too_many_series", message, i)
+    if info is not None:
+        return Batch(feed, points)
+    declared = tuple(Series(name, kind=kind) for name, kind in series.items())
+    return Batch(feed, points, FeedInfo(feed, series=declared))
+
+
+def kind_of(value: Any) -> str:
+    """The series kind a pushed value implies: an object is a bar."""
+    return "ohlc" if isinstance(value, dict) else "line"
