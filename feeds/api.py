@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from feeds.base import FeedInfo, KeptPoint, Series, Yielded
 
@@ -202,14 +202,17 @@ class Feed:
     draws the first point of the new start after a break.
     """
 
-    name: ClassVar[str] = ""
-    series: ClassVar[SeriesSpec] = ()
-    units: ClassVar[Mapping[str, str]] = {}
-    title: ClassVar[str] = ""
-    rate: ClassVar[float | None] = None
-    max_rate: ClassVar[float | None] = None
-    description: ClassVar[str] = ""
-    stall_after: ClassVar[float | None] = None
+    # Declared as instance attributes with class defaults, not ClassVar: a
+    # subclass sets them in its body, and an instance may set them in
+    # __init__ (HostMetrics' rate follows its interval), as said above.
+    name: str = ""
+    series: SeriesSpec = ()
+    units: Mapping[str, str] = {}
+    title: str = ""
+    rate: float | None = None
+    max_rate: float | None = None
+    description: str = ""
+    stall_after: float | None = None
 
     @functools.cached_property
     def info(self) -> FeedInfo:

@@ -250,6 +250,10 @@ class FeedSource(Protocol):
     first point is drawn after a break.
     """
 
-    info: FeedInfo
+    # Read-only: a class attribute, an instance attribute and a (cached)
+    # property all provide it. A bare ``info: FeedInfo`` would ask for a
+    # settable attribute, and a Feed's cached property would not be one.
+    @property
+    def info(self) -> FeedInfo: ...
 
     def stream(self) -> AsyncIterator[Yielded]: ...
