@@ -231,10 +231,15 @@ class FeedSource(Protocol):
 
     Example::
 
+        import asyncio
+        from collections.abc import AsyncIterator
+
+        from feeds import FeedInfo, Series
+
         class Constant:
             info = FeedInfo("answer", series=(Series("value"),), rate=1.0)
 
-            async def stream(self):
+            async def stream(self) -> AsyncIterator[dict[str, float]]:
                 while True:
                     yield {"value": 42.0}
                     await asyncio.sleep(1)
