@@ -34,6 +34,33 @@ def test_feeds_loads_no_web_stack():
     assert result.stdout.strip() == ""
 
 
+# The web stack: Quart and what it stands on, Hypercorn and its protocol libraries.
+WEB_STACK = {"quart", "hypercorn", "werkzeug", "wsproto", "h11", "h2"}
+
+
+def core_modules() -> list[str]:
+    """Every module outside dashboard.web: the core and the feeds. (__main__ is
+    left out: importing it runs the command line.)"""
+    names = ["dashboard", "feeds"]
+    for folder in ("dashboard", "feeds"):
+        names += [f"{folder}.{p.stem}" for p in sorted((ROOT / folder).glob("*.py"))]
+    return [n for n in names if not n.endswith((".__init__", ".__main__"))]
+
+
+def test_core_loads_no_web_framework():
+    """Importing every module outside dashboard.web loads no Quart, Hypercorn,
+    Werkzeug, wsproto, h11 or h2: the core runs (and is tested) without them."""
+    code = (
+        "import sys, importlib\n"
+        f"for m in {core_modules()!r}: importlib.import_module(m)\n"
+        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_STACK!r})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    loaded = result.stdout.strip()
+    assert loaded == "", f"importing the core loaded the web stack: {loaded}"
+
+
 def test_only_the_app_factory_knows_the_ticker():
     """dashboard/ uses feeds through their interface; only app.py picks the default tickers."""
     for path in (ROOT / "dashboard").glob("*.py"):
@@ -59,11 +86,64 @@ def test_page_loads_nothing_from_the_internet():
             assert not remote.search(path.read_text(encoding="utf-8")), path
 
 
+def python_files() -> list[Path]:
+    """The project's modules: dashboard (web adapters included) and feeds."""
+    return sorted(p for folder in ("dashboard", "feeds") for p in (ROOT / folder).rglob("*.py"))
+
+
 def test_modules_stay_small():
     """Each module does one thing: a few hundred lines at most."""
-    for folder in ("dashboard", "feeds"):
-        for path in (ROOT / folder).glob("*.py"):
-            assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path
+    for path in python_files():
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= 400, f"{path.relative_to(ROOT)}: {lines} lines (at most 400)"
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(source: str) -> list[tuple[str, int, int]]:
+    """(name, line, length) of each function over MAX_FUNCTION_LINES lines
+    with no comment starting ``# Long:`` inside it. The docstring does not
+    count: explaining is not what makes a function long."""
+    found = []
+    lines = source.splitlines()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        length = node.end_lineno - node.lineno + 1
+        if ast.get_docstring(node) is not None:
+            doc = node.body[0]
+            length -= doc.end_lineno - doc.lineno + 1
+        body = lines[node.lineno - 1 : node.end_lineno]
+        if length > MAX_FUNCTION_LINES and not any(
+            line.strip().startswith("# Long:") for line in body
+        ):
+            found.append((node.name, node.lineno, length))
+    return found
+
+
+def test_long_functions_say_why():
+    """No function over 60 lines (its docstring aside) unless a ``# Long:``
+    comment inside it says why it stays in one piece."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} {name}() is {length} lines"
+        for path in python_files()
+        for name, line, length in long_functions(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, "split these or say why with a '# Long:' comment:\n" + "\n".join(
+        offenders
+    )
+
+
+def test_long_function_rule_sees_length_docstring_and_comment():
+    """The rule itself: a long body is caught, a docstring is not counted, a
+    ``# Long:`` comment lets it pass."""
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    assert long_functions(f"def f():\n{body}") == [("f", 1, 61)]
+    assert (
+        long_functions(f'def f():\n    """Doc,\n    long."""\n{body[: body.rindex("    x")]}') == []
+    )
+    assert long_functions(f"async def f():\n    # Long: one table.\n{body}") == []
 
 
 def test_no_vendored_plotly_or_large_files():
