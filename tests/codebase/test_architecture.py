@@ -158,3 +158,32 @@ def test_no_vendored_plotly_or_large_files():
         path = ROOT / name
         if path.is_file():
             assert path.stat().st_size < 1_000_000, name
+
+
+def point_flow_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("\n## How a point flows\n", 1)[1].split("\n## ", 1)[0]
+
+
+MODULE_PATH = re.compile(r"\bdashboard/(?:web/)?\w+\.py\b")
+
+
+def test_readme_names_every_module():
+    """README's "How a point flows" names each module under dashboard/ and
+    dashboard/web/ by its path: a newcomer finds every file there."""
+    named = set(MODULE_PATH.findall(point_flow_section()))
+    modules = sorted(
+        p.relative_to(ROOT).as_posix()
+        for folder in ("dashboard", "dashboard/web")
+        for p in (ROOT / folder).glob("*.py")
+        if p.name != "__init__.py"
+    )
+    missing = [m for m in modules if m not in named]
+    assert not missing, f"README's 'How a point flows' does not name {missing}"
+
+
+def test_readme_names_no_module_that_is_gone():
+    """...and names no module that no longer exists (moved, renamed, merged)."""
+    named = set(MODULE_PATH.findall(point_flow_section()))
+    gone = sorted(m for m in named if not (ROOT / m).is_file())
+    assert not gone, f"README's 'How a point flows' names modules that do not exist: {gone}"
