@@ -76,6 +76,30 @@ def test_protocol_and_hub_core_do_no_io():
         assert not web, f"{name} imports {web}"
 
 
+# The fan-out's decisions: synchronous, driven with the time passed in. Only
+# the hub's driver (hub_runner.py) and the viewer's outbox wait on the loop.
+SYNCHRONOUS_CORE = (
+    "points.py",
+    "protocol.py",
+    "history.py",
+    "catchup.py",
+    "lagging.py",
+    "flush_timing.py",
+    "announce.py",
+    "candles.py",
+    "candle_board.py",
+    "delivery.py",
+    "hub.py",
+)
+
+
+def test_fan_out_core_imports_no_asyncio():
+    """The hub and the rules it applies are synchronous: no asyncio import."""
+    for name in SYNCHRONOUS_CORE:
+        found = {m for m in imports_of(ROOT / "dashboard" / name) if m.split(".")[0] == "asyncio"}
+        assert not found, f"dashboard/{name} imports {found}: its async part belongs in a driver"
+
+
 def test_page_loads_nothing_from_the_internet():
     """No file of the page references a remote script, style or module."""
     remote = re.compile(
