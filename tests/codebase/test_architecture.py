@@ -19,7 +19,7 @@ def imports_of(path: Path) -> set[str]:
     return names
 
 
-def test_feeds_loads_no_web_stack():
+def test_feeds_loads_no_web_stack() -> None:
     """Importing feeds (and every module in it) loads no Quart, Hypercorn or WebSocket code."""
     modules = [f"feeds.{p.stem}" for p in (ROOT / "feeds").glob("*.py") if p.stem != "__init__"]
     code = (
@@ -47,7 +47,7 @@ def core_modules() -> list[str]:
     return [n for n in names if not n.endswith((".__init__", ".__main__"))]
 
 
-def test_core_loads_no_web_framework():
+def test_core_loads_no_web_framework() -> None:
     """Importing every module outside dashboard.web loads no Quart, Hypercorn,
     Werkzeug, wsproto, h11 or h2: the core runs (and is tested) without them."""
     code = (
@@ -61,7 +61,7 @@ def test_core_loads_no_web_framework():
     assert loaded == "", f"importing the core loaded the web stack: {loaded}"
 
 
-def test_only_the_app_factory_knows_the_ticker():
+def test_only_the_app_factory_knows_the_ticker() -> None:
     """dashboard/ uses feeds through their interface; only app.py picks the default tickers."""
     for path in (ROOT / "dashboard").glob("*.py"):
         if path.name in ("app.py", "config.py"):
@@ -69,7 +69,7 @@ def test_only_the_app_factory_knows_the_ticker():
         assert "feeds.ticker" not in imports_of(path), path.name
 
 
-def test_protocol_and_hub_core_do_no_io():
+def test_protocol_and_hub_core_do_no_io() -> None:
     """The sans-I/O core imports no web framework."""
     for name in ("protocol.py", "history.py", "channel.py", "hub.py", "backplane.py"):
         web = {m for m in imports_of(ROOT / "dashboard" / name) if m.split(".")[0] == "quart"}
@@ -93,14 +93,14 @@ SYNCHRONOUS_CORE = (
 )
 
 
-def test_fan_out_core_imports_no_asyncio():
+def test_fan_out_core_imports_no_asyncio() -> None:
     """The hub and the rules it applies are synchronous: no asyncio import."""
     for name in SYNCHRONOUS_CORE:
         found = {m for m in imports_of(ROOT / "dashboard" / name) if m.split(".")[0] == "asyncio"}
         assert not found, f"dashboard/{name} imports {found}: its async part belongs in a driver"
 
 
-def test_page_loads_nothing_from_the_internet():
+def test_page_loads_nothing_from_the_internet() -> None:
     """No file of the page references a remote script, style or module."""
     remote = re.compile(
         r"""(src|href)\s*=\s*["']https?://|from\s+["']https?://|import\(\s*["']https?://|url\(\s*["']?https?://"""
@@ -115,7 +115,7 @@ def python_files() -> list[Path]:
     return sorted(p for folder in ("dashboard", "feeds") for p in (ROOT / folder).rglob("*.py"))
 
 
-def test_modules_stay_small():
+def test_modules_stay_small() -> None:
     """Each module does one thing: a few hundred lines at most."""
     for path in python_files():
         lines = len(path.read_text(encoding="utf-8").splitlines())
@@ -134,11 +134,12 @@ def long_functions(source: str) -> list[tuple[str, int, int]]:
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
-        length = node.end_lineno - node.lineno + 1
+        end = node.end_lineno or node.lineno  # always set by ast.parse
+        length = end - node.lineno + 1
         if ast.get_docstring(node) is not None:
             doc = node.body[0]
-            length -= doc.end_lineno - doc.lineno + 1
-        body = lines[node.lineno - 1 : node.end_lineno]
+            length -= (doc.end_lineno or doc.lineno) - doc.lineno + 1
+        body = lines[node.lineno - 1 : end]
         if length > MAX_FUNCTION_LINES and not any(
             line.strip().startswith("# Long:") for line in body
         ):
@@ -146,7 +147,7 @@ def long_functions(source: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def test_long_functions_say_why():
+def test_long_functions_say_why() -> None:
     """No function over 60 lines (its docstring aside) unless a ``# Long:``
     comment inside it says why it stays in one piece."""
     offenders = [
@@ -159,7 +160,7 @@ def test_long_functions_say_why():
     )
 
 
-def test_long_function_rule_sees_length_docstring_and_comment():
+def test_long_function_rule_sees_length_docstring_and_comment() -> None:
     """The rule itself: a long body is caught, a docstring is not counted, a
     ``# Long:`` comment lets it pass."""
     body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
@@ -170,7 +171,7 @@ def test_long_function_rule_sees_length_docstring_and_comment():
     assert long_functions(f"async def f():\n    # Long: one table.\n{body}") == []
 
 
-def test_no_vendored_plotly_or_large_files():
+def test_no_vendored_plotly_or_large_files() -> None:
     """The repo holds no copy of Plotly.js and no file over 1 MB."""
     files = subprocess.run(
         ["git", "ls-files"], capture_output=True, text=True, cwd=ROOT, check=True
@@ -192,7 +193,7 @@ def point_flow_section() -> str:
 MODULE_PATH = re.compile(r"\bdashboard/(?:web/)?\w+\.py\b")
 
 
-def test_readme_names_every_module():
+def test_readme_names_every_module() -> None:
     """README's "How a point flows" names each module under dashboard/ and
     dashboard/web/ by its path: a newcomer finds every file there."""
     named = set(MODULE_PATH.findall(point_flow_section()))
@@ -206,7 +207,7 @@ def test_readme_names_every_module():
     assert not missing, f"README's 'How a point flows' does not name {missing}"
 
 
-def test_readme_names_no_module_that_is_gone():
+def test_readme_names_no_module_that_is_gone() -> None:
     """...and names no module that no longer exists (moved, renamed, merged)."""
     named = set(MODULE_PATH.findall(point_flow_section()))
     gone = sorted(m for m in named if not (ROOT / m).is_file())

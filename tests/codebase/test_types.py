@@ -64,7 +64,7 @@ def mypy() -> list[str]:
     return [found]
 
 
-def test_mypy_strict_passes_on_dashboard_and_feeds():
+def test_mypy_strict_passes_on_dashboard_and_feeds() -> None:
     """`mypy` with pyproject's settings (--strict on dashboard and feeds) finds no error."""
     result = subprocess.run(mypy(), cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -96,7 +96,7 @@ def docstring_examples() -> list[str]:
     return examples
 
 
-def test_the_examples_are_found():
+def test_the_examples_are_found() -> None:
     """The extraction sees the examples it is meant to check (not zero by a typo)."""
     readme = readme_examples()
     assert len(readme) >= 2 and any("@feed(" in code for code in readme)
@@ -105,7 +105,7 @@ def test_the_examples_are_found():
     assert any("class Constant" in code for code in docs)
 
 
-def test_plugin_examples_type_check_under_strict(tmp_path):
+def test_plugin_examples_type_check_under_strict(tmp_path: Path) -> None:
     """A plugin written exactly as the README's and the feeds docstrings'
     examples passes `mypy --strict`, checked as a plugin author would: from
     its own folder, against the installed package (its py.typed markers)."""
