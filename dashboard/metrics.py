@@ -24,6 +24,8 @@ class Metrics:
     """The registry of one app and every metric object the dashboard updates."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # Long: one declaration per metric, in the order /metrics lists them: read
+        # as the catalogue of what the dashboard exposes, it is clearer whole.
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         # Memory, CPU and open files of the server process: what a bounded

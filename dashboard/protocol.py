@@ -6,7 +6,7 @@ messages are documented in docs/protocol.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -189,8 +189,8 @@ def _check_fields(message: Mapping[str, Any], known: frozenset[str], what: str) 
     extra = message.keys() - known
     if extra:
         allowed = ", ".join(sorted(known))
-        message = f"{what} has unknown field(s) {quote_names(extra)}; it may have {allowed}"
-        raise ProtocolError("bad_message", message)
+        text = f"{what} has unknown field(s) {quote_names(extra)}; it may have {allowed}"
+        raise ProtocolError("bad_message", text)
 
 
 def _names(value: Any, field: str, max_names: int) -> frozenset[str] | None:
@@ -260,7 +260,11 @@ def _parse_candles(message: dict[str, Any], max_names: int) -> CandlesRequest:
     return CandlesRequest(feed=feed, series=series, interval=interval)
 
 
-_PARSERS = {"subscribe": _parse_subscribe, "ping": _parse_ping, "candles": _parse_candles}
+_PARSERS: dict[str, Callable[[dict[str, Any], int], ClientMessage]] = {
+    "subscribe": _parse_subscribe,
+    "ping": _parse_ping,
+    "candles": _parse_candles,
+}
 
 
 def parse_client_message(data: str | bytes | None, max_names: int = MAX_NAMES) -> ClientMessage:

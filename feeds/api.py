@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from feeds.base import FeedInfo, KeptPoint, Series, Yielded
 
@@ -112,11 +112,14 @@ def feed(
 
     Example::
 
-        import asyncio, random
+        import asyncio
+        import random
+        from collections.abc import AsyncIterator
+
         from feeds import feed
 
         @feed("weather", series=["temp_c", "humidity"], units={"temp_c": "°C", "humidity": "%"})
-        async def weather(city: str = "Oslo"):
+        async def weather(city: str = "Oslo") -> AsyncIterator[dict[str, float]]:
             while True:
                 yield {"temp_c": random.gauss(4, 1), "humidity": random.uniform(60, 90)}
                 await asyncio.sleep(1)
@@ -133,8 +136,10 @@ def feed(
     feed's last kept point (``last.ts``, ``last.values``), or None the first
     time. A function without it starts afresh, drawn after a break::
 
+        from feeds import KeptPoint
+
         @feed("counter", series=["n"], rate=1)
-        async def counter(last=None):
+        async def counter(last: KeptPoint | None = None) -> AsyncIterator[dict[str, float]]:
             n = last.values["n"] if last else 0
             while True:
                 n += 1
@@ -169,6 +174,8 @@ class Feed:
     Example::
 
         import asyncio
+        from collections.abc import AsyncIterator
+
         from feeds import Feed
 
         class Thermometer(Feed):
@@ -177,19 +184,19 @@ class Feed:
             units = {"temp_c": "°C"}
             rate = 2.0
 
-            def __init__(self, path: str = "/sys/class/thermal/thermal_zone0/temp"):
+            def __init__(self, path: str = "/sys/class/thermal/thermal_zone0/temp") -> None:
                 self.path = path
 
-            async def setup(self):  # before the first point, and after each restart
+            async def setup(self) -> None:  # before the first point, and after each restart
                 self.file = open(self.path)
 
-            async def stream(self):
+            async def stream(self) -> AsyncIterator[dict[str, float]]:
                 while True:
                     self.file.seek(0)
                     yield {"temp_c": int(self.file.read()) / 1000}
-                    await asyncio.sleep(1 / self.rate)
+                    await asyncio.sleep(0.5)  # rate: 2 points a second
 
-            async def teardown(self):  # always, after stream() ends or fails
+            async def teardown(self) -> None:  # always, after stream() ends or fails
                 self.file.close()
 
     Class attributes declare the feed; an instance may set ``self.name`` in
@@ -202,14 +209,17 @@ class Feed:
     draws the first point of the new start after a break.
     """
 
-    name: ClassVar[str] = ""
-    series: ClassVar[SeriesSpec] = ()
-    units: ClassVar[Mapping[str, str]] = {}
-    title: ClassVar[str] = ""
-    rate: ClassVar[float | None] = None
-    max_rate: ClassVar[float | None] = None
-    description: ClassVar[str] = ""
-    stall_after: ClassVar[float | None] = None
+    # Declared as instance attributes with class defaults, not ClassVar: a
+    # subclass sets them in its body, and an instance may set them in
+    # __init__ (HostMetrics' rate follows its interval), as said above.
+    name: str = ""
+    series: SeriesSpec = ()
+    units: Mapping[str, str] = {}
+    title: str = ""
+    rate: float | None = None
+    max_rate: float | None = None
+    description: str = ""
+    stall_after: float | None = None
 
     @functools.cached_property
     def info(self) -> FeedInfo:

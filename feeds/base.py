@@ -231,10 +231,15 @@ class FeedSource(Protocol):
 
     Example::
 
+        import asyncio
+        from collections.abc import AsyncIterator
+
+        from feeds import FeedInfo, Series
+
         class Constant:
             info = FeedInfo("answer", series=(Series("value"),), rate=1.0)
 
-            async def stream(self):
+            async def stream(self) -> AsyncIterator[dict[str, float]]:
                 while True:
                     yield {"value": 42.0}
                     await asyncio.sleep(1)
@@ -250,6 +255,10 @@ class FeedSource(Protocol):
     first point is drawn after a break.
     """
 
-    info: FeedInfo
+    # Read-only: a class attribute, an instance attribute and a (cached)
+    # property all provide it. A bare ``info: FeedInfo`` would ask for a
+    # settable attribute, and a Feed's cached property would not be one.
+    @property
+    def info(self) -> FeedInfo: ...
 
     def stream(self) -> AsyncIterator[Yielded]: ...

@@ -231,8 +231,7 @@ class Replay(Feed):
 
     # --- playing ----------------------------------------------------------
 
-    # Feed.stream's annotation predates Break and Skipped (feeds.base.Yielded).
-    async def stream(self) -> AsyncIterator[Yielded]:  # type: ignore[override]
+    async def stream(self) -> AsyncIterator[Yielded]:
         loop = asyncio.get_running_loop()
         schedule = Schedule(loop.time(), self.speed)
         origin: float | None = None  # the time of the replay's first row

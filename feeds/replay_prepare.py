@@ -42,18 +42,7 @@ def prepare(
 ) -> Prepared:
     """Read the file's header and first row (and, with a key, the whole file
     once); ValueError or FileNotFoundError with one line if it cannot be played."""
-    fmt = FORMATS.get(path.suffix.lower(), "")
-    if not fmt:
-        raise ValueError(
-            f"replay file {str(path)!r}: unknown extension {path.suffix!r}; "
-            f"use one of {', '.join(FORMATS)}"
-        )
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"replay file not found: {str(path)!r} (resolved: {path.resolve()})"
-        )
-    if ts_format is not None and (not isinstance(ts_format, str) or "%" not in ts_format):
-        raise ValueError(f"ts_format must be a strptime format like %Y-%m-%d, not {ts_format!r}")
+    fmt = _format_of(path, ts_format)
     header = read_header(path) if fmt == "csv" else None
     first = _first_record(path, fmt, header)
     fields = header if header is not None else list(first.fields or {})
@@ -93,6 +82,23 @@ def prepare(
         return Prepared(source, None, first_ms, None)
     index = build_index(source)
     return Prepared(source, index, index.first_ms, index.last_ms)
+
+
+def _format_of(path: Path, ts_format: str | None) -> str:
+    """The file's format, once the checks that need no reading pass."""
+    fmt = FORMATS.get(path.suffix.lower(), "")
+    if not fmt:
+        raise ValueError(
+            f"replay file {str(path)!r}: unknown extension {path.suffix!r}; "
+            f"use one of {', '.join(FORMATS)}"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"replay file not found: {str(path)!r} (resolved: {path.resolve()})"
+        )
+    if ts_format is not None and (not isinstance(ts_format, str) or "%" not in ts_format):
+        raise ValueError(f"ts_format must be a strptime format like %Y-%m-%d, not {ts_format!r}")
+    return fmt
 
 
 def _first_record(path: Path, fmt: str, header: list[str] | None) -> Record:
