@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
+from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent, ASGISendCallable, Scope
 from quart import Blueprint, Response, current_app, jsonify, websocket
 
 from dashboard.channel import ClientChannel
@@ -173,7 +174,7 @@ async def _end_with_session(
     client.close(CloseCode.SESSION_ENDED, reason, discard=True)
 
 
-ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Any]], Any], Awaitable[None]]
+ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
 
 
 class RecordPeerClose:
@@ -188,15 +189,19 @@ class RecordPeerClose:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
+        # The scope's own keys are typed; this key is the dashboard's.
+        extra = cast(dict[str, Any], scope)
 
-        async def receive_and_record() -> Any:
+        async def receive_and_record() -> ASGIReceiveEvent:
             event = await receive()
             if event["type"] == "websocket.disconnect":
-                scope[PEER_CLOSE] = (
+                extra[PEER_CLOSE] = (
                     event.get("code", CloseCode.NO_STATUS),
                     event.get("reason") or "",
                 )
