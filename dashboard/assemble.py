@@ -102,20 +102,22 @@ def assemble(
     sources = list(default_sources(config) if sources is None else sources)
     if too_many := too_many_configured(len(sources), config.max_feeds):
         raise FeedLoadError(too_many)
+    backplane = backplane or MemoryBackplane()
     store = stored = None
     if config.history_db is not None:
-        if backplane is not None:
-            raise ValueError("history_db keeps the in-memory backplane's numbering: no backplane=")
         # Raises HistoryStoreError (clear message) for a file that cannot be used.
         store, stored = open_history_store(config.history_db, config.history_size)
-        # Each feed numbered on from its last kept seq; after an unclean stop
-        # (a new epoch) its first new point is drawn after a break.
-        breaks = () if stored.complete else stored.points.keys()
-        backplane = MemoryBackplane(epoch=stored.epoch, seqs=stored.last_seqs, breaks=breaks)
+        try:
+            # Each feed numbered on from its last kept seq (after an unclean
+            # stop, a new epoch and its first new point drawn after a break).
+            backplane.restore(stored)
+        except BaseException:
+            store.close_now()  # the file is not left locked
+            raise
     limits = limits_from_config(config)
     metrics.limit_violations = limits.violations  # read at scrape time
     hub = Hub(
-        backplane or MemoryBackplane(),
+        backplane,
         flush_interval=config.flush_interval,
         history_size=config.history_size,
         snapshot_size=config.snapshot_size,
