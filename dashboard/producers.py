@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from dashboard.hub import Hub
+from dashboard.hub_runner import HubRunner
 from dashboard.logs import log_event
 from dashboard.metrics import Metrics
 from dashboard.points import PointError, now_ms, split_ts
@@ -142,12 +142,13 @@ class RateLimit:
 class Producers:
     def __init__(
         self,
-        hub: Hub,
+        runner: HubRunner,
         sources: Iterable[FeedSource],
         backoff: Backoff | None = None,
         metrics: Metrics | None = None,
     ):
-        self.hub = hub
+        self.runner = runner
+        self.hub = hub = runner.hub
         self.sources = list(sources)
         self.backoff = backoff or Backoff()
         self.metrics = metrics if metrics is not None else hub.metrics
@@ -356,7 +357,7 @@ class Producers:
                 now = now_ms()  # stamped here, not by the backplane: kept below
                 values, ts = split_ts(item, now)
                 ts = now if ts is None else ts
-                await self.hub.publish(name, values, ts, gap=gap)
+                await self.runner.publish(name, values, ts, gap=gap)
                 gap = False
                 status.published += 1
                 last, last_ts = values, ts

@@ -29,7 +29,7 @@ from dashboard.protocol import CloseCode
 from feeds.base import FeedInfo, Series, check_name
 
 if TYPE_CHECKING:
-    from dashboard.hub import Hub
+    from dashboard.hub_runner import HubRunner
     from dashboard.web.state import Runtime
 
 log = logging.getLogger(__name__)
@@ -254,8 +254,8 @@ def _error(error: IngestError) -> Response:
 class _Writer:
     """Creates feeds and publishes batches; a batch's points stay contiguous."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, runner: HubRunner) -> None:
+        self.runner = runner
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -263,7 +263,7 @@ class _Writer:
         # No await between validation and add_feed: no other request can
         # create the feed in between.
         if batch.new_feed is not None:
-            self.hub.add_feed(batch.new_feed, pushed=True)
+            self.runner.hub.add_feed(batch.new_feed, pushed=True)
             log.info(
                 "ingest created feed %r: %s", batch.feed, ", ".join(batch.new_feed.series_names)
             )
@@ -277,13 +277,13 @@ class _Writer:
     async def _publish(self, batch: Batch) -> None:
         async with self._locks.setdefault(batch.feed, asyncio.Lock()):
             for values, ts in batch.points:
-                await self.hub.publish(batch.feed, values, ts)
+                await self.runner.publish(batch.feed, values, ts)
 
 
 def ingest_blueprint(runtime: Runtime) -> Blueprint:
     blueprint = Blueprint("ingest", __name__)
     config, hub, metrics, limits = runtime.config, runtime.hub, runtime.metrics, runtime.limits
-    writer = _Writer(hub)
+    writer = _Writer(runtime.runner)
 
     def rejected(error: IngestError, scope: Mapping[str, Any]) -> IngestError:
         """Count and log *error* (never the request's headers: they hold the token)."""

@@ -355,7 +355,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     config.open_connections = connections  # type: ignore[attr-defined]
     trigger = stop_trigger(
         shutdown,
-        hub=runtime.hub,
+        runner=runtime.runner,
         closing=runtime.closing,
         connections=connections,
         timeout=runtime.config.shutdown_timeout,

@@ -12,6 +12,7 @@ from dashboard.assemble import assemble
 from dashboard.backplane import BackplaneError, MemoryBackplane, Position
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
+from dashboard.hub_settings import HubSettings
 from dashboard.protocol import Point
 from dashboard.store import (
     HistoryStoreError,
@@ -276,7 +277,7 @@ async def test_backplane_restored_after_publishing_refuses():
 def test_hub_restores_points_when_their_feed_is_added():
     """A feed added again gets its stored points; one whose series changed starts
     empty; stored points of feeds never added are not shown."""
-    hub = Hub(MemoryBackplane(), flush_interval=3600)
+    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=3600))
     hub.restore(
         {
             "A": points("A", range(5, 9)),
