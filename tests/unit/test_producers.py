@@ -11,6 +11,7 @@ from dashboard.producers import (
     Backoff,
     Producers,
     StallWatch,
+    max_rate_bucket,
     stall_after_of,
 )
 from feeds import Feed, feed
@@ -257,3 +258,18 @@ async def test_hanging_setup_counts_as_a_stall(runner):
     finally:
         await producers.stop()
     assert producers.status["stuck"].state == "stopped"
+
+
+def test_max_rate_allows_a_seconds_worth_at_once_then_the_rate():
+    """A feed's max_rate is a token bucket (the one of dashboard/limits.py):
+    a burst of one second's worth, at least one point, then max_rate per second."""
+    now = [0.0]
+    bucket = max_rate_bucket(4.0, clock=lambda: now[0])
+    assert [bucket.allow() for _ in range(5)] == [True] * 4 + [False]
+    now[0] += 0.25
+    assert [bucket.allow() for _ in range(2)] == [True, False]
+    slow = max_rate_bucket(0.5, clock=lambda: now[0])
+    assert [slow.allow() for _ in range(2)] == [True, False]
+    now[0] += 2.0
+    assert slow.allow()
+    assert max_rate_bucket(None) is None
