@@ -19,6 +19,8 @@ from dashboard.backplane import Backplane, MemoryBackplane
 from dashboard.config import DashboardConfig
 from dashboard.health import HealthCollector
 from dashboard.hub import Hub
+from dashboard.hub_runner import HubRunner
+from dashboard.hub_settings import HubSettings
 from dashboard.limits import Limits, limits_from_config
 from dashboard.metrics import Metrics
 from dashboard.producers import Backoff, Producers
@@ -58,7 +60,8 @@ class Core:
     """One dashboard's running parts, before any web framework."""
 
     config: DashboardConfig
-    hub: Hub
+    #: Drives the hub (``runner.hub``): publish, the flush timer, start/stop.
+    runner: HubRunner
     producers: Producers
     #: This dashboard's Prometheus registry and metric objects (GET /metrics).
     metrics: Metrics
@@ -67,23 +70,27 @@ class Core:
     #: Where the history is kept across restarts (--history-db); None: memory only.
     store: HistoryStore | None = None
 
+    @property
+    def hub(self) -> Hub:
+        return self.runner.hub
+
     def feed_states(self) -> list[str]:
         return [status.state for status in self.producers.status.values()]
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        store, hub, producers = self.store, self.hub, self.producers
+        store, runner, producers = self.store, self.runner, self.producers
         if store is not None:
             store.start()
-        await hub.start()
+        await runner.start()
         producers.start()
         try:
             yield
         finally:
             try:
                 await producers.stop()
-                hub.close_all()
-                await hub.stop()  # its last flush is still saved
+                runner.hub.close_all()
+                await runner.stop()  # the hub's last flush is still saved
             finally:
                 if store is not None:
                     await store.close()  # writes what is queued first
@@ -102,39 +109,30 @@ def assemble(
     sources = list(default_sources(config) if sources is None else sources)
     if too_many := too_many_configured(len(sources), config.max_feeds):
         raise FeedLoadError(too_many)
+    backplane = backplane or MemoryBackplane()
     store = stored = None
     if config.history_db is not None:
-        if backplane is not None:
-            raise ValueError("history_db keeps the in-memory backplane's numbering: no backplane=")
         # Raises HistoryStoreError (clear message) for a file that cannot be used.
         store, stored = open_history_store(config.history_db, config.history_size)
-        # Each feed numbered on from its last kept seq; after an unclean stop
-        # (a new epoch) its first new point is drawn after a break.
-        breaks = () if stored.complete else stored.points.keys()
-        backplane = MemoryBackplane(epoch=stored.epoch, seqs=stored.last_seqs, breaks=breaks)
+        try:
+            # Each feed numbered on from its last kept seq (after an unclean
+            # stop, a new epoch and its first new point drawn after a break).
+            backplane.restore(stored)
+        except BaseException:
+            store.close_now()  # the file is not left locked
+            raise
     limits = limits_from_config(config)
     metrics.limit_violations = limits.violations  # read at scrape time
     hub = Hub(
-        backplane or MemoryBackplane(),
-        flush_interval=config.flush_interval,
-        history_size=config.history_size,
-        snapshot_size=config.snapshot_size,
-        pushed_history_size=config.pushed_history_size,
-        client_max_frames=config.client_max_frames,
-        client_conflate_frames=config.client_conflate_frames,
-        slow_client_timeout=config.slow_client_timeout,
-        max_viewer_lag=config.max_viewer_lag,
-        max_viewer_bytes=config.max_viewer_bytes,
-        store=store,
-        metrics=metrics,
-        limits=limits,
+        backplane, HubSettings.from_config(config), store=store, metrics=metrics, limits=limits
     )
     metrics.feeds.set_function(lambda: len(hub.feeds))
     metrics.max_feeds.set(config.max_feeds)
     if stored is not None:
         hub.restore(stored.points)
+    runner = HubRunner(hub)
     backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
-    producers = Producers(hub, sources, backoff, metrics)
-    core = Core(config, hub, producers, metrics, limits, store=store)
+    producers = Producers(runner, sources, backoff, metrics)
+    core = Core(config, runner, producers, metrics, limits, store=store)
     metrics.registry.register(HealthCollector(core.feed_states, store))
     return core

@@ -1,25 +1,84 @@
-"""Where points are sequenced and shared between dashboard instances.
+"""Where points are numbered and shared between dashboard instances.
 
-The hub publishes what producers make and consumes the sequenced points. The
-in-memory backplane serves one process and doubles as the test fake; a Redis
-Streams backplane (several instances acting as one) implements the same four
-methods.
+The contract (:class:`Backplane`), which the in-memory backplane here and a
+Redis Streams backplane (several instances acting as one) both implement:
+
+- **Numbering.** ``publish(feed, values, ts, gap)`` gives the point its
+  feed's next ``seq`` and returns where it landed, a :class:`Position`
+  (``seq``, ``epoch``). Within one epoch each feed's seqs are 1, 2, 3, ...
+  with no gap and no repeat, however many publishers (tasks, processes,
+  instances) there are. ``epoch`` names that run of numbers: a viewer's
+  resume (``seq`` under ``epoch``) is only honoured under the same epoch, so
+  the epoch must change whenever the numbering starts again.
+- **Delivery.** ``points()`` yields every published point (from every
+  instance), each feed's in seq order, to the one hub of this process. A
+  point is yielded once; the hub keeps the history viewers catch up from.
+- **Back-pressure.** ``publish`` may wait while the hub is behind, which
+  slows producers instead of growing memory (this hop is internal; slow
+  *viewers* are the hub's business).
+- **Continuing a kept run.** ``restore(kept)``, called at most once, before
+  ``connect()`` and before any ``publish``: number on under the kept epoch,
+  each feed after its last kept seq, so viewers resume across a restart with
+  a replay of what they missed (dashboard/store.py keeps the history). When
+  the kept run did not end cleanly (``kept.complete`` false: points may have
+  been sent that were not kept) each kept feed's next point is marked
+  ``gap``: the line is never drawn as joined across points that are lost. A
+  backplane that cannot continue the kept numbering (a shared one already
+  running under another epoch) raises ``BackplaneError`` saying so.
+- **Lifecycle.** ``connect()`` before the first ``points()``; ``disconnect()``
+  once the hub has stopped reading.
+
+:class:`MemoryBackplane` serves one process and doubles as the test fake.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, NamedTuple, Protocol
 
 from dashboard.points import now_ms
 from dashboard.protocol import Point
 
 
-class Backplane(Protocol):
-    #: Names this backplane's run of sequence numbers; changes when they restart.
+class Position(NamedTuple):
+    """Where a published point landed: its feed's ``seq`` under ``epoch``."""
+
+    seq: int
     epoch: str
+
+
+class KeptRun(Protocol):
+    """What a history kept across a restart says about its numbering
+    (dashboard/store.py's ``StoredHistory`` is one)."""
+
+    @property
+    def epoch(self) -> str:
+        """The epoch its points were numbered under."""
+
+    @property
+    def last_seqs(self) -> Mapping[str, int]:
+        """Each kept feed's last seq."""
+
+    @property
+    def complete(self) -> bool:
+        """Every point that run sent was kept: new points continue the kept ones."""
+
+
+class BackplaneError(Exception):
+    """The backplane cannot be used as asked; the message says why."""
+
+
+class Backplane(Protocol):
+    """Numbers points and delivers them to this process's hub (see the module's docstring)."""
+
+    @property
+    def epoch(self) -> str:
+        """Names this backplane's run of sequence numbers; changes when they restart."""
+
+    def restore(self, kept: KeptRun) -> None:
+        """Number on from *kept*: its epoch, each feed after its last seq."""
 
     async def connect(self) -> None: ...
 
@@ -27,12 +86,12 @@ class Backplane(Protocol):
 
     async def publish(
         self, feed: str, values: Mapping[str, Any], ts: int | None = None, gap: bool = False
-    ) -> None:
-        """Sequence one point of *feed*; ``ts`` defaults to now (ms since the
+    ) -> Position:
+        """Number one point of *feed*; ``ts`` defaults to now (ms since the
         epoch); ``gap``: its line breaks before it (see :class:`Point`)."""
 
     def points(self) -> AsyncIterator[Point]:
-        """Every published point, in publish order, each with its feed's next ``seq``."""
+        """Every published point, each feed's in seq order."""
 
 
 def new_epoch() -> str:
@@ -40,31 +99,29 @@ def new_epoch() -> str:
 
 
 class MemoryBackplane:
-    """Sequences points in this process.
+    """Numbers points in this process.
 
     The queue is bounded: when the hub falls behind, ``publish`` waits, which
-    slows producers instead of growing memory (back-pressure is the policy for
-    this internal hop; slow *clients* are handled by the hub).
-
-    ``epoch`` and ``seqs`` (each feed's last seq) continue a run whose history
-    was kept (dashboard/store.py); by default a run starts afresh.
+    slows producers instead of growing memory. A run starts afresh (a new
+    epoch, every feed from seq 1) unless ``restore`` continues a kept one.
     """
 
-    def __init__(
-        self,
-        max_pending: int = 100_000,
-        *,
-        epoch: str | None = None,
-        seqs: Mapping[str, int] | None = None,
-        breaks: Iterable[str] = (),
-    ) -> None:
-        self.epoch = epoch or new_epoch()
-        self._seqs: dict[str, int] = dict(seqs or {})
+    def __init__(self, max_pending: int = 100_000) -> None:
+        self.epoch = new_epoch()
+        self._seqs: dict[str, int] = {}
         # Feeds whose next point starts a new stretch whoever publishes it: a
         # history file not closed cleanly may lack points sent after its last.
-        self._breaks = set(breaks)
+        self._breaks: set[str] = set()
         self._queue: asyncio.Queue[Point] = asyncio.Queue(maxsize=max_pending)
         self._room = asyncio.Event()
+
+    def restore(self, kept: KeptRun) -> None:
+        if self._seqs:
+            # Numbers already handed out under this epoch would be handed out again.
+            raise BackplaneError("restore() comes before the first publish()")
+        self.epoch = kept.epoch
+        self._seqs = dict(kept.last_seqs)
+        self._breaks = set() if kept.complete else set(kept.last_seqs)
 
     async def connect(self) -> None:
         pass
@@ -74,7 +131,7 @@ class MemoryBackplane:
 
     async def publish(
         self, feed: str, values: Mapping[str, Any], ts: int | None = None, gap: bool = False
-    ) -> None:
+    ) -> Position:
         if ts is None:
             ts = now_ms()
         while self._queue.full():
@@ -88,6 +145,7 @@ class MemoryBackplane:
             self._breaks.discard(feed)
             gap = True
         self._queue.put_nowait(Point(feed, seq, ts, values, gap))
+        return Position(seq, self.epoch)
 
     async def points(self) -> AsyncIterator[Point]:
         while True:

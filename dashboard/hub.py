@@ -1,11 +1,13 @@
-"""The hub: feeds in, sequenced points kept and fanned out to viewers in batches.
+"""The hub: sequenced points in, kept per feed and fanned out to viewers in batches.
 
-``publish`` hands a point to the backplane, which sequences it; the hub's pump
-collects sequenced points and ``flush`` appends them to the per-feed history
-and sends one batch per subscription: encoded once, the same string pushed to
-every client with that subscription.
-
-When to flush: dashboard/flush_timing.py.
+Synchronous and with no task of its own, so every rule here runs step by step
+in a test: ``take`` accepts a point the backplane numbered, ``flush`` appends
+what was taken to each feed's history and sends one batch per subscription
+(encoded once, the same string pushed to every client with that
+subscription), ``connect``/``receive``/``subscribe``/``disconnect`` are a
+viewer's life. What runs it on the event loop (the pump from the backplane,
+the flush timer, ``publish``, start/stop, waiting for viewers to leave) is
+dashboard/hub_runner.py; its settings are dashboard/hub_settings.py.
 
 A viewer behind by frames, age or bytes gets the latest point per feed in one
 ``conflated`` batch once drained; one behind past ``slow_client_timeout`` is
@@ -14,9 +16,7 @@ closed with 1008 and resumes on reconnect (dashboard/lagging.py, channel.py).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,9 +25,9 @@ from dashboard.announce import FeedAnnouncer
 from dashboard.backplane import Backplane
 from dashboard.candle_board import CandleBoard
 from dashboard.catchup import catch_up, feeds_of, resolve
-from dashboard.channel import ALL, MAX_BYTES, MAX_LAG_S, ClientChannel, Subscription
-from dashboard.flush_timing import flush_due
+from dashboard.channel import ALL, ClientChannel, Subscription
 from dashboard.history import FeedHistory
+from dashboard.hub_settings import HubSettings
 from dashboard.lagging import Lagging, close_slow, worst_lag
 from dashboard.limits import Limits
 from dashboard.logs import log_event
@@ -56,52 +56,53 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _nothing() -> None:
+    pass
+
+
 class Hub:
+    """Feeds, their histories and the viewers; see the module's docstring.
+
+    *backplane* numbers the points the hub takes: the hub reads its ``epoch``
+    (the runner reads its points). *clock* (monotonic seconds) stamps viewers'
+    frames, to time how far behind they are.
+    """
+
     def __init__(
         self,
         backplane: Backplane,
+        settings: HubSettings | None = None,
         *,
-        flush_interval: float = 0.05,
-        coalesce: float = 0.002,
-        history_size: int = 3000,
-        snapshot_size: int | None = None,  # default: all of history_size
-        pushed_history_size: int | None = None,  # feeds created over ingest; default history_size
-        client_max_frames: int = 256,
-        client_conflate_frames: int | None = None,
-        slow_client_timeout: float = 30.0,
-        max_viewer_lag: float = MAX_LAG_S,
-        max_viewer_bytes: int = MAX_BYTES,
-        clock: Callable[[], float] = time.monotonic,  # viewers' frames are stamped with it
-        max_pending_points: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
         limits: Limits | None = None,
         store: HistoryStore | None = None,
         metrics: Metrics | None = None,
     ) -> None:
-        if flush_interval <= 0:
-            raise ValueError(f"flush_interval must be > 0, not {flush_interval}")
         self.backplane = backplane
-        self.flush_interval = flush_interval
-        self.coalesce = coalesce
-        self._waiting = asyncio.Event()  # set when a flush has something to send
-        self._history_sizes = (history_size, snapshot_size, pushed_history_size or history_size)
+        self.settings = settings = settings or HubSettings()
+        #: Called whenever a flush has something to do (points, a feed, a
+        #: status, held candles); the runner's flush timer waits for it.
+        self.wake: Callable[[], None] = _nothing
+        #: Called with the number of viewers after one connects or leaves.
+        self.on_viewers: Callable[[int], None] = lambda count: None
         self._clock = clock
-        self._client_max_frames = client_max_frames
-        self._bounds = (client_conflate_frames, max_viewer_lag, max_viewer_bytes, clock)
-        self._lagging = Lagging(slow_client_timeout)
-        self._max_pending_points = max_pending_points
-        self._announcer = FeedAnnouncer(flush_interval)
+        self._bounds = (
+            settings.client_conflate_frames,
+            settings.max_viewer_lag,
+            settings.max_viewer_bytes,
+            clock,
+        )
+        self._lagging = Lagging(settings.slow_client_timeout)
+        self._announcer = FeedAnnouncer(settings.flush_interval)
         self.feeds = self._announcer.feeds
         self.histories: dict[str, FeedHistory] = {}
         self._clients: set[ClientChannel] = set()
-        self.candles = CandleBoard(self.feeds, self.histories, self._send, self._waiting.set)
+        self.candles = CandleBoard(self.feeds, self.histories, self._send, lambda: self.wake())
         self.limits = limits or Limits()  # default: no limits
-        self._no_clients = asyncio.Event()
-        self._no_clients.set()
         self._pending: list[Point] = []
         self._status: dict[str, Mapping[str, Any]] = {}
         self._status_version = 0  # bumped on every change
         self._status_sent = 0  # the version the last flush sent
-        self._tasks: list[asyncio.Task[None]] = []
         self._store = store  # None: history in memory only
         self._restored: dict[str, Sequence[Point]] = {}
         # Hub lag: when the oldest waiting point was taken (monotonic), and
@@ -143,15 +144,16 @@ class Hub:
         """Register a feed (*pushed*: created over ingest, held to pushed_history_size);
         viewers already connected learn of it at the next flush."""
         self._announcer.add(info)
-        held, snapshot, pushed_held = self._history_sizes
-        history = FeedHistory(pushed_held if pushed else held, snapshot)
+        settings = self.settings
+        held = settings.pushed_history if pushed else settings.history_size
+        history = FeedHistory(held, settings.snapshot_size)
         self.histories[info.name] = history
         restored = self._restored.pop(info.name, ())
         if all(p.values.keys() <= info.series_names for p in restored):
             history.extend(restored)
         else:
             log.info("feed %s: stored points have other series; not restored", info.name)
-        self._waiting.set()  # announced (a `feeds` delta) by the next flush
+        self.wake()  # announced (a `feeds` delta) by the next flush
 
     def restore(self, points: Mapping[str, Sequence[Point]]) -> None:
         """Points kept from an earlier run (same epoch), per feed: a feed gets
@@ -164,77 +166,36 @@ class Hub:
         if self._status.get(feed) != status:
             self._status[feed] = dict(status)
             self._status_version += 1
-            self._waiting.set()
+            self.wake()
 
     @property
     def status(self) -> Mapping[str, Mapping[str, Any]]:
         return self._status
 
-    async def publish(
-        self, feed: str, values: Mapping[str, Any], ts: int | None = None, *, gap: bool = False
-    ) -> None:
-        """Check one point of *feed* (PointError if bad) and hand it to the
-        backplane; ``gap``: the feed's line breaks before this point."""
+    def check(self, feed: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """*values* as a point of *feed* holds them; KeyError for a feed not
+        added, PointError for values its series cannot take."""
         info = self.feeds.get(feed)
         if info is None:
             raise KeyError(f"unknown feed {feed!r}")
-        await self.backplane.publish(feed, check_values(feed, values, info.series_kinds), ts, gap)
+        return check_values(feed, values, info.series_kinds)
 
-    # --- lifecycle --------------------------------------------------------
-
-    async def start(self) -> None:
-        await self.backplane.connect()
-        self._tasks = [
-            asyncio.create_task(self._pump(), name="hub-pump"),
-            asyncio.create_task(self._flush_forever(), name="hub-flush"),
-        ]
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        # Ours were cancelled on purpose; anything else they raised surfaces.
-        results = await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        self.flush()
-        await self.backplane.disconnect()
-
-    async def _pump(self) -> None:
-        async for point in self.backplane.points():
-            self.take(point)
+    # --- fan-out ----------------------------------------------------------
 
     def take(self, point: Point) -> None:
         """Accept one sequenced point for the next flush."""
         if not self._pending:
             self._waiting_since = time.monotonic()
         self._pending.append(point)
-        self._waiting.set()
-        if len(self._pending) >= self._max_pending_points:
+        self.wake()
+        if len(self._pending) >= self.settings.max_pending_points:
             self.flush()  # bound memory when producers outrun the interval
 
-    async def _flush_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        last_flush = -math.inf
-        while True:
-            await self._waiting.wait()
-            now = loop.time()
-            due = flush_due(now, last_flush, self.flush_interval, self.coalesce)
-            await asyncio.sleep(due - now)
-            # Cleared before flushing: a point taken from here on waits for
-            # the next flush, and sets the event again.
-            self._waiting.clear()
-            last_flush = loop.time()
-            try:
-                self.flush()
-            except Exception:
-                # A bug in one flush must not stop live updates for everyone.
-                log.exception("flush failed")
-            if self._lagging:
-                self._waiting.set()  # check on them at the next interval
-
-    # --- fan-out ----------------------------------------------------------
+    @property
+    def viewers_lagging(self) -> bool:
+        """Viewers are held back: a flush is due even with no new point, to
+        send them what they missed once drained or close them (1008)."""
+        return bool(self._lagging)
 
     def flush(self, now: float | None = None) -> None:
         """Record pending points and send each subscription its batch.
@@ -312,10 +273,10 @@ class Hub:
         everything). With ``subscribe=False`` it receives nothing more until it
         sends a subscribe message."""
         self._announcer.announce(self._clients, self._send)  # its hello lists them all
-        client = ClientChannel(self._client_max_frames, address, *self._bounds)
+        client = ClientChannel(self.settings.client_max_frames, address, *self._bounds)
         self._clients.add(client)
         self.limits.watch(client)
-        self._no_clients.clear()
+        self.on_viewers(len(self._clients))
         self._send(client, self.hello())
         if subscribe:
             self.subscribe(client, Subscribe())
@@ -332,11 +293,7 @@ class Hub:
         self._lagging.forget(client)
         self.candles.forget(client)
         self.metrics.disconnected(code or client.close_code or 1000)
-        if not self._clients:
-            self._no_clients.set()
-
-    async def wait_no_clients(self) -> None:
-        await self._no_clients.wait()
+        self.on_viewers(len(self._clients))
 
     def close_all(
         self, code: int = CloseCode.GOING_AWAY, reason: str = "server shutting down"

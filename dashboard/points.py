@@ -1,6 +1,6 @@
 """The one rule for a point's timestamp and values, wherever the point comes from.
 
-A feed's yielded points (dashboard/producers.py, then Hub.publish) and pushed
+A feed's yielded points (dashboard/producers.py, then HubRunner.publish) and pushed
 points (dashboard/web/ingest.py) are checked by these functions, so the same value
 is refused with the same message on both paths: a feed sees it in its status
 and log, an ingest client in its 400 (after ``point <i>: ``). Messages name the

@@ -24,11 +24,12 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from dashboard.hub import Hub
+from dashboard.hub_runner import HubRunner
+from dashboard.limits import TokenBucket
 from dashboard.logs import log_event
 from dashboard.metrics import Metrics
 from dashboard.points import PointError, now_ms, split_ts
@@ -120,34 +121,24 @@ class Backoff:
         return base * random.uniform(0.9, 1.1)
 
 
-class RateLimit:
-    """A token bucket: ``rate`` points per second, bursts up to one second's worth."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.capacity = max(1.0, rate)
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
+def max_rate_bucket(
+    max_rate: float | None, clock: Callable[[], float] = time.monotonic
+) -> TokenBucket | None:
+    """A feed's ``max_rate`` as a token bucket: bursts up to one second's
+    worth (at least one point); None: no limit."""
+    return TokenBucket(max_rate, max(1.0, max_rate), clock) if max_rate else None
 
 
 class Producers:
     def __init__(
         self,
-        hub: Hub,
+        runner: HubRunner,
         sources: Iterable[FeedSource],
         backoff: Backoff | None = None,
         metrics: Metrics | None = None,
     ):
-        self.hub = hub
+        self.runner = runner
+        self.hub = hub = runner.hub
         self.sources = list(sources)
         self.backoff = backoff or Backoff()
         self.metrics = metrics if metrics is not None else hub.metrics
@@ -335,7 +326,7 @@ class Producers:
     async def _stream(self, source: FeedSource, gap: bool) -> None:
         """Publish what the feed yields; *gap*: its first point starts a new stretch."""
         name = source.info.name
-        limit = RateLimit(source.info.max_rate) if source.info.max_rate else None
+        limit = max_rate_bucket(source.info.max_rate)
         status = self.status[name]
         last: Mapping[str, Any] | None = None  # the last point the hub took, and its ts
         last_ts = 0
@@ -356,7 +347,7 @@ class Producers:
                 now = now_ms()  # stamped here, not by the backplane: kept below
                 values, ts = split_ts(item, now)
                 ts = now if ts is None else ts
-                await self.hub.publish(name, values, ts, gap=gap)
+                await self.runner.publish(name, values, ts, gap=gap)
                 gap = False
                 status.published += 1
                 last, last_ts = values, ts

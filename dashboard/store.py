@@ -1,10 +1,12 @@
 """Optional persistence of the history ring buffers, so a restart keeps the charts.
 
-The hub hands every flushed point to a :class:`HistoryStore`; on start the app
-loads each feed's last points and the epoch back, and the backplane goes on
-numbering each feed from its last stored ``seq`` under that same epoch. A
-viewer that was connected before the restart then resumes with a replay of
-exactly what it missed, not a reset.
+The hub hands every flushed point to a :class:`HistoryStore`; on start
+dashboard/assemble.py loads each feed's last points and the epoch back, gives
+them to the hub, and has the backplane go on numbering each feed from its
+last stored ``seq`` under that same epoch (``backplane.restore(stored)``, part
+of every backplane's contract: dashboard/backplane.py). A viewer that was
+connected before the restart then resumes with a replay of exactly what it
+missed, not a reset.
 
 :class:`SqliteHistoryStore` keeps them in one SQLite file (standard library).
 Without a store the history lives in memory only, as before.

@@ -23,7 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.access import authorized
 from dashboard.config import DashboardConfig
-from dashboard.hub import Hub
+from dashboard.hub_runner import HubRunner
 from dashboard.ingest import (
     Batch,
     IngestError,
@@ -51,8 +51,8 @@ blueprint = Blueprint("ingest", __name__)
 class _Writer:
     """Creates feeds and publishes batches; a batch's points stay contiguous."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, runner: HubRunner) -> None:
+        self.runner = runner
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -60,7 +60,7 @@ class _Writer:
         # No await between validation and add_feed: no other request can
         # create the feed in between.
         if batch.new_feed is not None:
-            self.hub.add_feed(batch.new_feed, pushed=True)
+            self.runner.hub.add_feed(batch.new_feed, pushed=True)
             log.info(
                 "ingest created feed %r: %s", batch.feed, ", ".join(batch.new_feed.series_names)
             )
@@ -74,13 +74,13 @@ class _Writer:
     async def _publish(self, batch: Batch) -> None:
         async with self._locks.setdefault(batch.feed, asyncio.Lock()):
             for values, ts in batch.points:
-                await self.hub.publish(batch.feed, values, ts)
+                await self.runner.publish(batch.feed, values, ts)
 
 
 @blueprint.record_once
 def _add_writer(state: BlueprintSetupState) -> None:
     """One Writer per app: its per-feed locks keep each feed's batches whole."""
-    state.app.extensions[WRITER_KEY] = _Writer(runtime_of(state.app).hub)
+    state.app.extensions[WRITER_KEY] = _Writer(runtime_of(state.app).runner)
 
 
 def _writer_of(app: App) -> _Writer:

@@ -103,7 +103,7 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
     install(app)
     trigger = stop_trigger(
         shutdown,
-        hub=runtime.hub,
+        runner=runtime.runner,
         closing=runtime.closing,
         connections=connections,
         timeout=runtime.config.shutdown_timeout,

@@ -14,6 +14,7 @@ from quart.wrappers.base import BaseRequestWebsocket
 from dashboard.assemble import Core
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
+from dashboard.hub_runner import HubRunner
 from dashboard.limits import Limits
 from dashboard.metrics import Metrics
 from dashboard.producers import Producers
@@ -42,6 +43,10 @@ class Runtime:
     @property
     def hub(self) -> Hub:
         return self.core.hub
+
+    @property
+    def runner(self) -> HubRunner:
+        return self.core.runner
 
     @property
     def producers(self) -> Producers:

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from hypercorn.config import Config
 
-from dashboard.hub import Hub
+from dashboard.hub_runner import HubRunner
 from dashboard.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class Connections:
 def stop_trigger(
     shutdown: asyncio.Event,
     *,
-    hub: Hub,
+    runner: HubRunner,
     closing: asyncio.Event,
     connections: Connections,
     timeout: float,
@@ -104,6 +104,7 @@ def stop_trigger(
 
     async def close_viewers_then_stop() -> None:
         await shutdown.wait()
+        hub = runner.hub
         loop = asyncio.get_running_loop()
         grace = Grace.starting(loop.time(), timeout)
         closing.set()  # ingest sockets close with 1001 too
@@ -115,7 +116,7 @@ def stop_trigger(
         try:
             # Each handler leaves the hub once its close frame is written.
             async with asyncio.timeout_at(grace.deadline):
-                await hub.wait_no_clients()
+                await runner.wait_no_clients()
         except TimeoutError:
             viewers = len(hub.clients)
             aborted = connections.abort_all()

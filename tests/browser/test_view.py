@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from dashboard.web.state import runtime_of
 from tests.conftest import SilentFeed
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -116,13 +117,14 @@ async def test_pause_counts_new_points_and_resume_draws_them_without_a_gap(start
 
 async def test_long_window_draws_reduced_server_history_then_continues_live(start_server, page):
     server = await start_server(symbols=("ACME",), extra_sources=lambda: [SilentFeed()])
+    runner = runtime_of(server.app).runner
     now = int(time.time() * 1000)
     # 50 minutes of history at 10 Hz, one spike of 1000 forty minutes ago.
     start = now - 50 * 60_000
     for i in range(30_000):
         ts = start + i * 100
         value = 1000.0 if i == 6_000 else 10 * math.sin(i / 300)
-        await server.hub.publish("QUIET", {"level": value}, ts=ts)
+        await runner.publish("QUIET", {"level": value}, ts=ts)
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     await open_page(page, server.url + "/", "QUIET")
@@ -144,7 +146,7 @@ async def test_long_window_draws_reduced_server_history_then_continues_live(star
     assert len(ys) <= 5000
     assert "window=1h" in page.url
     # Live points keep coming onto the same chart.
-    await server.hub.publish("QUIET", {"level": 777.0}, ts=int(time.time() * 1000))
+    await runner.publish("QUIET", {"level": 777.0}, ts=int(time.time() * 1000))
     await wait_for(
         page, "(sel) => document.querySelector(sel).data[0].y.includes(777)", CHART.format("QUIET")
     )

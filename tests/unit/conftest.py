@@ -6,12 +6,20 @@ import pytest
 
 from dashboard.backplane import MemoryBackplane
 from dashboard.hub import Hub
+from dashboard.hub_runner import HubRunner
+from dashboard.hub_settings import HubSettings
 
 
 @pytest.fixture
-async def hub():
-    """A started hub on the in-memory backplane, flushing every 10 ms."""
-    hub = Hub(MemoryBackplane(), flush_interval=0.01)
-    await hub.start()
-    yield hub
-    await hub.stop()
+async def runner():
+    """A started runner of a hub on the in-memory backplane, flushing every 10 ms."""
+    runner = HubRunner(Hub(MemoryBackplane(), HubSettings(flush_interval=0.01)))
+    await runner.start()
+    yield runner
+    await runner.stop()
+
+
+@pytest.fixture
+def hub(runner):
+    """The started hub ``runner`` drives."""
+    return runner.hub

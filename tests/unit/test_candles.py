@@ -8,6 +8,7 @@ from dashboard.backplane import MemoryBackplane
 from dashboard.candle_board import MIN_GAP
 from dashboard.candles import MAX_BARS, CandleBuilder
 from dashboard.hub import Hub
+from dashboard.hub_settings import HubSettings
 from dashboard.protocol import Point
 from feeds.base import FeedInfo, Series
 
@@ -108,7 +109,7 @@ def test_bad_builder_settings_are_refused():
 
 
 def make_hub() -> Hub:
-    hub = Hub(MemoryBackplane(), flush_interval=3600, history_size=50)
+    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=3600, history_size=50))
     series = (Series("price", level=True), Series("volume", plot=False))
     hub.add_feed(FeedInfo("A", series=series))
     hub.add_feed(FeedInfo("B", series=(Series("cpu"),)))
@@ -238,12 +239,13 @@ def test_board_sends_a_key_at_most_every_min_gap_and_holds_nothing_back_for_long
     tick(hub, 1, T0, 10.0)
     hub.flush(now=10.0)
     assert [f["bars"][0]["close"] for f in frames(client)] == [10.0]
-    hub._waiting.clear()
+    woken = []
+    hub.wake = lambda: woken.append(True)
     tick(hub, 2, T0 + 900, 12.0)
     tick(hub, 3, T0 + 1100, 13.0)
     hub.flush(now=10.0 + MIN_GAP / 2)
     assert frames(client) == []  # held
-    assert hub._waiting.is_set()  # a flush will come for them
+    assert woken  # a flush will come for them
     hub.flush(now=10.0 + MIN_GAP)  # no new points: the held changes go out
     (delta,) = frames(client)
     assert [(b["t"], b["close"]) for b in delta["bars"]] == [(T0, 12.0), (T0 + 1000, 13.0)]

@@ -20,8 +20,8 @@ from tests.conftest import wait_until
 FAST = Backoff(initial=0.01, maximum=0.05)
 
 
-async def run(hub, *sources, backoff=FAST) -> Producers:
-    producers = Producers(hub, sources, backoff=backoff)
+async def run(runner, *sources, backoff=FAST) -> Producers:
+    producers = Producers(runner, sources, backoff=backoff)
     producers.start()
     return producers
 
@@ -30,7 +30,7 @@ def held(hub, name) -> list[Point]:
     return hub.histories[name].recent()
 
 
-async def test_ts_in_seconds_is_refused_with_ingests_message_and_nothing_is_plotted(hub):
+async def test_ts_in_seconds_is_refused_with_ingests_message_and_nothing_is_plotted(hub, runner):
     """A feed yielding time.time() as ts crashes with the very message ingest gives
     for that value (status error and log), and no point reaches the history."""
     seconds = int(time.time())
@@ -39,7 +39,7 @@ async def test_ts_in_seconds_is_refused_with_ingests_message_and_nothing_is_plot
     async def secs():
         yield {"v": 1.0, "ts": seconds}
 
-    producers = await run(hub, secs)
+    producers = await run(runner, secs)
     try:
         await wait_until(lambda: producers.status["secs"].restarts >= 1)
         with pytest.raises(IngestError) as ingest:
@@ -54,7 +54,7 @@ async def test_ts_in_seconds_is_refused_with_ingests_message_and_nothing_is_plot
         await producers.stop()
 
 
-async def test_break_flags_the_next_point(hub):
+async def test_break_flags_the_next_point(hub, runner):
     """BREAK between two points: the second carries gap; the others do not. Two
     breaks in a row are one; a point dropped by max_rate passes its gap on."""
 
@@ -67,7 +67,7 @@ async def test_break_flags_the_next_point(hub):
         yield {"v": 3}
         await asyncio.Event().wait()
 
-    producers = await run(hub, broken)
+    producers = await run(runner, broken)
     try:
         await wait_until(lambda: len(held(hub, "broken")) == 3)
         points = held(hub, "broken")
@@ -77,7 +77,7 @@ async def test_break_flags_the_next_point(hub):
         await producers.stop()
 
 
-async def test_skipped_inputs_are_counted_and_shown_without_stopping_the_feed(hub):
+async def test_skipped_inputs_are_counted_and_shown_without_stopping_the_feed(hub, runner):
     """Skipped(reason): counted, the latest reason in the status viewers get; the
     feed runs on and its points are published."""
 
@@ -90,7 +90,7 @@ async def test_skipped_inputs_are_counted_and_shown_without_stopping_the_feed(hu
         yield {"v": 3}
         await asyncio.Event().wait()
 
-    producers = await run(hub, rows)
+    producers = await run(runner, rows)
     try:
         await wait_until(lambda: hub.status.get("rows", {}).get("skipped") == 2)
         status = hub.status["rows"]
@@ -102,7 +102,7 @@ async def test_skipped_inputs_are_counted_and_shown_without_stopping_the_feed(hu
         await producers.stop()
 
 
-async def test_a_flood_of_skips_reaches_viewers_a_few_times_a_second(hub):
+async def test_a_flood_of_skips_reaches_viewers_a_few_times_a_second(hub, runner):
     """Thousands of skips cost a few status updates per DROP_REPORT_INTERVAL, and
     the final count gets out even though the feed then goes quiet."""
     changes = []
@@ -123,7 +123,7 @@ async def test_a_flood_of_skips_reaches_viewers_a_few_times_a_second(hub):
         await asyncio.Event().wait()
 
     started = time.monotonic()
-    producers = await run(hub, flood)
+    producers = await run(runner, flood)
     try:
         await wait_until(lambda: hub.status.get("flood", {}).get("skipped") == 20_000)
         elapsed = time.monotonic() - started
@@ -134,7 +134,7 @@ async def test_a_flood_of_skips_reaches_viewers_a_few_times_a_second(hub):
         await producers.stop()
 
 
-async def test_feed_failed_ends_the_feed_at_once_with_one_log_line(hub, caplog):
+async def test_feed_failed_ends_the_feed_at_once_with_one_log_line(hub, runner, caplog):
     """FeedFailed: state failed with the feed's message, no restart, no teardown
     skipped, one error event and no traceback."""
 
@@ -157,7 +157,7 @@ async def test_feed_failed_ends_the_feed_at_once_with_one_log_line(hub, caplog):
 
     doomed = Doomed()
     caplog.set_level(logging.INFO, logger="dashboard.producers")
-    producers = await run(hub, doomed)
+    producers = await run(runner, doomed)
     try:
         await wait_until(lambda: hub.status.get("doomed", {}).get("state") == "failed")
         await asyncio.sleep(FAST.maximum * 4)  # longer than any backoff: no restart comes
@@ -198,11 +198,11 @@ class Counter(Feed):
 
 
 @pytest.mark.parametrize("resumes", [True, False])
-async def test_restart_offers_the_last_point_and_breaks_only_if_not_taken(hub, resumes):
+async def test_restart_offers_the_last_point_and_breaks_only_if_not_taken(hub, runner, resumes):
     """After a crash the feed is offered its last published point: continuing
     from it, there is no break; refusing, the restart's first point has gap."""
     counter = Counter(resumes)
-    producers = await run(hub, counter)
+    producers = await run(runner, counter)
     try:
         await wait_until(lambda: len(held(hub, "counter")) >= 9)
     finally:
@@ -221,13 +221,13 @@ async def test_restart_offers_the_last_point_and_breaks_only_if_not_taken(hub, r
         ]
 
 
-async def test_first_start_is_offered_the_restored_point(hub):
+async def test_first_start_is_offered_the_restored_point(hub, runner):
     """Points restored from a history file are kept points too: the first run
     is offered the newest; a feed that cannot continue starts after a break."""
     restored = [Point("counter", seq, 1_764_000_000_000 + seq, {"n": seq}) for seq in (1, 2)]
     hub.restore({"counter": restored})
     counter = Counter(resumes=False, burst=1)
-    producers = await run(hub, counter, backoff=Backoff(initial=60))
+    producers = await run(runner, counter, backoff=Backoff(initial=60))
     try:
         await wait_until(lambda: len(held(hub, "counter")) == 3)
     finally:
@@ -236,7 +236,7 @@ async def test_first_start_is_offered_the_restored_point(hub):
     assert held(hub, "counter")[2].gap is True
 
 
-async def test_feed_function_with_last_continues(hub):
+async def test_feed_function_with_last_continues(hub, runner):
     """@feed functions get the last kept point as ``last`` (None the first time)."""
     calls = []
 
@@ -249,7 +249,7 @@ async def test_feed_function_with_last_continues(hub):
             yield {"n": n}
         raise RuntimeError("again")
 
-    producers = await run(hub, fn.create(step=10))
+    producers = await run(runner, fn.create(step=10))
     try:
         await wait_until(lambda: len(held(hub, "fn")) >= 6)
     finally:
@@ -262,7 +262,7 @@ async def test_feed_function_with_last_continues(hub):
         fn.create(last=5)
 
 
-async def test_feed_function_without_last_restarts_after_a_break(hub):
+async def test_feed_function_without_last_restarts_after_a_break(hub, runner):
     """A function that takes no ``last`` starts afresh; its restart is drawn broken."""
 
     @feed("plain", series=["n"])
@@ -271,7 +271,7 @@ async def test_feed_function_without_last_restarts_after_a_break(hub):
         yield {"n": 2}
         raise RuntimeError("again")
 
-    producers = await run(hub, plain)
+    producers = await run(runner, plain)
     try:
         await wait_until(lambda: len(held(hub, "plain")) >= 4)
     finally:
@@ -300,13 +300,13 @@ class CrashingTicker(TickerFeed):
                 raise RuntimeError("exchange link lost")
 
 
-async def test_ticker_continues_its_price_after_a_restart(hub):
+async def test_ticker_continues_its_price_after_a_restart(hub, runner):
     """Restarted, the ticker walks on from its last price instead of starting its
     walk over: with no volatility and a steady drift every price is one step
     above the one before, across the restart too, and nothing is drawn broken."""
     params = TickerParams(rate=200.0, volatility=0.0, drift=720.0)  # +0.1 % a step
     ticker = CrashingTicker("ACME", params=params, start_price=100.0)
-    producers = await run(hub, ticker)
+    producers = await run(runner, ticker)
     try:
         await wait_until(lambda: len(held(hub, "ACME")) >= 30)
     finally:

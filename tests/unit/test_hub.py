@@ -7,6 +7,8 @@ import pytest
 
 from dashboard.backplane import MemoryBackplane
 from dashboard.hub import Hub
+from dashboard.hub_runner import HubRunner
+from dashboard.hub_settings import HubSettings
 from dashboard.protocol import Point, Resume, Subscribe
 from feeds.base import FeedInfo, Series
 from tests.conftest import wait_until
@@ -15,7 +17,7 @@ FEEDS = ("A", "B")
 
 
 def make_hub(**kwargs) -> Hub:
-    hub = Hub(MemoryBackplane(), flush_interval=3600, **kwargs)
+    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=3600, **kwargs))
     for name in FEEDS:
         hub.add_feed(FeedInfo(name, series=(Series("price"), Series("volume", plot=False))))
     return hub
@@ -341,17 +343,18 @@ async def test_close_all_drains_then_signals_close():
 
 async def test_publish_validates_and_started_hub_delivers():
     """publish refuses bad points; a started hub batches good ones on its own."""
-    hub = Hub(MemoryBackplane(), flush_interval=0.01)
+    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=0.01))
     hub.add_feed(FeedInfo("A", series=(Series("price"),)))
+    runner = HubRunner(hub)
     with pytest.raises(KeyError):
-        await hub.publish("NOPE", {"price": 1})
+        await runner.publish("NOPE", {"price": 1})
     with pytest.raises(ValueError):
-        await hub.publish("A", {"price": "high"})
-    await hub.start()
+        await runner.publish("A", {"price": "high"})
+    await runner.start()
     try:
         client = hub.connect()
         for value in (1.0, 2.0, 3.0):
-            await hub.publish("A", {"price": value})
+            await runner.publish("A", {"price": value})
         got: list[int] = []
         async with asyncio.timeout(5):
             while got != [1, 2, 3]:
@@ -359,28 +362,29 @@ async def test_publish_validates_and_started_hub_delivers():
                 if frame["type"] == "batch":
                     got += seqs(frame)
     finally:
-        await hub.stop()
+        await runner.stop()
     assert hub.histories["A"].last_seq == 3
 
 
 async def test_idle_hub_sends_a_new_point_without_waiting_for_the_interval():
     """After a quiet spell a new point is sent right away, even with an
     hour-long flush interval; the next one waits for the interval."""
-    hub = Hub(MemoryBackplane(), flush_interval=3600, coalesce=0.001)
+    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=3600, coalesce=0.001))
     hub.add_feed(FeedInfo("A", series=(Series("price"),)))
-    await hub.start()
+    runner = HubRunner(hub)
+    await runner.start()
     try:
         client = hub.connect()
-        await hub.publish("A", {"price": 1.0})
+        await runner.publish("A", {"price": 1.0})
         async with asyncio.timeout(5):
             while (frame := json.loads(await client.next_frame()))["type"] != "batch":
                 pass
         assert seqs(frame) == [1]
-        await hub.publish("A", {"price": 2.0})
+        await runner.publish("A", {"price": 2.0})
         await wait_until(lambda: hub.points_waiting == 1, what="point 2 taken by the hub")
         assert client.take_all() == []  # held for the rest of the interval
     finally:
-        await hub.stop()
+        await runner.stop()
 
 
 async def test_backplane_sequences_concurrent_publishers_gaplessly():

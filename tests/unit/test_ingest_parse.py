@@ -413,6 +413,7 @@ class SlowHub:
         self.feeds: dict[str, FeedInfo] = {}
         self.published: list[tuple[str, dict, int | None]] = []
         self.gate = asyncio.Event()
+        self.hub = self  # the writer publishes through a runner: this plays both
 
     def add_feed(self, info: FeedInfo, *, pushed: bool = False) -> None:
         self.feeds[info.name] = info

@@ -11,6 +11,7 @@ from dashboard.backplane import MemoryBackplane
 from dashboard.channel import Backlog, ClientChannel
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
+from dashboard.hub_settings import HubSettings
 from dashboard.lagging import Lagging, worst_lag
 from dashboard.protocol import Point
 from feeds.base import FeedInfo, Series
@@ -100,7 +101,7 @@ def test_channel_refuses_bounds_that_mean_nothing(lag, size):
 
 
 def bulk_hub(clock: Clock, **kwargs) -> Hub:
-    hub = Hub(MemoryBackplane(), flush_interval=3600, clock=clock, **kwargs)
+    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=3600, **kwargs), clock=clock)
     for name in ("A", "B"):
         hub.add_feed(FeedInfo(name, series=(Series("v"),)))
     return hub

@@ -9,6 +9,7 @@ import pytest
 from dashboard.backplane import MemoryBackplane
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
+from dashboard.hub_settings import HubSettings
 from dashboard.limits import (
     CONNECTIONS_PER_ADDRESS,
     MESSAGE_RATE,
@@ -172,7 +173,7 @@ def test_parser_refuses_a_subscribe_listing_too_many_names():
 
 
 def make_hub(limits: Limits) -> Hub:
-    hub = Hub(MemoryBackplane(), flush_interval=3600, limits=limits)
+    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=3600), limits=limits)
     hub.add_feed(FeedInfo("A", series=(Series("price"),)))
     return hub
 

@@ -11,6 +11,7 @@ from dashboard.producers import (
     Backoff,
     Producers,
     StallWatch,
+    max_rate_bucket,
     stall_after_of,
 )
 from feeds import Feed, feed
@@ -40,7 +41,7 @@ class Flaky(Feed):
         self.teardowns += 1
 
 
-async def test_crashing_feed_restarts_with_growing_backoff_and_others_go_on(hub):
+async def test_crashing_feed_restarts_with_growing_backoff_and_others_go_on(hub, runner):
     """A feed that raises is restarted after doubling delays; a healthy feed beside it
     keeps publishing, and the failure shows as restarting with the error."""
     flaky = Flaky()
@@ -53,7 +54,7 @@ async def test_crashing_feed_restarts_with_growing_backoff_and_others_go_on(hub)
             yield {"v": n}
             await asyncio.sleep(0.005)
 
-    producers = Producers(hub, [flaky, steady], backoff=Backoff(initial=0.05, maximum=1.0))
+    producers = Producers(runner, [flaky, steady], backoff=Backoff(initial=0.05, maximum=1.0))
     producers.start()
     try:
         await wait_until(lambda: len(flaky.starts) >= 4, what="four starts")
@@ -73,10 +74,10 @@ async def test_crashing_feed_restarts_with_growing_backoff_and_others_go_on(hub)
     assert producers.status["steady"].state == "stopped"
 
 
-async def test_gives_up_after_max_restarts(hub):
+async def test_gives_up_after_max_restarts(runner):
     """With max_restarts, a feed failing that often in a row is marked failed."""
     flaky = Flaky()
-    producers = Producers(hub, [flaky], backoff=Backoff(0.01, 0.05, max_restarts=2))
+    producers = Producers(runner, [flaky], backoff=Backoff(0.01, 0.05, max_restarts=2))
     producers.start()
     try:
         await wait_until(lambda: producers.status["flaky"].state == "failed")
@@ -86,14 +87,14 @@ async def test_gives_up_after_max_restarts(hub):
         await producers.stop()
 
 
-async def test_bad_points_count_as_a_crash(hub):
+async def test_bad_points_count_as_a_crash(hub, runner):
     """A feed yielding a non-number is logged and restarted like one that raises."""
 
     @feed("bad", series=["v"])
     async def bad():
         yield {"v": "high"}
 
-    producers = Producers(hub, [bad], backoff=Backoff(0.01, 0.05))
+    producers = Producers(runner, [bad], backoff=Backoff(0.01, 0.05))
     producers.start()
     try:
         await wait_until(lambda: producers.status["bad"].restarts >= 1)
@@ -105,7 +106,7 @@ async def test_bad_points_count_as_a_crash(hub):
         await producers.stop()
 
 
-async def test_too_fast_feed_is_limited_and_drops_counted(hub):
+async def test_too_fast_feed_is_limited_and_drops_counted(hub, runner):
     """A feed yielding far above its max_rate is held to it; the excess is counted."""
 
     @feed("firehose", series=["v"], max_rate=50)
@@ -117,7 +118,7 @@ async def test_too_fast_feed_is_limited_and_drops_counted(hub):
             if n % 100 == 0:
                 await asyncio.sleep(0)  # let the loop breathe, not a pace
 
-    producers = Producers(hub, [firehose])
+    producers = Producers(runner, [firehose])
     producers.start()
     start = time.monotonic()
     try:
@@ -131,7 +132,7 @@ async def test_too_fast_feed_is_limited_and_drops_counted(hub):
         await producers.stop()
 
 
-async def test_yielded_ts_is_the_points_timestamp(hub):
+async def test_yielded_ts_is_the_points_timestamp(hub, runner):
     """A point carrying its own ts keeps it; the ts is not a series."""
 
     @feed("stamped", series=["v"])
@@ -139,7 +140,7 @@ async def test_yielded_ts_is_the_points_timestamp(hub):
         yield {"v": 1.5, "ts": 1_700_000_000_000}
         await asyncio.Event().wait()
 
-    producers = Producers(hub, [stamped])
+    producers = Producers(runner, [stamped])
     client = hub.connect()
     producers.start()
     try:
@@ -208,7 +209,7 @@ class Hanging(Feed):
             await asyncio.sleep(0.005)
 
 
-async def test_hanging_feed_is_stalled_while_others_go_on_then_runs_again(hub):
+async def test_hanging_feed_is_stalled_while_others_go_on_then_runs_again(hub, runner):
     """A feed awaiting forever is marked stalled (and viewers are told) while a
     feed beside it keeps publishing; once it yields again it is running."""
     hanging = Hanging()
@@ -221,7 +222,7 @@ async def test_hanging_feed_is_stalled_while_others_go_on_then_runs_again(hub):
             yield {"v": n}
             await asyncio.sleep(0.005)
 
-    producers = Producers(hub, [hanging, steady])
+    producers = Producers(runner, [hanging, steady])
     producers.start()
     try:
         await wait_until(lambda: producers.status["hanging"].state == "stalled")
@@ -236,7 +237,7 @@ async def test_hanging_feed_is_stalled_while_others_go_on_then_runs_again(hub):
         await producers.stop()
 
 
-async def test_hanging_setup_counts_as_a_stall(hub):
+async def test_hanging_setup_counts_as_a_stall(runner):
     """A feed whose setup never returns shows stalled, not idle forever."""
 
     class StuckSetup(Feed):
@@ -250,10 +251,25 @@ async def test_hanging_setup_counts_as_a_stall(hub):
         async def stream(self):
             yield {"v": 1}  # pragma: no cover - never reached
 
-    producers = Producers(hub, [StuckSetup()])
+    producers = Producers(runner, [StuckSetup()])
     producers.start()
     try:
         await wait_until(lambda: producers.status["stuck"].state == "stalled")
     finally:
         await producers.stop()
     assert producers.status["stuck"].state == "stopped"
+
+
+def test_max_rate_allows_a_seconds_worth_at_once_then_the_rate():
+    """A feed's max_rate is a token bucket (the one of dashboard/limits.py):
+    a burst of one second's worth, at least one point, then max_rate per second."""
+    now = [0.0]
+    bucket = max_rate_bucket(4.0, clock=lambda: now[0])
+    assert [bucket.allow() for _ in range(5)] == [True] * 4 + [False]
+    now[0] += 0.25
+    assert [bucket.allow() for _ in range(2)] == [True, False]
+    slow = max_rate_bucket(0.5, clock=lambda: now[0])
+    assert [slow.allow() for _ in range(2)] == [True, False]
+    now[0] += 2.0
+    assert slow.allow()
+    assert max_rate_bucket(None) is None

@@ -8,15 +8,20 @@ from contextlib import closing
 
 import pytest
 
-from dashboard.backplane import MemoryBackplane
+from dashboard.assemble import assemble
+from dashboard.backplane import BackplaneError, MemoryBackplane, Position
+from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
+from dashboard.hub_settings import HubSettings
 from dashboard.protocol import Point
 from dashboard.store import (
     HistoryStoreError,
     SqliteHistoryStore,
+    StoredHistory,
     _gapless_tail,
     open_history_store,
 )
+from feeds import feed
 from feeds.base import FeedInfo, Series
 from tests.conftest import wait_until
 
@@ -248,21 +253,31 @@ def test_gapless_tail_cuts_at_the_newest_gap():
 
 
 async def test_backplane_numbers_on_under_the_stored_epoch():
-    """Given an epoch and last seqs, the in-memory backplane continues them."""
-    backplane = MemoryBackplane(epoch="abc123", seqs={"A": 41})
-    await backplane.publish("A", {"price": 1.0})
-    await backplane.publish("B", {"price": 1.0})
+    """Restored from a kept history, the in-memory backplane continues its
+    epoch and each feed's seqs; publish says where each point landed."""
+    backplane = MemoryBackplane()
+    backplane.restore(StoredHistory("abc123", {"A": points("A", range(40, 42))}))
+    assert backplane.epoch == "abc123"
+    assert await backplane.publish("A", {"price": 1.0}) == Position(42, "abc123")
+    assert await backplane.publish("B", {"price": 1.0}) == Position(1, "abc123")
     stream = backplane.points()
     first = [await anext(stream), await anext(stream)]
-    assert [(p.feed, p.seq) for p in first] == [("A", 42), ("B", 1)]
-    assert MemoryBackplane(epoch="abc123").epoch == "abc123"
+    assert [(p.feed, p.seq, p.gap) for p in first] == [("A", 42, False), ("B", 1, False)]
     assert MemoryBackplane().epoch != MemoryBackplane().epoch
+
+
+async def test_backplane_restored_after_publishing_refuses():
+    """Numbers already handed out would be handed out again: restore comes first."""
+    backplane = MemoryBackplane()
+    await backplane.publish("A", {"price": 1.0})
+    with pytest.raises(BackplaneError, match="before the first publish"):
+        backplane.restore(StoredHistory("abc123", {"A": points("A", range(1, 3))}))
 
 
 def test_hub_restores_points_when_their_feed_is_added():
     """A feed added again gets its stored points; one whose series changed starts
     empty; stored points of feeds never added are not shown."""
-    hub = Hub(MemoryBackplane(), flush_interval=3600)
+    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=3600))
     hub.restore(
         {
             "A": points("A", range(5, 9)),
@@ -275,3 +290,34 @@ def test_hub_restores_points_when_their_feed_is_added():
     assert [p.seq for p in hub.histories["A"].recent()] == [5, 6, 7, 8]
     assert len(hub.histories["B"]) == 0
     assert "GONE" not in hub.histories
+
+
+@pytest.mark.parametrize("clean", [True, False])
+async def test_a_passed_in_backplane_continues_the_history_file(tmp_path, clean):
+    """history_db works with any backplane: one passed to assemble() numbers on
+    under the kept epoch from each feed's last kept seq, the hub shows the kept
+    points, and after an unclean stop the first new point is drawn after a break."""
+    path = tmp_path / "h.db"
+    store, first = open_history_store(path, keep=100)
+    store.write(points("A", range(1, 6)))
+    if clean:
+        store.close_now()
+    else:
+        store._db.close()  # as if killed: the file is never marked clean
+        store._db = None
+
+    @feed("A", series=["price", "volume"])
+    async def quiet():
+        yield {"price": 1.0, "volume": 1}
+
+    backplane = MemoryBackplane()
+    core = assemble(DashboardConfig(history_db=path), sources=[quiet.create()], backplane=backplane)
+    try:
+        assert core.hub.backplane is backplane
+        epoch = backplane.epoch
+        assert (epoch == first.epoch) is clean
+        assert [p.seq for p in core.hub.histories["A"].recent()] == [1, 2, 3, 4, 5]
+        assert await backplane.publish("A", {"price": 6.25, "volume": 6}) == Position(6, epoch)
+        assert (await anext(backplane.points())).gap is not clean
+    finally:
+        core.store.close_now()

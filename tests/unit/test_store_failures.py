@@ -91,7 +91,8 @@ async def test_past_the_memory_bound_points_are_lost_and_a_restart_never_bridges
     seqs = [p.seq for p in again.points["A"]]
     assert seqs[-1] == 420 and seqs == list(range(seqs[0], 421)) and seqs[0] > 11
     # The restarted run numbers on, its first point drawn after a break.
-    backplane = MemoryBackplane(epoch=again.epoch, seqs=again.last_seqs, breaks=again.points)
+    backplane = MemoryBackplane()
+    backplane.restore(again)
     await backplane.publish("A", {"price": 1.0})
     await backplane.publish("A", {"price": 2.0})
     stream = backplane.points()

@@ -1,0 +1,111 @@
+"""Runs a hub on the event loop: the only part of the fan-out that awaits.
+
+The hub (dashboard/hub.py) decides everything synchronously; this module
+gives it time and points:
+
+- ``publish`` checks a point against its feed (the hub's rule) and hands it
+  to the backplane, which numbers it (and may make the caller wait: back-
+  pressure);
+- a pump task feeds every numbered point from the backplane into
+  ``hub.take``;
+- a flush task calls ``hub.flush`` when the hub says there is something to
+  do, at the time dashboard/flush_timing.py gives;
+- ``wait_no_clients`` lets a stopping server wait until every viewer has left;
+- ``start``/``stop`` connect the backplane and own those tasks; ``stop``
+  flushes once more, so nothing taken is left unsent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from dashboard.backplane import Position
+from dashboard.flush_timing import flush_due
+from dashboard.hub import Hub
+
+# The hub's logger: a failed flush is logged as the hub's, as it always was.
+log = logging.getLogger("dashboard.hub")
+
+
+class HubRunner:
+    """Drives *hub* and its backplane (one runner per hub)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._due = asyncio.Event()  # set when a flush has something to do
+        # Set: the hub may have been given work (feeds, points) before this
+        # runner was made; an idle first flush costs nothing.
+        self._due.set()
+        self._no_clients = asyncio.Event()
+        self._viewers_changed(len(hub.clients))
+        hub.wake = self._due.set
+        hub.on_viewers = self._viewers_changed
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _viewers_changed(self, count: int) -> None:
+        if count:
+            self._no_clients.clear()
+        else:
+            self._no_clients.set()
+
+    async def publish(
+        self, feed: str, values: Mapping[str, Any], ts: int | None = None, *, gap: bool = False
+    ) -> Position:
+        """Check one point of *feed* (KeyError, PointError if bad) and hand it
+        to the backplane; ``gap``: the feed's line breaks before this point.
+        Returns the point's place in its feed (``seq`` under ``epoch``)."""
+        checked = self.hub.check(feed, values)
+        return await self.hub.backplane.publish(feed, checked, ts, gap)
+
+    async def wait_no_clients(self) -> None:
+        """Return once no viewer is connected (at once if none is)."""
+        await self._no_clients.wait()
+
+    async def start(self) -> None:
+        await self.hub.backplane.connect()
+        self._tasks = [
+            asyncio.create_task(self._pump(), name="hub-pump"),
+            asyncio.create_task(self._flush_forever(), name="hub-flush"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        # Ours were cancelled on purpose; anything else they raised surfaces.
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        self.hub.flush()
+        await self.hub.backplane.disconnect()
+
+    async def _pump(self) -> None:
+        take = self.hub.take
+        async for point in self.hub.backplane.points():
+            take(point)
+
+    async def _flush_forever(self) -> None:
+        hub, settings = self.hub, self.hub.settings
+        loop = asyncio.get_running_loop()
+        last_flush = -math.inf
+        while True:
+            await self._due.wait()
+            now = loop.time()
+            due = flush_due(now, last_flush, settings.flush_interval, settings.coalesce)
+            await asyncio.sleep(due - now)
+            # Cleared before flushing: a point taken from here on waits for
+            # the next flush, and sets the event again.
+            self._due.clear()
+            last_flush = loop.time()
+            try:
+                hub.flush()
+            except Exception:
+                # A bug in one flush must not stop live updates for everyone.
+                log.exception("flush failed")
+            if hub.viewers_lagging:
+                self._due.set()  # check on them at the next interval
