@@ -321,3 +321,22 @@ async def test_a_passed_in_backplane_continues_the_history_file(tmp_path, clean)
         assert (await anext(backplane.points())).gap is not clean
     finally:
         core.store.close_now()
+
+
+def test_a_backplane_that_cannot_continue_the_file_leaves_it_unlocked(tmp_path):
+    """A backplane refusing the kept numbering stops the start with its
+    message, and the history file is released for the next try."""
+
+    class Running(MemoryBackplane):
+        def restore(self, kept):
+            raise BackplaneError(f"already numbering under another epoch, not {kept.epoch}")
+
+    path = tmp_path / "h.db"
+    store, _ = open_history_store(path, keep=10)
+    store.write(points("A", range(1, 3)))
+    store.close_now()
+    with pytest.raises(BackplaneError, match="another epoch"):
+        assemble(DashboardConfig(history_db=path), sources=[], backplane=Running())
+    store, again = open_history_store(path, keep=10)  # not "in use"
+    store.close_now()
+    assert [p.seq for p in again.points["A"]] == [1, 2]
