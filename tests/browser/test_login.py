@@ -7,8 +7,9 @@ import pytest
 import trustme
 
 from dashboard.sessions import SESSION_COOKIE
-from tests.browser.conftest import VIEWPORT, screenshot
-from tests.conftest import start_cli, stop_process, wait_until
+from tests.support.browser import VIEWPORT, screenshot
+from tests.support.servers import start_cli, stop_process
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -5,8 +5,8 @@ and if that still disagrees it says so instead of drawing guesses."""
 import pytest
 
 import dashboard.protocol
-from tests.browser.conftest import ConsoleLog
-from tests.conftest import wait_until
+from tests.support.browser import ConsoleLog
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import SilentFeed
+from tests.support.feeds import SilentFeed
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

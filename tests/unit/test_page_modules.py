@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_env
+from tests.support.waiting import require_env
 
 JS_TESTS = Path(__file__).resolve().parents[1] / "js"
 
