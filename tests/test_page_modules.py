@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.waiting import require_env
 
-JS_TESTS = Path(__file__).resolve().parents[1] / "js"
+JS_TESTS = Path(__file__).resolve().parent / "js"
 
 
 def test_page_modules_pass_node_test() -> None:
