@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,17 +36,18 @@ def missing_browser() -> str | None:
 class ConsoleLog:
     """Console messages, page errors and failed requests of one page."""
 
-    def __init__(self, page) -> None:
+    def __init__(self, page: Any) -> None:  # a playwright Page
         self.messages: list[str] = []
         page.on("console", lambda m: self.messages.append(f"console.{m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
         page.on("requestfailed", self._request_failed)
-        page.on(
-            "response",
-            lambda r: r.status >= 400 and self.messages.append(f"HTTP {r.status}: {r.url}"),
-        )
+        page.on("response", self._response)
 
-    def _request_failed(self, request) -> None:
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.messages.append(f"HTTP {response.status}: {response.url}")
+
+    def _request_failed(self, request: Any) -> None:
         # A navigation cancels the page's requests still in flight (a favicon
         # while a test moves on to the next URL): the browser's doing, not a
         # failure of the server or the page.
@@ -56,7 +58,7 @@ class ConsoleLog:
         return [m for m in self.messages if not m.startswith(("console.log", "console.debug"))]
 
 
-async def screenshot(page, name: str) -> Path:
+async def screenshot(page: Any, name: str) -> Path:
     """Save a screenshot of *page* as test-artifacts/NAME.png."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

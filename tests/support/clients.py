@@ -10,25 +10,32 @@ import json
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import websockets
 
+#: A JSON message as the server sends it.
+Message = dict[str, Any]
 
-async def recv_json(ws: websockets.ClientConnection, timeout: float = 5.0) -> dict:
+
+async def recv_json(ws: websockets.ClientConnection, timeout: float = 5.0) -> Message:
     async with asyncio.timeout(timeout):
-        return json.loads(await ws.recv())
+        message: Message = json.loads(await ws.recv())
+    return message
 
 
-async def collect(ws, until: Callable[[list[dict]], bool], timeout=10.0) -> list[dict]:
+async def collect(
+    ws: websockets.ClientConnection, until: Callable[[list[Message]], bool], timeout: float = 10.0
+) -> list[Message]:
     """Receive messages until until(messages) is true."""
-    got: list[dict] = []
+    got: list[Message] = []
     async with asyncio.timeout(timeout):
         while not until(got):
             got.append(json.loads(await ws.recv()))
     return got
 
 
-def point_seqs(messages: list[dict], feed: str) -> list[int]:
+def point_seqs(messages: list[Message], feed: str) -> list[int]:
     """The seqs of *feed*'s points in *messages*, in order."""
     return [p["seq"] for m in messages for p in m.get("points", []) if p["feed"] == feed]
 

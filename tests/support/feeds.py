@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 from feeds.base import FeedInfo, Series
 
@@ -12,6 +14,6 @@ class SilentFeed:
 
     info = FeedInfo("QUIET", series=(Series("level", unit="dB"),))
 
-    async def stream(self):
+    async def stream(self) -> AsyncIterator[dict[str, Any]]:
         await asyncio.Event().wait()
         yield {}  # pragma: no cover - never reached

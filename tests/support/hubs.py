@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from dashboard.backplane import MemoryBackplane
 from dashboard.hub import Hub
@@ -23,7 +24,7 @@ class Clock:
         return self.now
 
 
-def make_hub(**kwargs) -> Hub:
+def make_hub(**kwargs: Any) -> Hub:
     """A hub of feeds A and B (price, volume) that flushes only when told."""
     hub = Hub(MemoryBackplane(), flush_interval=3600, **kwargs)
     for name in FEEDS:
@@ -36,7 +37,7 @@ def feed_points(hub: Hub, feed: str, seqs: range) -> None:
         hub.take(Point(feed, seq, 1000 + seq, {"price": float(seq), "volume": seq}))
 
 
-def bulk_hub(clock: Clock, **kwargs) -> Hub:
+def bulk_hub(clock: Clock, **kwargs: Any) -> Hub:
     """A hub of feeds A and B (one series v) on *clock*, flushing only when told."""
     hub = Hub(MemoryBackplane(), flush_interval=3600, clock=clock, **kwargs)
     for name in FEEDS:

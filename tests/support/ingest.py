@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import websockets
+from websockets.asyncio.client import connect
+
+from tests.support.servers import LiveServer
 
 TOKEN = "s3cret"
 JSON, NDJSON = "application/json", "application/x-ndjson"
 
 
 async def http(
-    server,
+    server: LiveServer,
     method: str,
     path: str,
     body: bytes = b"",
@@ -54,7 +58,13 @@ async def http(
     return int(status_line.split()[1]), headers, json.loads(payload) if payload else None
 
 
-async def push(server, feed: str, points: list[dict], content_type: str = JSON, **kwargs):
+async def push(
+    server: LiveServer,
+    feed: str,
+    points: list[dict[str, Any]],
+    content_type: str = JSON,
+    **kwargs: Any,
+) -> tuple[int, dict[str, str], object]:
     """POST *points* to /api/feeds/FEED/points as JSON (or NDJSON)."""
     if content_type == NDJSON:
         body = b"".join(json.dumps(p).encode() + b"\n" for p in points)
@@ -64,11 +74,11 @@ async def push(server, feed: str, points: list[dict], content_type: str = JSON, 
     return await http(server, "POST", path, body, content_type=content_type, **kwargs)
 
 
-def ingest_url(server) -> str:
+def ingest_url(server: LiveServer) -> str:
     return server.url.replace("http://", "ws://", 1) + "/api/ingest"
 
 
-def connect_ingest(server, token: str | None = TOKEN, **kwargs):
+def connect_ingest(server: LiveServer, token: str | None = TOKEN, **kwargs: Any) -> connect:
     """A `websockets` connection to the ingest WebSocket, with *token*."""
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     return websockets.connect(ingest_url(server), additional_headers=headers, **kwargs)

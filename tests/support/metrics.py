@@ -7,7 +7,9 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-Samples = dict[tuple[str, frozenset], float]
+from tests.support.servers import LiveServer
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def get_text(url: str) -> tuple[str, str]:
@@ -16,7 +18,7 @@ def get_text(url: str) -> tuple[str, str]:
         return response.headers["Content-Type"], response.read().decode()
 
 
-async def scrape(server) -> Samples:
+async def scrape(server: LiveServer) -> Samples:
     """GET /metrics, parsed by prometheus-client's own parser: {(name, labels): value}."""
     _, text = await asyncio.to_thread(get_text, server.url + "/metrics")
     return {
@@ -31,5 +33,5 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-async def metric(server, name: str, **labels: str) -> float:
+async def metric(server: LiveServer, name: str, **labels: str) -> float:
     return value(await scrape(server), name, **labels)

@@ -14,6 +14,7 @@ import sys
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 import websockets
@@ -21,6 +22,7 @@ from quart import Quart
 
 from dashboard import DashboardConfig, create_app
 from dashboard.assemble import default_sources
+from dashboard.hub import Hub
 from dashboard.web.server import bind_socket, serve, url_of
 from dashboard.web.state import runtime_of
 from feeds.base import FeedSource
@@ -54,7 +56,7 @@ class LiveServer:
         return self.url.replace("http://", "ws://", 1) + "/ws"
 
     @property
-    def hub(self):
+    def hub(self) -> Hub:
         return runtime_of(self.app).hub
 
     async def start(self) -> None:
@@ -102,7 +104,9 @@ async def server_factory() -> AsyncIterator[StartServer]:
     LiveServer on TEST_CONFIG; every server started is stopped on exit."""
     servers: list[LiveServer] = []
 
-    async def start(extra_sources=list, **overrides) -> LiveServer:
+    async def start(
+        extra_sources: Callable[[], list[FeedSource]] = list, **overrides: Any
+    ) -> LiveServer:
         server = LiveServer(replace(TEST_CONFIG, **overrides), extra_sources)
         await server.start()
         servers.append(server)
@@ -116,7 +120,10 @@ async def server_factory() -> AsyncIterator[StartServer]:
 
 
 async def start_cli(
-    *args: str, cwd: str | None = None, python: str = sys.executable, env: dict | None = None
+    *args: str,
+    cwd: str | None = None,
+    python: str = sys.executable,
+    env: dict[str, str] | None = None,
 ) -> tuple[asyncio.subprocess.Process, str]:
     """``python -m dashboard --port 0 ARGS`` as a process; returns it and its
     URL (https:// when it serves TLS)."""
@@ -132,6 +139,7 @@ async def start_cli(
         cwd=cwd,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+    assert process.stdout is not None and process.stderr is not None
     async with asyncio.timeout(30):
         line = (await process.stdout.readline()).decode()
     match = re.search(r"https?://127\.0\.0\.1:(\d+)", line)
@@ -151,7 +159,7 @@ async def stop_process(process: asyncio.subprocess.Process) -> int:
         except TimeoutError:
             process.kill()
             await process.wait()
-    return process.returncode
+    return await process.wait()  # the code, now that it has exited
 
 
 @dataclass
@@ -160,7 +168,7 @@ class HttpResponse:
     headers: dict[str, str]  # lower-case names
     body: bytes
 
-    def json(self) -> dict:
+    def json(self) -> Any:
         return json.loads(self.body)
 
 
@@ -206,10 +214,10 @@ async def http_request(
     return HttpResponse(int(status_line.split()[1]), names, payload)
 
 
-async def get_json(url: str) -> dict:
+async def get_json(url: str) -> Any:
     """GET *url* with urllib (in a thread) and parse its JSON body."""
 
-    def fetch() -> dict:
+    def fetch() -> Any:
         with urllib.request.urlopen(url, timeout=10) as response:
             return json.load(response)
 
