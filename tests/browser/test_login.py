@@ -4,6 +4,7 @@ import asyncio
 import logging
 
 import pytest
+import pytest_asyncio
 import trustme
 
 from dashboard.sessions import SESSION_COOKIE
@@ -17,7 +18,7 @@ TOKEN = "browser-viewer-token"
 LIVE = "document.getElementById('status').dataset.state === 'live'"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")  # the shared browser's loop: conftest.py
 async def locked_server(start_server):
     return await start_server(symbols=("ACME", "GLOBX"), viewer_token=TOKEN)
 
