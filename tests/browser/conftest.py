@@ -23,15 +23,14 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, ConsoleLog,
 from tests.support.servers import LiveServer, StartServer, server_factory
 from tests.support.waiting import require_env
 
-HERE = Path(__file__).resolve().parent
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run this folder's async tests in the session's event loop, the one
     the shared browser lives in."""
+    here = Path(__file__).resolve().parent
     session_loop = pytest.mark.asyncio(loop_scope="session")
     for item in items:
-        if is_async_test(item) and HERE in item.path.parents:
+        if is_async_test(item) and here in item.path.parents:
             item.add_marker(session_loop, append=False)
 
 
