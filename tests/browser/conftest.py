@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -35,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser():
+async def browser() -> AsyncIterator[Any]:  # a playwright Browser
     reason = missing_browser()
     if reason is not None:
         if require_env("REQUIRE_BROWSER"):
@@ -52,7 +53,7 @@ async def browser():
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def page(browser):
+async def page(browser: Any) -> AsyncIterator[Any]:  # a playwright Page
     context = await browser.new_context(viewport=VIEWPORT)
     page = await context.new_page()
     page.console_log = ConsoleLog(page)

@@ -41,7 +41,7 @@ def is_test_module_or_conftest(module: str) -> bool:
     return parts[0] == "conftest" or parts[0].startswith("test_")
 
 
-def test_is_test_module_or_conftest_tells_helpers_from_tests():
+def test_is_test_module_or_conftest_tells_helpers_from_tests() -> None:
     assert not is_test_module_or_conftest("tests.support.servers")
     assert not is_test_module_or_conftest("dashboard.hub")
     assert not is_test_module_or_conftest("testing_tools")
@@ -49,7 +49,7 @@ def test_is_test_module_or_conftest_tells_helpers_from_tests():
         assert is_test_module_or_conftest(module), module
 
 
-def test_no_test_module_imports_another_or_a_conftest():
+def test_no_test_module_imports_another_or_a_conftest() -> None:
     """Helpers shared by tests live in tests/support; a test module or a
     conftest imports nothing from another test module or from a conftest
     (pytest may import a test file twice under two names, and a helper's home
@@ -75,7 +75,7 @@ def is_fixture_or_hook(node: ast.stmt) -> bool:
     return False
 
 
-def test_conftest_files_only_declare_fixtures():
+def test_conftest_files_only_declare_fixtures() -> None:
     """A conftest holds imports, fixtures and pytest hooks: helpers and
     constants belong in tests/support, where a test can import them."""
     offences = []
@@ -108,7 +108,7 @@ def module_tested_by(test_name: str, modules: set[str]) -> str | None:
     return max(fits, key=len, default=None)
 
 
-def test_tested_module_reads_module_and_aspect():
+def test_tested_module_reads_module_and_aspect() -> None:
     modules = {"replay", "replay_read", "hub", "flush_timing"}
     assert module_tested_by("test_hub", modules) == "hub"
     assert module_tested_by("test_replay_read", modules) == "replay_read"
@@ -118,7 +118,7 @@ def test_tested_module_reads_module_and_aspect():
     assert module_tested_by("test_lag_rules", modules) is None
 
 
-def test_unit_tests_are_named_after_the_module_they_test():
+def test_unit_tests_are_named_after_the_module_they_test() -> None:
     """tests/unit/test_<module>.py or test_<module>_<aspect>.py, for a module
     that exists in dashboard/ or feeds/: a reader finds a module's tests by
     its name, and a renamed module shows its tests to rename."""

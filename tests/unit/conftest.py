@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from dashboard.backplane import MemoryBackplane
@@ -9,7 +11,7 @@ from dashboard.hub import Hub
 
 
 @pytest.fixture
-async def hub():
+async def hub() -> AsyncIterator[Hub]:
     """A started hub on the in-memory backplane, flushing every 10 ms."""
     hub = Hub(MemoryBackplane(), flush_interval=0.01)
     await hub.start()
