@@ -6,7 +6,8 @@ import pytest
 
 from dashboard import create_app
 from dashboard.web.state import runtime_of
-from tests.conftest import TEST_CONFIG, wait_until
+from tests.support.servers import TEST_CONFIG
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

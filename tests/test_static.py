@@ -2,7 +2,6 @@
 
 import re
 import shutil
-import site
 import subprocess
 import sys
 import zipfile
@@ -12,7 +11,8 @@ import pytest
 
 from dashboard import create_app
 from dashboard.web.assets import StaticAssets, find_static_dir, plotly_js_path
-from tests.conftest import TEST_CONFIG
+from tests.support.packaging import outer_env_pth
+from tests.support.servers import TEST_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,24 +85,6 @@ def test_version_changes_with_content(tmp_path):
     before = StaticAssets(tmp_path / "static").version
     (tmp_path / "static" / "css" / "style.css").write_text("body{}")
     assert StaticAssets(tmp_path / "static").version != before
-
-
-def outer_env_pth(python: str) -> None:
-    """Let the environment of *python* see this one's packages, after its own,
-    through a .pth file (a nested --system-site-packages venv would see the
-    base interpreter instead)."""
-    venv_site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # An "import" line runs site.addsitedir, which also reads the outer
-    # directories' own .pth files (the editable install of this checkout).
-    dirs = ", ".join(repr(d) for d in site.getsitepackages())
-    Path(venv_site, "outer-env.pth").write_text(
-        f"import site; list(map(site.addsitedir, ({dirs},)))\n"
-    )
 
 
 @pytest.mark.slow

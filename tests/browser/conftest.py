@@ -2,45 +2,42 @@
 
 Browser tests skip with a reason where Chromium or Playwright is missing, and
 fail instead when REQUIRE_BROWSER=1 (as .ci/run sets).
+
+One Chromium serves the whole session (launching one took about a second per
+test); each test gets a fresh context and page, so no cookie, storage or
+cache leaks from one test to the next. Playwright's objects belong to the
+event loop that started them, so the browser tests, and the async fixtures
+they use, run in the session's loop (pytest-asyncio ``loop_scope``).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
+from pytest_asyncio import is_async_test
 
-from tests.conftest import require_env
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1400, "height": 900}
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, ConsoleLog, missing_browser
+from tests.support.servers import LiveServer, StartServer, server_factory
+from tests.support.waiting import require_env
 
 
-def _missing() -> str | None:
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return "Playwright is not installed (pip install -e '.[test]')"
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    return None
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run this folder's async tests in the session's event loop, the one
+    the shared browser lives in."""
+    here = Path(__file__).resolve().parent
+    session_loop = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if is_async_test(item) and here in item.path.parents:
+            item.add_marker(session_loop, append=False)
 
 
-@pytest.fixture
-async def browser():
-    reason = _missing()
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Any]:  # a playwright Browser
+    reason = missing_browser()
     if reason is not None:
         if require_env("REQUIRE_BROWSER"):
             pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
@@ -55,32 +52,8 @@ async def browser():
             await browser.close()
 
 
-class ConsoleLog:
-    """Console messages, page errors and failed requests of one page."""
-
-    def __init__(self, page) -> None:
-        self.messages: list[str] = []
-        page.on("console", lambda m: self.messages.append(f"console.{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
-        page.on("requestfailed", self._request_failed)
-        page.on(
-            "response",
-            lambda r: r.status >= 400 and self.messages.append(f"HTTP {r.status}: {r.url}"),
-        )
-
-    def _request_failed(self, request) -> None:
-        # A navigation cancels the page's requests still in flight (a favicon
-        # while a test moves on to the next URL): the browser's doing, not a
-        # failure of the server or the page.
-        if request.failure != "net::ERR_ABORTED":
-            self.messages.append(f"requestfailed: {request.url} ({request.failure})")
-
-    def problems(self) -> list[str]:
-        return [m for m in self.messages if not m.startswith(("console.log", "console.debug"))]
-
-
-@pytest.fixture
-async def page(browser):
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Any) -> AsyncIterator[Any]:  # a playwright Page
     context = await browser.new_context(viewport=VIEWPORT)
     page = await context.new_page()
     page.console_log = ConsoleLog(page)
@@ -90,8 +63,14 @@ async def page(browser):
         await context.close()
 
 
-async def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    await page.screenshot(path=str(path))
-    return path
+@pytest_asyncio.fixture(loop_scope="session")
+async def start_server() -> AsyncIterator[StartServer]:
+    """tests/conftest.py's factory, in the session's loop (the page's server
+    must run in the loop the test awaits in)."""
+    async with server_factory() as start:
+        yield start
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def server(start_server: StartServer) -> LiveServer:
+    return await start_server()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM
+from tests.support.browser import CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.browser.conftest import ConsoleLog, screenshot
-from tests.e2e.test_ingest import TOKEN, push
+from tests.support.browser import ConsoleLog, screenshot
+from tests.support.ingest import TOKEN, push
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

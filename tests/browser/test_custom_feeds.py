@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from feeds import Feed
-from tests.browser.conftest import screenshot
-from tests.conftest import start_cli, stop_process
+from tests.support.browser import screenshot
+from tests.support.servers import start_cli, stop_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

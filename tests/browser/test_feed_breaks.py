@@ -8,8 +8,8 @@ import pytest
 
 from feeds import Feed
 from feeds.base import BREAK, Skipped
-from tests.browser.conftest import screenshot
-from tests.e2e.test_faults import get_json
+from tests.support.browser import screenshot
+from tests.support.servers import get_json
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from feeds import Feed
-from tests.browser.conftest import screenshot
+from tests.support.browser import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

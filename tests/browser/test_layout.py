@@ -8,8 +8,8 @@ import pytest
 from dashboard.config import FeedSpec
 from feeds.api import Feed
 from feeds.base import FeedFailed
-from tests.browser.conftest import screenshot
-from tests.e2e.test_ingest import TOKEN, push
+from tests.support.browser import screenshot
+from tests.support.ingest import TOKEN, push
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -4,11 +4,13 @@ import asyncio
 import logging
 
 import pytest
+import pytest_asyncio
 import trustme
 
 from dashboard.sessions import SESSION_COOKIE
-from tests.browser.conftest import VIEWPORT, screenshot
-from tests.conftest import start_cli, stop_process, wait_until
+from tests.support.browser import VIEWPORT, screenshot
+from tests.support.servers import start_cli, stop_process
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -16,7 +18,7 @@ TOKEN = "browser-viewer-token"
 LIVE = "document.getElementById('status').dataset.state === 'live'"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")  # the shared browser's loop: conftest.py
 async def locked_server(start_server):
     return await start_server(symbols=("ACME", "GLOBX"), viewer_token=TOKEN)
 

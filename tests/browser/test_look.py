@@ -7,7 +7,7 @@ import math
 import pytest
 
 from feeds import Feed
-from tests.browser.conftest import VIEWPORT, screenshot
+from tests.support.browser import VIEWPORT, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

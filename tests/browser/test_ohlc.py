@@ -6,7 +6,7 @@ import random
 import pytest
 
 from feeds import Feed, Series
-from tests.browser.conftest import screenshot
+from tests.support.browser import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -3,8 +3,8 @@
 import pytest
 
 from feeds.base import FeedInfo, Series
-from tests.browser.conftest import screenshot
-from tests.conftest import SilentFeed
+from tests.support.browser import screenshot
+from tests.support.feeds import SilentFeed
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

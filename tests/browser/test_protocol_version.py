@@ -5,8 +5,8 @@ and if that still disagrees it says so instead of drawing guesses."""
 import pytest
 
 import dashboard.protocol
-from tests.browser.conftest import ConsoleLog
-from tests.conftest import wait_until
+from tests.support.browser import ConsoleLog
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -46,6 +46,9 @@ async def test_a_page_told_another_protocol_reloads_once_then_says_outdated(
             timeout=20,
             what="the page stopped as outdated",
         )
+        # The reloaded page may say 'outdated' before its load event fires
+        # (it waits for every module and plotly.js): wait for that event.
+        await wait_until(lambda: len(loads) >= 2, timeout=20, what="the reload's load event")
         assert len(loads) == 2  # the first load, and the one reload
         title = await page.get_attribute("#status", "title")
         assert title == "The server speaks protocol 3; this page speaks 2."

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_ingest import TOKEN, push
+from tests.support.ingest import TOKEN, push
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from dashboard.web.state import runtime_of
-from tests.conftest import SilentFeed
+from tests.support.feeds import SilentFeed
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

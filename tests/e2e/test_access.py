@@ -11,7 +11,8 @@ import websockets
 
 from dashboard.sessions import SESSION_COOKIE
 from dashboard.web.state import runtime_of
-from tests.conftest import http_request, recv_json
+from tests.support.clients import recv_json
+from tests.support.servers import http_request
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,8 @@ import sys
 import pytest
 import websockets
 
-from tests.conftest import recv_json, start_cli
+from tests.support.clients import recv_json
+from tests.support.servers import start_cli
 
 pytestmark = pytest.mark.e2e
 

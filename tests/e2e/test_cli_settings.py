@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.conftest import recv_json, start_cli, stop_process
+from tests.support.clients import recv_json
+from tests.support.servers import start_cli, stop_process
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import start_cli, stop_process
+from tests.support.servers import start_cli, stop_process
 
 pytestmark = pytest.mark.e2e
 

@@ -5,13 +5,14 @@ import json
 import signal
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 import websockets
 
 from feeds import Feed
-from tests.conftest import recv_json, start_cli, stop_process, wait_until
+from tests.support.clients import point_seqs, recv_json
+from tests.support.servers import get_json, start_cli, stop_process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,18 +34,6 @@ class Hanging(Feed):
             n += 1
             yield {"v": n}
             await asyncio.sleep(0.02)
-
-
-async def get_json(url: str) -> dict:
-    def fetch() -> dict:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return json.load(response)
-
-    return await asyncio.to_thread(fetch)
-
-
-def point_seqs(messages: list[dict], feed: str) -> list[int]:
-    return [p["seq"] for m in messages for p in m.get("points", []) if p["feed"] == feed]
 
 
 async def test_hung_feed_shows_stalled_and_the_tickers_still_reach_viewers(start_server):

@@ -18,9 +18,10 @@ import websockets
 
 from dashboard.protocol import Point
 from feeds.base import FeedInfo, Series
-from tests.conftest import recv_json, wait_until
-from tests.e2e.test_ingest import TOKEN, connect_ingest, http, push
-from tests.e2e.test_observability import scrape, value
+from tests.support.clients import recv_json
+from tests.support.ingest import TOKEN, connect_ingest, http, push
+from tests.support.metrics import scrape, value
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

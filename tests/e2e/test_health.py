@@ -21,9 +21,10 @@ import websockets
 
 from feeds import Feed
 from feeds.base import FeedFailed
-from tests.conftest import recv_json, start_cli, stop_process, wait_until
-from tests.e2e.test_faults import get_json, point_seqs
-from tests.e2e.test_observability import scrape, value
+from tests.support.clients import point_seqs, recv_json
+from tests.support.metrics import scrape, value
+from tests.support.servers import get_json, start_cli, stop_process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

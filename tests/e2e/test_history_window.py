@@ -5,7 +5,9 @@ import json
 import pytest
 import websockets
 
-from tests.conftest import http_request, recv_json, wait_until
+from tests.support.clients import recv_json
+from tests.support.servers import http_request
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

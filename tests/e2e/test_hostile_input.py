@@ -15,7 +15,8 @@ import time
 import pytest
 import websockets
 
-from tests.conftest import recv_json, wait_until
+from tests.support.clients import recv_json
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,9 @@ import websockets
 from websockets.protocol import State
 
 from dashboard.web.state import runtime_of
-from tests.conftest import recv_json, start_cli, stop_process, wait_until
-from tests.e2e.test_websocket import _server_frames
+from tests.support.clients import recv_json, server_frames
+from tests.support.servers import start_cli, stop_process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -368,7 +369,7 @@ async def test_silent_peer_is_dropped_and_a_live_one_stays(start_server):
         finally:
             silent.close()
         # It was pinged (viewer pings carry a delivery probe's payload).
-        assert any(opcode == 0x9 for opcode, _ in _server_frames(bytes(received)))
+        assert any(opcode == 0x9 for opcode, _ in server_frames(bytes(received)))
         await wait_until(lambda: len(server.hub.clients) == 1, what="the silent viewer gone")
         quiet_until = loop.time() + 3.0
         while loop.time() < quiet_until:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG, MAX_LISTEN_BACKLOG, kernel_backlog_cap
-from tests.conftest import start_cli, stop_process
+from tests.support.servers import start_cli, stop_process
 
 pytestmark = [
     pytest.mark.e2e,

@@ -11,7 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard.protocol import CloseCode
 from dashboard.sessions import SESSION_COOKIE
-from tests.conftest import http_request, recv_json
+from tests.support.clients import recv_json
+from tests.support.servers import http_request
 
 pytestmark = pytest.mark.e2e
 

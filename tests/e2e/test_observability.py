@@ -4,44 +4,18 @@ import asyncio
 import json
 import logging
 import re
-import urllib.request
 
 import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
 from feeds import feed
-from tests.conftest import recv_json, wait_until
-from tests.e2e.test_ingest import TOKEN, connect_ingest, http, push
-from tests.e2e.test_websocket import open_raw_websocket
+from tests.support.clients import open_raw_websocket, recv_json
+from tests.support.ingest import TOKEN, connect_ingest, http, push
+from tests.support.metrics import get_text, metric, scrape, value
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-
-Samples = dict[tuple[str, frozenset], float]
-
-
-def _get(url: str) -> tuple[str, str]:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.headers["Content-Type"], response.read().decode()
-
-
-async def scrape(server) -> Samples:
-    """GET /metrics, parsed by prometheus-client's own parser: {(name, labels): value}."""
-    _, text = await asyncio.to_thread(_get, server.url + "/metrics")
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """One sample's value; 0 when a labelled counter has not been created yet."""
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-async def metric(server, name: str, **labels: str) -> float:
-    return value(await scrape(server), name, **labels)
 
 
 async def no_viewers(server) -> None:
@@ -55,7 +29,7 @@ async def no_viewers(server) -> None:
 
 async def test_metrics_endpoint_serves_prometheus_text_with_every_metric(server):
     """/metrics answers in the Prometheus text format and names every livefeed metric."""
-    content_type, text = await asyncio.to_thread(_get, server.url + "/metrics")
+    content_type, text = await asyncio.to_thread(get_text, server.url + "/metrics")
     assert content_type.startswith("text/plain; version=0.0.4")
     names = {family.name for family in text_string_to_metric_families(text)}
     assert {

@@ -10,8 +10,9 @@ import textwrap
 import pytest
 import websockets
 
-from tests.conftest import recv_json, start_cli, stop_process
-from tests.test_static import outer_env_pth
+from tests.support.clients import recv_json
+from tests.support.packaging import outer_env_pth
+from tests.support.servers import start_cli, stop_process
 
 pytestmark = pytest.mark.e2e
 

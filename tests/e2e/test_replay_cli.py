@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import http_request, start_cli, stop_process, wait_until
+from tests.support.servers import http_request, start_cli, stop_process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ from contextlib import closing
 import pytest
 
 from feeds import Feed
-from tests.conftest import start_cli, stop_process, wait_until
-from tests.e2e.test_faults import get_json
+from tests.support.servers import get_json, start_cli, stop_process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ import time
 import pytest
 import websockets
 
-from tests.conftest import http_request, recv_json, start_cli, stop_process
-from tests.e2e.test_faults import get_json
+from tests.support.clients import recv_json
+from tests.support.servers import get_json, http_request, start_cli, stop_process
 
 pytestmark = pytest.mark.e2e
 

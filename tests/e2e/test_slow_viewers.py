@@ -9,8 +9,8 @@ import psutil
 import pytest
 import websockets
 
-from tests.conftest import start_cli, stop_process
-from tests.e2e.test_websocket import open_raw_websocket
+from tests.support.clients import open_raw_websocket
+from tests.support.servers import start_cli, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

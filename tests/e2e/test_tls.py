@@ -9,7 +9,8 @@ import pytest
 import trustme
 import websockets
 
-from tests.conftest import http_request, recv_json, start_cli, stop_process
+from tests.support.clients import recv_json
+from tests.support.servers import http_request, start_cli, stop_process
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,10 @@ import time
 import pytest
 import websockets
 
-from tests.conftest import wait_until
-from tests.e2e.test_ingest import TOKEN, push
-from tests.e2e.test_observability import metric
-from tests.e2e.test_websocket import open_raw_websocket, raw_frames
+from tests.support.clients import open_raw_websocket, raw_frames
+from tests.support.ingest import TOKEN, push
+from tests.support.metrics import metric
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -4,27 +4,23 @@ import asyncio
 import base64
 import json
 import os
-import socket
 
 import pytest
 import websockets
 
-from tests.conftest import recv_json, wait_until
+from tests.support.clients import (
+    collect,
+    masked_frame,
+    open_raw_websocket,
+    point_seqs,
+    raw_frames,
+    read_until_close_frame,
+    recv_json,
+    server_frames,
+)
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-async def collect(ws, until, timeout=10.0) -> list[dict]:
-    """Receive messages until until(messages) is true."""
-    got: list[dict] = []
-    async with asyncio.timeout(timeout):
-        while not until(got):
-            got.append(json.loads(await ws.recv()))
-    return got
-
-
-def point_seqs(messages: list[dict], feed: str) -> list[int]:
-    return [p["seq"] for m in messages for p in m.get("points", []) if p["feed"] == feed]
 
 
 async def test_snapshot_then_live_batches(server):
@@ -201,25 +197,6 @@ async def test_static_path_traversal_is_404(server, path):
     assert await raw_get(server, "/static/v1/js/main.js") == 200
 
 
-def open_raw_websocket(port: int) -> socket.socket:
-    """A WebSocket handshake on a plain socket that then never reads, like a
-    frozen browser tab: TCP backs up to the server."""
-    sock = socket.socket()
-    # A modest receive buffer, set before connecting so the window is
-    # negotiated with it: the server's writes back up within seconds. (Under
-    # one MSS, Linux would stall a draining reader on zero-window probes.)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        f"Sec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    sock.setblocking(False)
-    return sock
-
-
 async def test_client_that_stops_reading_is_closed_1008_and_others_go_on(start_server):
     """A viewer that stops reading stays behind past slow_client_timeout and
     is closed with 1008; a reading viewer meanwhile gets every point."""
@@ -250,50 +227,6 @@ async def test_client_that_stops_reading_is_closed_1008_and_others_go_on(start_s
     finally:
         stalled.close()
     assert close_code == 1008
-
-
-async def raw_frames(sock: socket.socket, *, answer_pings: bool = True):
-    """Yield (opcode, payload) of each server frame on a raw socket, after the
-    handshake; ends when the server hangs up. Pings are answered as a real
-    client does once it has read up to them (the server's delivery probes
-    take a reader that never answers for one that has not read them)."""
-    loop = asyncio.get_running_loop()
-    buffer = bytearray()
-
-    async def need(n: int) -> bool:
-        while len(buffer) < n:
-            chunk = await loop.sock_recv(sock, 1 << 20)
-            if not chunk:
-                return False
-            buffer.extend(chunk)
-        return True
-
-    while b"\r\n\r\n" not in buffer:
-        if not await need(len(buffer) + 1):
-            return
-    assert buffer.startswith(b"HTTP/1.1 101"), bytes(buffer[:80])
-    del buffer[: buffer.index(b"\r\n\r\n") + 4]
-    while await need(2):
-        opcode, length, header = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
-        if length >= 126:
-            extra = 2 if length == 126 else 8
-            await need(2 + extra)
-            length, header = int.from_bytes(buffer[2 : 2 + extra], "big"), 2 + extra
-        if not await need(header + length):
-            return
-        payload = bytes(buffer[header : header + length])
-        del buffer[: header + length]
-        if opcode == 0x9 and answer_pings:
-            await loop.sock_sendall(sock, _masked_frame(0xA, payload))
-        yield opcode, payload
-
-
-async def read_until_close_frame(sock: socket.socket) -> int:
-    """Read raw server frames until a close frame; return its code."""
-    async for opcode, payload in raw_frames(sock):
-        if opcode == 0x8:
-            return int.from_bytes(payload[:2], "big")
-    raise AssertionError("connection ended without a close frame")
 
 
 async def test_viewer_that_pauses_gets_a_conflated_batch_then_live(start_server):
@@ -346,14 +279,6 @@ async def test_compression_when_enabled(start_server):
         assert (await recv_json(ws))["type"] == "snapshot"
 
 
-def _masked_frame(opcode: int, payload: bytes, *, rsv1: bool = False) -> bytes:
-    assert len(payload) < 126
-    first = 0x80 | (0x40 if rsv1 else 0) | opcode
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bytes([first, 0x80 | len(payload)]) + mask + body
-
-
 async def test_compressed_frame_without_extension_is_a_protocol_error(server):
     """A client that sends a compressed (RSV1) frame it never negotiated is
     disconnected; the server never inflates it."""
@@ -370,29 +295,15 @@ async def test_compressed_frame_without_extension_is_a_protocol_error(server):
     )
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     assert b" 101 " in head and b"permessage-deflate" not in head.lower()
-    writer.write(_masked_frame(0x1, b"\x4b\x4c\x04\x00", rsv1=True))  # deflated text
+    writer.write(masked_frame(0x1, b"\x4b\x4c\x04\x00", rsv1=True))  # deflated text
     await writer.drain()
     # wsproto reports the protocol error (1002); the server sends it as a
     # close frame (Hypercorn alone would hang up without one) and hangs up:
     # read() returns, and nothing in the frame was treated as a message.
     rest = await asyncio.wait_for(reader.read(), 5)
     writer.close()
-    frames = list(_server_frames(rest))
+    frames = list(server_frames(rest))
     types = [json.loads(payload)["type"] for opcode, payload in frames if opcode == 0x1]
     assert types[:1] == ["hello"] and "error" not in types
     opcode, payload = frames[-1]
     assert opcode == 0x8 and int.from_bytes(payload[:2], "big") == 1002
-
-
-def _server_frames(data: bytes):
-    """(opcode, payload) of each unmasked frame in *data*."""
-    at = 0
-    while at + 2 <= len(data):
-        opcode, length = data[at] & 0x0F, data[at + 1] & 0x7F
-        at += 2
-        if length == 126:
-            length, at = int.from_bytes(data[at : at + 2], "big"), at + 2
-        elif length == 127:
-            length, at = int.from_bytes(data[at : at + 8], "big"), at + 8
-        yield opcode, data[at : at + length]
-        at += length

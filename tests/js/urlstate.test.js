@@ -1,4 +1,4 @@
-// node --test: static/js/urlstate.js (tests/unit/test_page_modules.py runs it).
+// node --test: static/js/urlstate.js (tests/test_page_modules.py runs it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 

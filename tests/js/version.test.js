@@ -1,4 +1,4 @@
-// node --test: the page's pure modules, run without a browser (tests/unit/test_page_modules.py).
+// node --test: the page's pure modules, run without a browser (tests/test_page_modules.py).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 

@@ -1,4 +1,4 @@
-// node --test: static/js/view.js (tests/unit/test_page_modules.py runs it).
+// node --test: static/js/view.js (tests/test_page_modules.py runs it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 

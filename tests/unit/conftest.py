@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from dashboard.backplane import MemoryBackplane
@@ -11,7 +13,7 @@ from dashboard.hub_settings import HubSettings
 
 
 @pytest.fixture
-async def runner():
+async def runner() -> AsyncIterator[HubRunner]:
     """A started runner of a hub on the in-memory backplane, flushing every 10 ms."""
     runner = HubRunner(Hub(MemoryBackplane(), HubSettings(flush_interval=0.01)))
     await runner.start()
@@ -20,6 +22,6 @@ async def runner():
 
 
 @pytest.fixture
-def hub(runner):
+def hub(runner: HubRunner) -> Hub:
     """The started hub ``runner`` drives."""
     return runner.hub

@@ -11,21 +11,8 @@ from dashboard.hub_runner import HubRunner
 from dashboard.hub_settings import HubSettings
 from dashboard.protocol import Point, Resume, Subscribe
 from feeds.base import FeedInfo, Series
-from tests.conftest import wait_until
-
-FEEDS = ("A", "B")
-
-
-def make_hub(**kwargs) -> Hub:
-    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=3600, **kwargs))
-    for name in FEEDS:
-        hub.add_feed(FeedInfo(name, series=(Series("price"), Series("volume", plot=False))))
-    return hub
-
-
-def feed_points(hub: Hub, feed: str, seqs: range) -> None:
-    for seq in seqs:
-        hub.take(Point(feed, seq, 1000 + seq, {"price": float(seq), "volume": seq}))
+from tests.support.hubs import feed_points, make_hub
+from tests.support.waiting import wait_until
 
 
 def silent_client(hub: Hub):

@@ -5,7 +5,7 @@ from prometheus_client import REGISTRY
 
 from dashboard.metrics import Metrics
 from dashboard.protocol import Subscribe
-from tests.unit.test_hub import feed_points, make_hub
+from tests.support.hubs import feed_points, make_hub
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

@@ -16,7 +16,7 @@ from dashboard.producers import (
 )
 from feeds import Feed, feed
 from feeds.base import FeedInfo, Series
-from tests.conftest import wait_until
+from tests.support.waiting import wait_until
 
 
 class Flaky(Feed):

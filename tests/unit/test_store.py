@@ -23,11 +23,8 @@ from dashboard.store import (
 )
 from feeds import feed
 from feeds.base import FeedInfo, Series
-from tests.conftest import wait_until
-
-
-def points(feed: str, seqs: range) -> list[Point]:
-    return [Point(feed, s, 1_700_000_000_000 + s, {"price": s + 0.25, "volume": s}) for s in seqs]
+from tests.support.hubs import points
+from tests.support.waiting import wait_until
 
 
 def sql(path, query: str) -> list[tuple]:

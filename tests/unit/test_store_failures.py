@@ -4,8 +4,8 @@
 from dashboard.backplane import MemoryBackplane
 from dashboard.history_writer import WriteRetry, retry_delay
 from dashboard.store import SqliteHistoryStore, open_history_store
-from tests.conftest import wait_until
-from tests.unit.test_store import points
+from tests.support.hubs import points
+from tests.support.waiting import wait_until
 
 
 def fill_disk(store: SqliteHistoryStore) -> None:

@@ -7,25 +7,11 @@ import json
 
 import pytest
 
-from dashboard.backplane import MemoryBackplane
 from dashboard.channel import Backlog, ClientChannel
 from dashboard.config import DashboardConfig
-from dashboard.hub import Hub
-from dashboard.hub_settings import HubSettings
 from dashboard.lagging import Lagging, worst_lag
 from dashboard.protocol import Point
-from feeds.base import FeedInfo, Series
-
-BULK = 10_000  # points per ingest request, as in the soak that found the fault
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
+from tests.support.hubs import BULK, Clock, bulk_hub, kinds, take_bulk
 
 # --- the pure rule ---------------------------------------------------------------------
 
@@ -98,28 +84,6 @@ def test_channel_refuses_bounds_that_mean_nothing(lag, size):
 
 
 # --- the hub with 10,000-point batches -------------------------------------------------
-
-
-def bulk_hub(clock: Clock, **kwargs) -> Hub:
-    hub = Hub(MemoryBackplane(), HubSettings(flush_interval=3600, **kwargs), clock=clock)
-    for name in ("A", "B"):
-        hub.add_feed(FeedInfo(name, series=(Series("v"),)))
-    return hub
-
-
-def take_bulk(hub: Hub, feed: str, first_seq: int, count: int = BULK) -> int:
-    """One ingest request's worth of points; returns the last seq."""
-    for seq in range(first_seq, first_seq + count):
-        hub.take(Point(feed, seq, 1000 + seq, {"v": float(seq)}))
-    return first_seq + count - 1
-
-
-def kinds(frames: list[str]) -> list[str]:
-    out = []
-    for frame in frames:
-        message = json.loads(frame)
-        out.append("conflated" if message.get("conflated") else message["type"])
-    return out
 
 
 def test_a_few_big_old_batches_make_a_viewer_conflated_not_stale():

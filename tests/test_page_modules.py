@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_env
+from tests.support.waiting import require_env
 
-JS_TESTS = Path(__file__).resolve().parents[1] / "js"
+JS_TESTS = Path(__file__).resolve().parent / "js"
 
 
 def test_page_modules_pass_node_test() -> None:

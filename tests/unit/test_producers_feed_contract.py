@@ -15,7 +15,7 @@ from dashboard.protocol import Point
 from feeds import Feed, feed
 from feeds.base import BREAK, FeedFailed, KeptPoint, Skipped
 from feeds.ticker import TickerFeed, TickerParams
-from tests.conftest import wait_until
+from tests.support.waiting import wait_until
 
 FAST = Backoff(initial=0.01, maximum=0.05)
 

@@ -9,7 +9,7 @@ import pytest
 
 from dashboard.channel import Backlog, ClientChannel
 from dashboard.delivery import MAX_IN_FLIGHT, DeliveryProbe
-from tests.unit.test_lag_rules import Clock, bulk_hub, kinds, take_bulk
+from tests.support.hubs import Clock, bulk_hub, kinds, take_bulk
 
 
 def test_probes_in_flight_answered_in_order_only_by_their_own_pongs():

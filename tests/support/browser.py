@@ -1,0 +1,66 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright:
+where it is, how it starts, and what a page logs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1400, "height": 900}
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install -e '.[test]')"
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+class ConsoleLog:
+    """Console messages, page errors and failed requests of one page."""
+
+    def __init__(self, page: Any) -> None:  # a playwright Page
+        self.messages: list[str] = []
+        page.on("console", lambda m: self.messages.append(f"console.{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
+        page.on("requestfailed", self._request_failed)
+        page.on("response", self._response)
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.messages.append(f"HTTP {response.status}: {response.url}")
+
+    def _request_failed(self, request: Any) -> None:
+        # A navigation cancels the page's requests still in flight (a favicon
+        # while a test moves on to the next URL): the browser's doing, not a
+        # failure of the server or the page.
+        if request.failure != "net::ERR_ABORTED":
+            self.messages.append(f"requestfailed: {request.url} ({request.failure})")
+
+    def problems(self) -> list[str]:
+        return [m for m in self.messages if not m.startswith(("console.log", "console.debug"))]
+
+
+async def screenshot(page: Any, name: str) -> Path:
+    """Save a screenshot of *page* as test-artifacts/NAME.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path))
+    return path
