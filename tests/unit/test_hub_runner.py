@@ -11,7 +11,7 @@ from dashboard.hub import Hub
 from dashboard.hub_runner import HubRunner
 from dashboard.hub_settings import HubSettings
 from feeds.base import FeedInfo, Series
-from tests.conftest import wait_until
+from tests.support.waiting import wait_until
 
 
 def make_runner(**settings) -> HubRunner:
