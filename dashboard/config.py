@@ -9,14 +9,16 @@ that tie fields together.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from dashboard.access import check_allowed_origin, check_tls_files
+from dashboard.backplane_url import check_backplane_url
 from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG, MAX_LISTEN_BACKLOG
 from dashboard.schema import check_fields
 from dashboard.sessions import MAX_SESSION_AGE
@@ -78,6 +80,31 @@ Origin = Annotated[
     AfterValidator(check_allowed_origin),
 ]
 FilePath = Annotated[Path, BeforeValidator(_not_empty)]
+
+
+def _network(text: str) -> str:
+    """An address or network (``10.0.0.1``, ``10.0.0.0/8``, ``::1``)."""
+    ipaddress.ip_network(text, strict=False)  # ValueError names what is wrong
+    return text
+
+
+def _host_name(text: str) -> str:
+    if not text or any(c in text for c in "/@ ") or text != text.strip():
+        raise ValueError("a host name as the Host header carries it (example.com, 10.0.0.5:8000)")
+    return text.lower()
+
+
+BackplaneURL = Annotated[
+    str,
+    Field(description="a backplane URL (redis://host:port/db or rediss://...)"),
+    AfterValidator(check_backplane_url),
+]
+ProxyAddress = Annotated[
+    str, Field(description="a proxy's IP address or network"), AfterValidator(_network)
+]
+HostName = Annotated[
+    str, Field(description="a host name, with :port or not"), AfterValidator(_host_name)
+]
 StaticDir = Annotated[
     Path,
     Field(description="a folder holding the page's index.html"),
@@ -192,6 +219,19 @@ class DashboardConfig:
     # across restarts (viewers then resume with no gap); None: memory only.
     history_db: FilePath | None = None
 
+    # Several instances as one dashboard (README "Scale out"): the shared
+    # backplane numbering every feed's points and keeping their history; None:
+    # this process alone, in memory.
+    backplane: BackplaneURL | None = field(default=None, repr=False)  # may hold a password
+    # Server processes sharing the port (Hypercorn's workers); more than one
+    # needs a shared backplane.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (addresses or networks); from anyone else those headers are ignored.
+    trusted_proxies: tuple[ProxyAddress, ...] = ()
+    # Host header values served (DNS rebinding); empty: any.
+    allowed_hosts: tuple[HostName, ...] = ()
+
     # Shutdown: how long viewers get to take their close frame (1001); every
     # connection still open then is aborted, so a stop ends within it
     # (plus the history's last write) whatever the peers do.
@@ -211,6 +251,17 @@ class DashboardConfig:
             raise ValueError(
                 f"read_timeout {self.read_timeout} needs a ws_ping_interval between 0 "
                 f"and it, not {self.ws_ping_interval}"
+            )
+
+        if self.workers > 1 and self.backplane is None:
+            raise ValueError(
+                f"workers {self.workers} needs a shared backplane (--backplane "
+                "redis://host:port/db): each worker alone would number its own points"
+            )
+        if self.backplane is not None and self.history_db is not None:
+            raise ValueError(
+                "history_db is for one instance alone: with a backplane, Redis keeps the "
+                "history (leave history_db out)"
             )
 
     @property

@@ -25,6 +25,8 @@ import annotated_types
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from dashboard.backplane_url import redact_url
+
 #: inf and nan are no setting's value (0 is "off" where off exists).
 _PYDANTIC_CONFIG = ConfigDict(allow_inf_nan=False, arbitrary_types_allowed=True)
 #: Shown values are cut to this many characters: the error stays one line.
@@ -57,6 +59,10 @@ def field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
+#: Settings holding a URL that may carry a password.
+URL_SETTINGS = frozenset({"backplane"})
+
+
 @functools.cache
 def _adapter(cls: type, name: str) -> TypeAdapter[Any]:
     return TypeAdapter(field_types(cls)[name], config=_PYDANTIC_CONFIG)
@@ -71,7 +77,8 @@ def parse_setting(cls: type, name: str, value: Any, *, label: str, strict: bool)
     """
     hint = field_types(cls)[name]
     expected = describe(hint)
-    given = value
+    # A URL's password must not reach an error line (or a log holding it).
+    given = redact_url(value) if isinstance(value, str) and name in URL_SETTINGS else value
     if isinstance(value, str) and not value.strip():
         # Never a setting, but the trace of one gone wrong: an unset shell
         # variable (`--viewer-token "$TYPO"`, `DASHBOARD_VIEWER_TOKEN=`) would
