@@ -25,8 +25,17 @@ Redis Streams backplane (several instances acting as one) both implement:
   ``gap``: the line is never drawn as joined across points that are lost. A
   backplane that cannot continue the kept numbering (a shared one already
   running under another epoch) raises ``BackplaneError`` saying so.
-- **Lifecycle.** ``connect()`` before the first ``points()``; ``disconnect()``
-  once the hub has stopped reading.
+- **Batches.** ``publish_many(feed, points)`` numbers a batch of one feed's
+  points all or nothing: contiguous seqs, or an error and nothing written.
+- **Shared feeds.** A feed created on one instance (over ingest) is
+  ``announce``d; every instance's ``on_feed`` is called with its info before
+  the first of its points is yielded there.
+- **Being down.** ``up`` is False while a shared backplane cannot be reached;
+  ``on_state(up)`` is called on each change. While down ``publish`` and
+  ``publish_many`` raise ``BackplaneDown`` and write nothing.
+- **Lifecycle.** ``connect()`` before the first ``points()`` (raising
+  ``BackplaneUnavailable``, naming where, when it cannot be reached at
+  start); ``disconnect()`` once the hub has stopped reading.
 
 :class:`MemoryBackplane` serves one process and doubles as the test fake.
 """
@@ -35,11 +44,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from dashboard.points import now_ms
 from dashboard.protocol import Point
+from feeds.base import FeedInfo
+
+#: One point to publish: its values and its ts (None: now).
+Pending = tuple[Mapping[str, Any], int | None]
 
 
 class Position(NamedTuple):
@@ -70,12 +83,38 @@ class BackplaneError(Exception):
     """The backplane cannot be used as asked; the message says why."""
 
 
+class BackplaneUnavailable(BackplaneError):
+    """The shared backplane cannot be reached at start; the message names where."""
+
+
+class BackplaneDown(BackplaneError):
+    """The shared backplane is unreachable now: nothing was written; try again
+    after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _ignore(*args: object) -> None:
+    pass
+
+
 class Backplane(Protocol):
     """Numbers points and delivers them to this process's hub (see the module's docstring)."""
 
     @property
     def epoch(self) -> str:
         """Names this backplane's run of sequence numbers; changes when they restart."""
+
+    @property
+    def up(self) -> bool:
+        """False while a shared backplane cannot be reached."""
+
+    #: Called with ``up`` whenever it changes (set by the hub's runner).
+    on_state: Callable[[bool], None]
+    #: Called with a feed created on another instance, before its first point.
+    on_feed: Callable[[FeedInfo], None]
 
     def restore(self, kept: KeptRun) -> None:
         """Number on from *kept*: its epoch, each feed after its last seq."""
@@ -89,6 +128,15 @@ class Backplane(Protocol):
     ) -> Position:
         """Number one point of *feed*; ``ts`` defaults to now (ms since the
         epoch); ``gap``: its line breaks before it (see :class:`Point`)."""
+
+    async def publish_many(
+        self, feed: str, points: Sequence[Pending], gap: bool = False
+    ) -> list[Position]:
+        """Number a batch of *feed*'s points, all or nothing (contiguous seqs);
+        ``gap``: the line breaks before the first."""
+
+    async def announce(self, info: FeedInfo) -> None:
+        """Tell the other instances of a feed created here."""
 
     def points(self) -> AsyncIterator[Point]:
         """Every published point, each feed's in seq order."""
@@ -114,6 +162,12 @@ class MemoryBackplane:
         self._breaks: set[str] = set()
         self._queue: asyncio.Queue[Point] = asyncio.Queue(maxsize=max_pending)
         self._room = asyncio.Event()
+        self.on_state: Callable[[bool], None] = _ignore
+        self.on_feed: Callable[[FeedInfo], None] = _ignore
+
+    @property
+    def up(self) -> bool:
+        return True  # nothing to reach: this process is the backplane
 
     def restore(self, kept: KeptRun) -> None:
         if self._seqs:
@@ -146,6 +200,21 @@ class MemoryBackplane:
             gap = True
         self._queue.put_nowait(Point(feed, seq, ts, values, gap))
         return Position(seq, self.epoch)
+
+    async def publish_many(
+        self, feed: str, points: Sequence[Pending], gap: bool = False
+    ) -> list[Position]:
+        # One publish after another with no other publisher of this feed in
+        # between is contiguous here: publish only awaits before numbering,
+        # and callers hold the feed's lock (dashboard/web/ingest.py).
+        positions = []
+        for values, ts in points:
+            positions.append(await self.publish(feed, values, ts, gap))
+            gap = False
+        return positions
+
+    async def announce(self, info: FeedInfo) -> None:
+        pass  # one process: its hub already has the feed
 
     async def points(self) -> AsyncIterator[Point]:
         while True:

@@ -104,6 +104,8 @@ class Hub:
         self._status_version = 0  # bumped on every change
         self._status_sent = 0  # the version the last flush sent
         self._store = store  # None: history in memory only
+        #: False while the shared backplane is unreachable (set_backplane).
+        self.backplane_up = True
         self._restored: dict[str, Sequence[Point]] = {}
         # Hub lag: when the oldest waiting point was taken (monotonic), and
         # what the last flush measured; see ``lag``.
@@ -167,6 +169,10 @@ class Hub:
             self._status[feed] = dict(status)
             self._status_version += 1
             self.wake()
+
+    def set_backplane(self, up: bool) -> None:
+        """Record whether the shared backplane can be reached (the runner calls it)."""
+        self.backplane_up = up
 
     @property
     def status(self) -> Mapping[str, Mapping[str, Any]]:

@@ -1,11 +1,14 @@
-"""Fixtures for every test: a real Hypercorn server (helpers in tests/support/)."""
+"""Fixtures for every test: a real Hypercorn server, a real redis-server
+(helpers in tests/support/)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.support.redis_server import RedisServer, need_redis
 from tests.support.servers import LiveServer, StartServer, server_factory
 
 
@@ -19,3 +22,16 @@ async def start_server() -> AsyncIterator[StartServer]:
 @pytest.fixture
 async def server(start_server: StartServer) -> LiveServer:
     return await start_server()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own (appendonly, fsync always); skips
+    where none is installed, fails under REQUIRE_REDIS=1."""
+    need_redis()
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
