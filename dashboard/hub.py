@@ -40,6 +40,7 @@ from dashboard.protocol import (
     Point,
     ProtocolError,
     Subscribe,
+    encode_backplane,
     encode_batch,
     encode_error,
     encode_pong,
@@ -104,8 +105,12 @@ class Hub:
         self._status_version = 0  # bumped on every change
         self._status_sent = 0  # the version the last flush sent
         self._store = store  # None: history in memory only
-        #: False while the shared backplane is unreachable (set_backplane).
-        self.backplane_up = True
+        #: False while the shared backplane is unreachable (set_backplane);
+        #: viewers are told with the next flush, new ones in their hello.
+        self.backplane_up = backplane.up
+        self._backplane_told = self.backplane_up  # what viewers were last told
+        # The runner may put its own callback here; it must call set_backplane.
+        backplane.on_state = self.set_backplane
         self._restored: dict[str, Sequence[Point]] = {}
         # Hub lag: when the oldest waiting point was taken (monotonic), and
         # what the last flush measured; see ``lag``.
@@ -171,8 +176,13 @@ class Hub:
             self.wake()
 
     def set_backplane(self, up: bool) -> None:
-        """Record whether the shared backplane can be reached (the runner calls it)."""
-        self.backplane_up = up
+        """Record whether the shared backplane can be reached (its ``on_state``):
+        connected viewers get a ``backplane`` message at the next flush (only
+        the last state of a flush interval: a flap within one sends nothing)."""
+        if up == self.backplane_up:
+            return
+        self.backplane_up = up  # the backplane logs it; viewers are told here
+        self.wake()
 
     @property
     def status(self) -> Mapping[str, Mapping[str, Any]]:
@@ -210,6 +220,11 @@ class Hub:
         """
         now = self._clock() if now is None else now
         self._announcer.announce(self._clients, self._send)  # before points of new feeds
+        if self._backplane_told != self.backplane_up:
+            self._backplane_told = up = self.backplane_up
+            frame = encode_backplane(up)
+            for client in self._clients:
+                self._send(client, frame)
         if self._status_sent != self._status_version:
             self._status_sent = version = self._status_version
             frame = encode_status(self._status)
@@ -272,7 +287,7 @@ class Hub:
     # --- viewers ----------------------------------------------------------
 
     def hello(self) -> str:
-        return self._announcer.hello(self.epoch)
+        return self._announcer.hello(self.epoch, self.backplane_up)
 
     def connect(self, address: str = "", *, subscribe: bool = True) -> ClientChannel:
         """Register a viewer and queue its hello (and, by default, a snapshot of
