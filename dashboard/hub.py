@@ -112,6 +112,8 @@ class Hub:
         # The runner may put its own callback here; it must call set_backplane.
         backplane.on_state = self.set_backplane
         self._restored: dict[str, Sequence[Point]] = {}
+        #: Pushed feeds being created (reserve_feed), not yet shown to anyone.
+        self.reserved: dict[str, FeedInfo] = {}
         # Hub lag: when the oldest waiting point was taken (monotonic), and
         # what the last flush measured; see ``lag``.
         self._waiting_since = 0.0
@@ -122,6 +124,7 @@ class Hub:
         self.metrics.hub_lag.set_function(lambda: self.lag)
         self.metrics.viewer_lag.set_function(lambda: worst_lag(self._clients, clock()))
         self.metrics.flush_seconds.set_function(lambda: self.last_flush_seconds)
+        self.metrics.backplane_up.set_function(lambda: int(self.backplane_up))
 
     @property
     def epoch(self) -> str:
@@ -151,6 +154,7 @@ class Hub:
         """Register a feed (*pushed*: created over ingest, held to pushed_history_size);
         viewers already connected learn of it at the next flush."""
         self._announcer.add(info)
+        self.reserved.pop(info.name, None)
         settings = self.settings
         held = settings.pushed_history if pushed else settings.history_size
         history = FeedHistory(held, settings.snapshot_size)
@@ -161,6 +165,15 @@ class Hub:
         else:
             log.info("feed %s: stored points have other series; not restored", info.name)
         self.wake()  # announced (a `feeds` delta) by the next flush
+
+    def reserve_feed(self, info: FeedInfo) -> None:
+        """Hold a pushed feed whose first batch is being published: it is added
+        (and announced) when its first point is taken, or dropped by ``release_feed``."""
+        self.reserved[info.name] = info
+
+    def release_feed(self, name: str) -> None:
+        """Forget a reserved feed whose first batch was refused: it never existed."""
+        self.reserved.pop(name, None)
 
     def restore(self, points: Mapping[str, Sequence[Point]]) -> None:
         """Points kept from an earlier run (same epoch), per feed: a feed gets
@@ -200,6 +213,8 @@ class Hub:
 
     def take(self, point: Point) -> None:
         """Accept one sequenced point for the next flush."""
+        if self.reserved and point.feed in self.reserved:
+            self.add_feed(self.reserved[point.feed], pushed=True)  # announced before it
         if not self._pending:
             self._waiting_since = time.monotonic()
         self._pending.append(point)

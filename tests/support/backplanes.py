@@ -6,10 +6,13 @@ does when it loses its server), and from then on ``publish``,
 ``publish_many`` and ``announce`` raise ``BackplaneDown`` and write nothing,
 until ``go_up()``. ``fail_next_publish`` refuses one publish after an
 announce went through: the worst moment for a request creating a feed.
+``gate``, when set to an Event, holds every ``publish_many`` until it is set
+(a slow network), so a test can act while a batch is under way.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +29,7 @@ class SwitchableBackplane(MemoryBackplane):
         self._up = True
         self.fail_next_publish = False
         self.announced: list[FeedInfo] = []
+        self.gate: asyncio.Event | None = None
 
     @property
     def up(self) -> bool:
@@ -56,6 +60,8 @@ class SwitchableBackplane(MemoryBackplane):
     async def publish_many(
         self, feed: str, points: Sequence[Pending], gap: bool = False
     ) -> list[Position]:
+        if self.gate is not None:
+            await self.gate.wait()
         self._refuse()  # all or nothing: refused before the first is numbered
         positions = []
         for values, ts in points:
