@@ -19,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from dashboard.backplane import BackplaneDown, BackplaneError
 from dashboard.hub import Hub
@@ -44,6 +43,26 @@ def backplane_down(error: BackplaneError) -> IngestError:
     return IngestError(503, "backplane_down", message, retry_after=seconds)
 
 
+class _Known(Mapping[str, FeedInfo]):
+    """The hub's feeds and those being created, as one mapping without copying
+    either (a ChainMap's ``len`` builds a set of every name: per request, with
+    100,000 feeds, that is too slow). The two never share a name."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._feeds, self._reserved = hub.feeds, hub.reserved
+
+    def __getitem__(self, name: str) -> FeedInfo:
+        info = self._feeds.get(name)
+        return info if info is not None else self._reserved[name]
+
+    def __len__(self) -> int:
+        return len(self._feeds) + len(self._reserved)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._feeds
+        yield from self._reserved
+
+
 class IngestWriter:
     """Creates feeds and publishes batches of one hub; see the module's docstring."""
 
@@ -64,7 +83,7 @@ class IngestWriter:
     async def _write(self, feed: str, prepare: Prepare) -> int:
         hub = self.hub
         async with self._locks.setdefault(feed, asyncio.Lock()):
-            batch = prepare(ChainMap(hub.feeds, hub.reserved))
+            batch = prepare(_Known(hub))
             new = batch.new_feed
             if new is not None:
                 hub.reserve_feed(new)  # counted against max_feeds from now on
