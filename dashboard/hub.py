@@ -106,9 +106,11 @@ class Hub:
         self._status_sent = 0  # the version the last flush sent
         self._store = store  # None: history in memory only
         #: False while the shared backplane is unreachable (set_backplane);
-        #: viewers are told with the next flush, new ones in their hello.
-        self.backplane_up = backplane.up
-        self._backplane_told = self.backplane_up  # what viewers were last told
+        #: viewers are told with the next flush, new ones in their hello. Up
+        #: to begin with: a backplane is not up before ``connect()`` (which
+        #: stops the start when it cannot reach it), and says when it goes down.
+        self.backplane_up = True
+        self._backplane_told = True  # what viewers were last told
         # The runner may put its own callback here; it must call set_backplane.
         backplane.on_state = self.set_backplane
         self._restored: dict[str, Sequence[Point]] = {}
