@@ -43,7 +43,7 @@ class FeedAnnouncer:
     def __init__(self, flush_interval: float) -> None:
         self.feeds: dict[str, FeedInfo] = {}
         self._flush_interval = flush_interval
-        self._hello: tuple[str, str] | None = None  # (epoch, encoded hello)
+        self._hello: tuple[tuple[str, bool], str] | None = None  # ((epoch, up), hello)
         self._added: list[dict[str, Any]] = []
 
     def add(self, info: FeedInfo) -> None:
@@ -54,11 +54,13 @@ class FeedAnnouncer:
         self._hello = None
         self._added.append(info.to_dict())
 
-    def hello(self, epoch: str) -> str:
+    def hello(self, epoch: str, backplane_up: bool = True) -> str:
         """The hello declaring every feed (encoded once per change)."""
-        if self._hello is None or self._hello[0] != epoch:
+        key = (epoch, backplane_up)
+        if self._hello is None or self._hello[0] != key:
             feeds = [info.to_dict() for info in self.feeds.values()]
-            self._hello = (epoch, encode_hello(epoch, self._flush_interval, feeds))
+            hello = encode_hello(epoch, self._flush_interval, feeds, backplane_up)
+            self._hello = (key, hello)
         return self._hello[1]
 
     def announce(self, clients: Iterable[Client], send: Callable[[Client, str], None]) -> None:

@@ -40,6 +40,7 @@ from dashboard.protocol import (
     Point,
     ProtocolError,
     Subscribe,
+    encode_backplane,
     encode_batch,
     encode_error,
     encode_pong,
@@ -104,9 +105,17 @@ class Hub:
         self._status_version = 0  # bumped on every change
         self._status_sent = 0  # the version the last flush sent
         self._store = store  # None: history in memory only
-        #: False while the shared backplane is unreachable (set_backplane).
+        #: False while the shared backplane is unreachable (set_backplane);
+        #: viewers are told with the next flush, new ones in their hello. Up
+        #: to begin with: a backplane is not up before ``connect()`` (which
+        #: stops the start when it cannot reach it), and says when it goes down.
         self.backplane_up = True
+        self._backplane_told = True  # what viewers were last told
+        # The runner may put its own callback here; it must call set_backplane.
+        backplane.on_state = self.set_backplane
         self._restored: dict[str, Sequence[Point]] = {}
+        #: Pushed feeds being created (reserve_feed), not yet shown to anyone.
+        self.reserved: dict[str, FeedInfo] = {}
         # Hub lag: when the oldest waiting point was taken (monotonic), and
         # what the last flush measured; see ``lag``.
         self._waiting_since = 0.0
@@ -117,6 +126,7 @@ class Hub:
         self.metrics.hub_lag.set_function(lambda: self.lag)
         self.metrics.viewer_lag.set_function(lambda: worst_lag(self._clients, clock()))
         self.metrics.flush_seconds.set_function(lambda: self.last_flush_seconds)
+        self.metrics.backplane_up.set_function(lambda: int(self.backplane_up))
 
     @property
     def epoch(self) -> str:
@@ -146,6 +156,7 @@ class Hub:
         """Register a feed (*pushed*: created over ingest, held to pushed_history_size);
         viewers already connected learn of it at the next flush."""
         self._announcer.add(info)
+        self.reserved.pop(info.name, None)
         settings = self.settings
         held = settings.pushed_history if pushed else settings.history_size
         history = FeedHistory(held, settings.snapshot_size)
@@ -156,6 +167,15 @@ class Hub:
         else:
             log.info("feed %s: stored points have other series; not restored", info.name)
         self.wake()  # announced (a `feeds` delta) by the next flush
+
+    def reserve_feed(self, info: FeedInfo) -> None:
+        """Hold a pushed feed whose first batch is being published: it is added
+        (and announced) when its first point is taken, or dropped by ``release_feed``."""
+        self.reserved[info.name] = info
+
+    def release_feed(self, name: str) -> None:
+        """Forget a reserved feed whose first batch was refused: it never existed."""
+        self.reserved.pop(name, None)
 
     def restore(self, points: Mapping[str, Sequence[Point]]) -> None:
         """Points kept from an earlier run (same epoch), per feed: a feed gets
@@ -171,8 +191,13 @@ class Hub:
             self.wake()
 
     def set_backplane(self, up: bool) -> None:
-        """Record whether the shared backplane can be reached (the runner calls it)."""
-        self.backplane_up = up
+        """Record whether the shared backplane can be reached (its ``on_state``):
+        connected viewers get a ``backplane`` message at the next flush (only
+        the last state of a flush interval: a flap within one sends nothing)."""
+        if up == self.backplane_up:
+            return
+        self.backplane_up = up  # the backplane logs it; viewers are told here
+        self.wake()
 
     @property
     def status(self) -> Mapping[str, Mapping[str, Any]]:
@@ -190,6 +215,8 @@ class Hub:
 
     def take(self, point: Point) -> None:
         """Accept one sequenced point for the next flush."""
+        if self.reserved and point.feed in self.reserved:
+            self.add_feed(self.reserved[point.feed], pushed=True)  # announced before it
         if not self._pending:
             self._waiting_since = time.monotonic()
         self._pending.append(point)
@@ -210,6 +237,11 @@ class Hub:
         """
         now = self._clock() if now is None else now
         self._announcer.announce(self._clients, self._send)  # before points of new feeds
+        if self._backplane_told != self.backplane_up:
+            self._backplane_told = up = self.backplane_up
+            frame = encode_backplane(up)
+            for client in self._clients:
+                self._send(client, frame)
         if self._status_sent != self._status_version:
             self._status_sent = version = self._status_version
             frame = encode_status(self._status)
@@ -272,7 +304,7 @@ class Hub:
     # --- viewers ----------------------------------------------------------
 
     def hello(self) -> str:
-        return self._announcer.hello(self.epoch)
+        return self._announcer.hello(self.epoch, self.backplane_up)
 
     def connect(self, address: str = "", *, subscribe: bool = True) -> ClientChannel:
         """Register a viewer and queue its hello (and, by default, a snapshot of

@@ -32,14 +32,26 @@ class IngestError(Exception):
     """A rejected request: HTTP ``status``, machine-readable ``code``, and the
     index of the first bad point where there is one."""
 
-    def __init__(self, status: int, code: str, message: str, index: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        index: int | None = None,
+        *,
+        retry_after: int = 0,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.index = status, code, message, index
+        #: Seconds to wait before sending it again (a 503's Retry-After); 0: none.
+        self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.message, "code": self.code}
         if self.index is not None:
             body["index"] = self.index
+        if self.retry_after:
+            body["retry_after"] = self.retry_after
         return body
 
 

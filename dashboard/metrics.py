@@ -69,6 +69,12 @@ class Metrics:
             "Duration of the last flush (encode once per subscription, queue for every viewer).",
             registry=r,
         )
+        self.backplane_up = Gauge(
+            "livefeed_backplane_up",
+            "1 while the backplane can be reached (always, for the in-memory one); 0 while "
+            "a shared one (Redis) cannot: new points are paused and ingest answers 503.",
+            registry=r,
+        )
         self.feeds = Gauge(
             "livefeed_feeds", "Feeds the hub holds, configured and created by ingest.", registry=r
         )

@@ -307,16 +307,29 @@ def _frame(head: Mapping[str, Any], points: str) -> str:
     return orjson.dumps(head).decode()[:-1] + ',"points":' + points + "}"
 
 
-def encode_hello(epoch: str, flush_interval: float, feeds: Sequence[Mapping[str, Any]]) -> str:
+def encode_hello(
+    epoch: str,
+    flush_interval: float,
+    feeds: Sequence[Mapping[str, Any]],
+    backplane_up: bool = True,
+) -> str:
+    """``backplane_up``: False while the shared backplane cannot be reached
+    (points paused); later changes come as ``backplane`` messages."""
     return orjson.dumps(
         {
             "type": "hello",
             "protocol": PROTOCOL_VERSION,
             "epoch": epoch,
             "flush_interval_ms": round(flush_interval * 1000),
+            "backplane_up": backplane_up,
             "feeds": list(feeds),
         }
     ).decode()
+
+
+def encode_backplane(up: bool) -> str:
+    """The shared backplane went down (no new points until it is back) or up."""
+    return orjson.dumps({"type": "backplane", "up": up}).decode()
 
 
 def encode_feeds_added(feeds: Sequence[Mapping[str, Any]]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from quart import Blueprint, Response, abort, current_app, jsonify, request
 
-from dashboard.health import health_reasons
+from dashboard.health import backplane_health, health_reasons
 from dashboard.reduce import parse_history_query, reduce_points, select_history
 from dashboard.web.state import Runtime, runtime_of
 
@@ -22,7 +22,8 @@ async def healthz() -> Response:
     runtime = runtime_of(current_app)
     hub, store = runtime.hub, runtime.store
     # 200 whatever the reasons: the server is alive; "degraded" says what fails.
-    reasons = health_reasons(store.failing if store else None, runtime.core.feed_states())
+    up = hub.backplane_up
+    reasons = health_reasons(store.failing if store else None, runtime.core.feed_states(), up)
     return jsonify(
         status="degraded" if reasons else "ok",
         reasons=reasons,
@@ -30,6 +31,7 @@ async def healthz() -> Response:
         epoch=hub.epoch,
         feeds=len(hub.feeds),
         clients=len(hub.clients),
+        backplane=backplane_health(runtime.config.backplane, up),
     )
 
 

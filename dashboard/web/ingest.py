@@ -4,7 +4,7 @@
 ``/api/ingest`` is a WebSocket taking ``{"feed", "points"}`` messages, each
 answered with an ack or an error. Both need ``Authorization: Bearer <token>``.
 The rules (parsing, validation) are the pure code of dashboard/ingest.py; this
-module only moves bytes, then publishes what passed. See the "Push ingest"
+module only moves bytes, then hands what passed to dashboard/ingest_writer.py. See the "Push ingest"
 section of docs/protocol.md.
 """
 
@@ -23,7 +23,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.access import authorized
 from dashboard.config import DashboardConfig
-from dashboard.hub_runner import HubRunner
 from dashboard.ingest import (
     Batch,
     IngestError,
@@ -32,11 +31,13 @@ from dashboard.ingest import (
     parse_ws_message,
     prepare,
 )
+from dashboard.ingest_writer import IngestWriter
 from dashboard.logs import client_address, log_event
 from dashboard.points import now_ms
 from dashboard.protocol import CloseCode
 from dashboard.web.errors import json_error
 from dashboard.web.state import Runtime, runtime_of
+from feeds.base import FeedInfo
 
 log = logging.getLogger(__name__)
 
@@ -48,49 +49,20 @@ WRITER_KEY = "livefeed.ingest_writer"
 blueprint = Blueprint("ingest", __name__)
 
 
-class _Writer:
-    """Creates feeds and publishes batches; a batch's points stay contiguous."""
-
-    def __init__(self, runner: HubRunner) -> None:
-        self.runner = runner
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def write(self, batch: Batch) -> int:
-        # No await between validation and add_feed: no other request can
-        # create the feed in between.
-        if batch.new_feed is not None:
-            self.runner.hub.add_feed(batch.new_feed, pushed=True)
-            log.info(
-                "ingest created feed %r: %s", batch.feed, ", ".join(batch.new_feed.series_names)
-            )
-        task = asyncio.ensure_future(self._publish(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        # Shielded: a client that disconnects mid-batch still gets all of it written.
-        await asyncio.shield(task)
-        return len(batch.points)
-
-    async def _publish(self, batch: Batch) -> None:
-        async with self._locks.setdefault(batch.feed, asyncio.Lock()):
-            for values, ts in batch.points:
-                await self.runner.publish(batch.feed, values, ts)
-
-
 @blueprint.record_once
 def _add_writer(state: BlueprintSetupState) -> None:
-    """One Writer per app: its per-feed locks keep each feed's batches whole."""
-    state.app.extensions[WRITER_KEY] = _Writer(runtime_of(state.app).runner)
+    """One writer per app: its per-feed locks keep each feed's batches whole."""
+    state.app.extensions[WRITER_KEY] = IngestWriter(runtime_of(state.app).hub)
 
 
-def _writer_of(app: App) -> _Writer:
+def _writer_of(app: App) -> IngestWriter:
     writer = app.extensions[WRITER_KEY]
-    assert isinstance(writer, _Writer)
+    assert isinstance(writer, IngestWriter)
     return writer
 
 
 def _error(error: IngestError) -> Response:
-    return json_error(error.status, error.to_dict())
+    return json_error(error.status, error.to_dict(), error.retry_after)
 
 
 def _rejected(runtime: Runtime, error: IngestError, scope: Mapping[str, Any]) -> IngestError:
@@ -108,16 +80,21 @@ def _authorize(config: DashboardConfig, header: str | None) -> None:
         raise IngestError(401, "unauthorized", "missing or wrong bearer token")
 
 
-def _batch_for(runtime: Runtime, feed: str, raw_points: list[Any]) -> Batch:
+async def _write(runtime: Runtime, feed: str, raw_points: list[Any]) -> int:
+    """Validate and publish one request's points (IngestError if refused)."""
     config = runtime.config
-    return prepare(
-        feed,
-        raw_points,
-        runtime.hub.feeds,
-        create=config.ingest_create_feeds,
-        now_ms=now_ms(),
-        max_feeds=config.max_feeds,
-    )
+
+    def batch(feeds: Mapping[str, FeedInfo]) -> Batch:
+        return prepare(
+            feed,
+            raw_points,
+            feeds,
+            create=config.ingest_create_feeds,
+            now_ms=now_ms(),
+            max_feeds=config.max_feeds,
+        )
+
+    return await _writer_of(current_app).write(feed, batch)
 
 
 async def _read_body(max_bytes: int) -> bytes:
@@ -170,7 +147,7 @@ async def push(feed: str) -> Response:
         check_feed_name(feed)
         parse = body_parser(request.mimetype)
         raw_points = parse(await _read_body(config.ingest_max_bytes), config.ingest_max_points)
-        accepted = await _writer_of(current_app).write(_batch_for(runtime, feed, raw_points))
+        accepted = await _write(runtime, feed, raw_points)
     except IngestError as error:
         return _error(_rejected(runtime, error, request.scope))
     runtime.metrics.ingest_points.inc(accepted)
@@ -211,13 +188,14 @@ async def _answer(runtime: Runtime, raw: bytes) -> dict[str, Any]:
     """Publish one WebSocket message's points; the ack or error to send back."""
     try:
         feed, raw_points = parse_ws_message(raw, runtime.config.ingest_max_points)
-        batch = _batch_for(runtime, feed, raw_points)
-        accepted = await _writer_of(current_app).write(batch)
+        accepted = await _write(runtime, feed, raw_points)
     except IngestError as error:
         _rejected(runtime, error, websocket.scope)
         answer: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
         if error.index is not None:
             answer["index"] = error.index
+        if error.retry_after:
+            answer["retry_after"] = error.retry_after  # the socket stays open
         return answer
     runtime.metrics.ingest_points.inc(accepted)
     return {"type": "ack", "feed": feed, "accepted": accepted}

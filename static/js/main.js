@@ -13,6 +13,7 @@ import { parseView } from './urlstate.js';
 import { Controls } from './controls.js';
 import { Backfill } from './backfill.js';
 import { initTheme, onThemeChange } from './theme.js';
+import { backplaneUpFrom, indicator } from './indicator.js';
 
 const state = new State();
 const charts = new Charts(document.getElementById('charts'), requestRender);
@@ -137,9 +138,28 @@ function renderSummary() {
   if (summaryEl.textContent !== text) summaryEl.textContent = text;
 }
 
+// What the server last said of its backplane (hello, `backplane` messages).
+let backplaneUp = true;
+
 function renderStatus(status) {
-  statusEl.dataset.state = status;
-  statusEl.textContent = status;
+  const shown = indicator(status, backplaneUp);
+  statusEl.dataset.state = shown.state;
+  statusEl.dataset.backplane = shown.backplane;
+  // One flex item (the dot is the other): no gap between the words and their detail.
+  const label = document.createElement('span');
+  label.textContent = shown.text;
+  if (shown.detail) {
+    const detail = document.createElement('span');
+    detail.className = 'status-detail';
+    detail.textContent = shown.detail;
+    label.append(detail);
+  }
+  statusEl.replaceChildren(label);
+  // The outdated page's title holds why it stopped: only the backplane's is ours.
+  if (shown.title || statusEl.dataset.titled) {
+    statusEl.title = shown.title;
+    statusEl.dataset.titled = shown.title ? '1' : '';
+  }
 }
 
 // Survives the reload it asks for (per tab), so a page reloads once per number.
@@ -164,6 +184,11 @@ function speaksProtocol(protocol) {
 }
 
 function onMessage(msg) {
+  const up = backplaneUpFrom(msg);
+  if (up !== undefined && up !== backplaneUp) {
+    backplaneUp = up;
+    renderStatus(connection.status);
+  }
   switch (msg.type) {
     case 'hello':
       if (!speaksProtocol(msg.protocol)) return;
@@ -217,6 +242,7 @@ function stats() {
     points: totals().points,
     perFeed,
     status: connection.status,
+    backplaneUp,
     redraws,
     renderMs,
     received: state.received,

@@ -1,6 +1,5 @@
 """Push ingest as pure code: auth, body parsing and point validation, no server."""
 
-import asyncio
 import json
 import random
 
@@ -22,7 +21,6 @@ from dashboard.ingest import (
     prepare,
 )
 from dashboard.points import MAX_FUTURE_MS, MAX_SAFE_INTEGER, MIN_TS_MS, check_values
-from dashboard.web.ingest import _Writer
 from feeds.base import FeedInfo, Series
 
 NOW = 1_764_096_123_456
@@ -401,52 +399,3 @@ def test_fuzz_only_4xx_errors(seed):
             prepare(*message, FEEDS, create=True, now_ms=NOW)
         except IngestError as error:
             assert 400 <= error.status < 500
-
-
-# --- the writer: a validated batch is written whole, in order -------------------------------
-
-
-class SlowHub:
-    """Records publishes; each waits for ``gate`` (back-pressure), then yields."""
-
-    def __init__(self) -> None:
-        self.feeds: dict[str, FeedInfo] = {}
-        self.published: list[tuple[str, dict, int | None]] = []
-        self.gate = asyncio.Event()
-        self.hub = self  # the writer publishes through a runner: this plays both
-
-    def add_feed(self, info: FeedInfo, *, pushed: bool = False) -> None:
-        self.feeds[info.name] = info
-
-    async def publish(self, feed, values, ts=None) -> None:
-        await self.gate.wait()
-        await asyncio.sleep(0)  # a networked backplane yields on every publish
-        self.published.append((feed, values, ts))
-
-
-async def test_batch_is_written_whole_even_if_the_client_goes_away():
-    """Cancelling a write (client disconnected) still publishes every point of it."""
-    hub = SlowHub()
-    writer = _Writer(hub)
-    task = asyncio.create_task(writer.write(prep([{"values": {"x": i}} for i in range(5)], "NEW")))
-    await asyncio.sleep(0)  # let it start: the feed is created, publishing waits
-    assert "NEW" in hub.feeds
-    task.cancel()
-    hub.gate.set()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await asyncio.gather(*writer._tasks)
-    assert [v["x"] for _, v, _ in hub.published] == [0, 1, 2, 3, 4]
-
-
-async def test_concurrent_batches_to_one_feed_do_not_interleave():
-    """Two requests to the same feed publish one after the other, in arrival order."""
-    hub = SlowHub()
-    hub.add_feed(FeedInfo("F", series=(Series("x"),)))
-    writer = _Writer(hub)
-    first, second = (Batch("F", [({"x": k + i}, None) for i in range(3)]) for k in (0, 10))
-    tasks = [asyncio.create_task(writer.write(b)) for b in (first, second)]
-    await asyncio.sleep(0)
-    hub.gate.set()
-    assert await asyncio.gather(*tasks) == [3, 3]
-    assert [v["x"] for _, v, _ in hub.published] == [0, 1, 2, 10, 11, 12]

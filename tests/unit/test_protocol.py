@@ -11,6 +11,7 @@ from dashboard.protocol import (
     ProtocolError,
     Resume,
     Subscribe,
+    encode_backplane,
     encode_batch,
     encode_error,
     encode_feeds_added,
@@ -75,8 +76,12 @@ def test_snapshot_replay_hello_pong_error_shapes():
         "protocol": 2,
         "epoch": "e1",
         "flush_interval_ms": 50,
+        "backplane_up": True,
         "feeds": [{"name": "ACME"}],
     }
+    down = json.loads(encode_hello("e1", 0.05, [], backplane_up=False))
+    assert down["backplane_up"] is False
+    assert json.loads(encode_backplane(False)) == {"type": "backplane", "up": False}
     added = json.loads(encode_feeds_added([{"name": "NEW"}]))
     assert added == {"type": "feeds", "added": [{"name": "NEW"}]}
     assert json.loads(encode_pong(Ping(id="x"))) == {"type": "pong", "id": "x"}
