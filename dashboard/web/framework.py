@@ -35,6 +35,7 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message
 from wsproto.events import Event as WSProtoEvent
 
+from dashboard.backplane import BackplaneError
 from dashboard.delivery import DeliveryProbe
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.protocol import CloseCode
@@ -69,6 +70,21 @@ def install(app: Quart) -> None:
     hypercorn_run.TCPServer = TrackedTCPServer  # type: ignore[attr-defined]
     # Hypercorn 0.18: the HTTP/1.1 and HTTP/2 protocols build WSStream(...) by name.
     h11.WSStream = h2.WSStream = ViewerAwareStream  # type: ignore[attr-defined]
+    if not getattr(app.log_exception, "quiet_start_errors", False):
+        app.log_exception = _quiet_start_errors(app.log_exception)  # type: ignore[method-assign,assignment]
+
+
+# Override (Quart 0.22 log_exception, per app): Quart logs an exception at
+# startup with its traceback before Hypercorn raises LifespanFailureError. A
+# backplane that cannot be reached is a setting's problem, not a bug:
+# serve() raises it again and the command line says it in one line.
+def _quiet_start_errors(log_exception: Callable[[Any], None]) -> Callable[[Any], None]:
+    def log_unless_backplane(exception_info: Any) -> None:
+        if not isinstance(exception_info[1], BackplaneError):
+            log_exception(exception_info)
+
+    log_unless_backplane.quiet_start_errors = True  # type: ignore[attr-defined]
+    return log_unless_backplane
 
 
 class ViewerAwareStream(WSStream):

@@ -70,6 +70,10 @@ SIGNATURES = {
     "quart.asgi.ASGIWebsocketConnection.handle_websocket": (
         "(self, websocket: 'Websocket', send: 'ASGISendCallable') -> 'None'"
     ),
+    "quart.app.Quart.log_exception": (
+        "(self, exception_info: 'tuple[type, BaseException, TracebackType] | "
+        "tuple[None, None, None]') -> 'None'"
+    ),
     "wsproto.connection.Connection.events": "(self) -> 'Generator[Event, None, None]'",
     "wsproto.connection.Connection.send": "(self, event: 'Event') -> 'bytes'",
 }
