@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-connections-per-address",
         metavar="N",
         help="WebSockets one client address may hold, 0 for no limit (default "
-        f"{defaults.max_connections_per_address}; behind a reverse proxy all clients share one)",
+        f"{defaults.max_connections_per_address}; behind a reverse proxy all clients share one "
+        "unless it is a --trusted-proxy)",
     )
     add(
         "--ws-ping-interval",
