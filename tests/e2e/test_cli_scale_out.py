@@ -150,6 +150,6 @@ async def test_a_worker_that_dies_stops_the_group():
         async with asyncio.timeout(20):
             assert await process.wait() == 1
         stderr = (await process.stderr.read()).decode()
-        assert f"event=worker_died reason=\"worker 0 (pid {pid}) exited with signal 9\"" in stderr
+        assert f'event=worker_died reason="worker 0 (pid {pid}) exited with signal 9"' in stderr
     finally:
         await stop_process(process)
