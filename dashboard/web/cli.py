@@ -242,14 +242,14 @@ def startup_lines(
     lines = [
         f"Dashboard running at {url}  (Ctrl-C to stop)",
         f"Feeds: {', '.join(feeds)}",
-        f"Backplane: {backplane}",
-        f"Workers: {config.workers}"
-        + (f" processes (pids {', '.join(map(str, pids))})" if len(pids) > 1 else ""),
         "Login: on (viewer token)"
         if config.viewer_token
         else "Login: off, anyone who reaches the address sees the data (see --viewer-token)",
         f"Origins allowed to open the WebSockets: {origins}",
         f"Ingest: {'on (ingest token)' if config.ingest_token else 'off'}",
+        f"Backplane: {backplane}",
+        f"Workers: {config.workers}"
+        + (f" processes (pids {', '.join(map(str, pids))})" if len(pids) > 1 else ""),
     ]
     if config.trusted_proxies:
         lines.append(f"Trusted proxies (X-Forwarded-*): {', '.join(config.trusted_proxies)}")

@@ -111,10 +111,10 @@ async def test_workers_serve_one_port_and_stop_together_on_sigint():
         "--workers", "2", "--backplane", f"redis://:{SECRET}@127.0.0.1:1/0", "--rate", "5"
     )
     try:
-        lines = [(await process.stdout.readline()).decode() for _ in range(3)]
-        assert lines[1].startswith("Backplane: redis://:***@127.0.0.1:1/0")
-        assert lines[2].startswith("Workers: 2 processes (pids ")
-        pids = {int(p) for p in lines[2].split("pids ")[1].rstrip(")\n").split(", ")}
+        lines = [(await process.stdout.readline()).decode() for _ in range(6)]
+        assert lines[4].startswith("Backplane: redis://:***@127.0.0.1:1/0")
+        assert lines[5].startswith("Workers: 2 processes (pids ")
+        pids = {int(p) for p in lines[5].split("pids ")[1].rstrip(")\n").split(", ")}
         assert len(pids) == 2
         viewers = [await websockets.connect(url.replace("http", "ws") + "/ws") for _ in range(4)]
         for ws in viewers:
@@ -142,8 +142,8 @@ async def test_a_worker_that_dies_stops_the_group():
         "--workers", "2", "--backplane", "redis://127.0.0.1:1/0", "--rate", "5"
     )
     try:
-        lines = [(await process.stdout.readline()).decode() for _ in range(3)]
-        pid = int(lines[2].split("pids ")[1].split(",")[0])
+        lines = [(await process.stdout.readline()).decode() for _ in range(6)]
+        pid = int(lines[5].split("pids ")[1].split(",")[0])
         import os
 
         os.kill(pid, signal.SIGKILL)
