@@ -125,11 +125,14 @@ async def serve(
         hypercorn_config=config,
         url=url,
     )
-    log_event(log, logging.INFO, "server_started", url=url, feeds=len(runtime.hub.feeds))
+    started = False
 
     async def ready_then_trigger() -> None:
         # Hypercorn awaits its shutdown trigger once the app's startup (the
         # core) is done and its servers are listening: the moment to say so.
+        nonlocal started
+        started = True
+        log_event(log, logging.INFO, "server_started", url=url, feeds=len(runtime.hub.feeds))
         if on_ready is not None:
             on_ready()
         await trigger()
@@ -148,4 +151,5 @@ async def serve(
         raise
     finally:
         got_serving_exception.disconnect(keep_failure, app)
-        log_event(log, logging.INFO, "server_stopped", url=url)
+        if started:  # a start that failed has said why, once
+            log_event(log, logging.INFO, "server_stopped", url=url)
