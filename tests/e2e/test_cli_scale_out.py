@@ -4,17 +4,16 @@ line it says when the backplane cannot be reached (the password never shown)."""
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 
 import pytest
-import websockets
 
 from dashboard.backplane import BackplaneUnavailable, MemoryBackplane
 from dashboard.web.app import create_app
 from dashboard.web.cli import config_from_args, startup_lines
 from dashboard.web.server import bind_socket, serve
-from tests.support.clients import recv_json
 from tests.support.servers import TEST_CONFIG, start_cli, stop_process
 
 pytestmark = pytest.mark.e2e
@@ -102,50 +101,18 @@ async def test_serve_raises_unavailable_backplane_without_a_traceback(caplog):
     assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
 
 
-async def test_workers_serve_one_port_and_stop_together_on_sigint():
-    """--workers 2: one address printed once, both processes serve it (each
-    connection gets a hello from one of them), and Ctrl-C (SIGINT to the
-    parent) closes every viewer with 1001 and exits 0. (No shared data here:
-    tests/e2e/test_workers.py checks that over a real Redis.)"""
-    process, url = await start_cli(
-        "--workers", "2", "--backplane", f"redis://:{SECRET}@127.0.0.1:1/0", "--rate", "5"
-    )
-    try:
-        lines = [(await process.stdout.readline()).decode() for _ in range(6)]
-        assert lines[4].startswith("Backplane: redis://:***@127.0.0.1:1/0")
-        assert lines[5].startswith("Workers: 2 processes (pids ")
-        pids = {int(p) for p in lines[5].split("pids ")[1].rstrip(")\n").split(", ")}
-        assert len(pids) == 2
-        viewers = [await websockets.connect(url.replace("http", "ws") + "/ws") for _ in range(4)]
-        for ws in viewers:
-            assert (await recv_json(ws, timeout=10))["type"] == "hello"
-        process.send_signal(signal.SIGINT)
-        for ws in viewers:
-            with pytest.raises(websockets.ConnectionClosed):
-                while True:
-                    await recv_json(ws, timeout=10)
-            assert ws.close_code == 1001
-        async with asyncio.timeout(20):
-            assert await process.wait() == 0
-        stderr = (await process.stderr.read()).decode()
-        assert SECRET not in stderr
-        assert stderr.count("event=server_stopped") == 2
-    finally:
-        await stop_process(process)
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="signals as on Linux")
-async def test_a_worker_that_dies_stops_the_group():
-    """A worker killed while serving: the parent stops the other and exits 1
-    with a line naming it."""
+async def test_a_worker_that_dies_stops_the_group(redis_server):
+    """--workers 2 over a real Redis: one port printed once with both pids; a worker killed while
+    serving makes the parent stop the other and exit 1 with a line naming
+    it. (Serving the same data and the stop with 1001: tests/e2e/test_workers.py.)"""
     process, _url = await start_cli(
-        "--workers", "2", "--backplane", "redis://127.0.0.1:1/0", "--rate", "5"
+        "--workers", "2", "--backplane", redis_server.url, "--rate", "5"
     )
     try:
         lines = [(await process.stdout.readline()).decode() for _ in range(6)]
+        assert lines[5].startswith("Workers: 2 processes (pids ")
         pid = int(lines[5].split("pids ")[1].split(",")[0])
-        import os
-
         os.kill(pid, signal.SIGKILL)
         async with asyncio.timeout(20):
             assert await process.wait() == 1
