@@ -14,7 +14,9 @@ each accepted connection to one of them), and supervises them:
   ``STOP_MARGIN`` later is killed. Workers ignore SIGINT themselves (a
   terminal sends it to the whole group): the parent alone decides;
 - a worker that dies while serving stops the group, exit status 1 (a service
-  manager restarts it; with Redis a restarted group resumes its viewers).
+  manager restarts it; with Redis a restarted group resumes its viewers);
+- a parent killed outright (SIGKILL) leaves its workers orphaned: each
+  notices within ``PARENT_CHECK_INTERVAL`` and stops as on SIGTERM.
 
 Why not Hypercorn's own workers (``hypercorn.run.run``): they load the app
 from an import path in each process with Hypercorn's default shutdown, so
@@ -51,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: How long after the stop's grace a worker may still take before it is killed.
 STOP_MARGIN = 5.0
+#: How often a worker checks that its parent is still there (seconds).
+PARENT_CHECK_INTERVAL = 0.5
 #: A worker's messages to the parent.
 READY, FAILED = "ready", "failed"
 
@@ -240,4 +244,18 @@ async def serve_worker(config: DashboardConfig, sock: socket.socket, conn: Any) 
     # SIGINT is ignored (inherited): the parent stops the workers with SIGTERM.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, shutdown.set)
     feeds = list(runtime_of(app).hub.feeds)
-    await serve(app, sock, shutdown, on_ready=lambda: tell_ready(conn, feeds))
+    orphaned = asyncio.create_task(_stop_when_orphaned(os.getppid(), shutdown))
+    try:
+        await serve(app, sock, shutdown, on_ready=lambda: tell_ready(conn, feeds))
+    finally:
+        orphaned.cancel()
+
+
+async def _stop_when_orphaned(parent: int, shutdown: asyncio.Event) -> None:
+    """A parent that was killed (SIGKILL: it could not stop us) leaves the
+    worker re-parented: it stops as if told to, rather than hold the port
+    and its feeds' leases with no one to stop it."""
+    while os.getppid() == parent:
+        await asyncio.sleep(PARENT_CHECK_INTERVAL)
+    log_event(log, logging.WARNING, "worker_orphaned", parent=parent, action="stopping")
+    shutdown.set()

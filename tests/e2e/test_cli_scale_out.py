@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 
 import pytest
@@ -15,6 +16,7 @@ from dashboard.web.app import create_app
 from dashboard.web.cli import config_from_args, startup_lines
 from dashboard.web.server import bind_socket, serve
 from tests.support.servers import TEST_CONFIG, start_cli, stop_process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -120,3 +122,25 @@ async def test_a_worker_that_dies_stops_the_group(redis_server):
         assert f'event=worker_died reason="worker 0 (pid {pid}) exited with signal 9"' in stderr
     finally:
         await stop_process(process)
+
+
+async def test_workers_of_a_killed_parent_stop(redis_server):
+    """SIGKILL to the parent (it cannot stop anyone): its workers notice and
+    stop by themselves, leaving the port free."""
+    process, url = await start_cli("--workers", "2", "--backplane", redis_server.url, "--rate", "5")
+    lines = [(await process.stdout.readline()).decode() for _ in range(6)]
+    pids = [int(p) for p in lines[5].split("pids ")[1].rstrip(")\n").split(", ")]
+    process.kill()
+    await process.wait()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False  # a zombie is gone too, but they are re-parented and reaped
+
+    await wait_until(lambda: all(gone(pid) for pid in pids), timeout=15, what="workers exited")
+    with socket.socket() as sock:  # the port is free again
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", int(url.rsplit(":", 1)[1])))
