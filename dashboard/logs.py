@@ -12,6 +12,7 @@ here: callers log what happened, not the headers that came with it.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -68,3 +69,15 @@ def client_address(scope: Mapping[str, Any]) -> str:
         return ""
     host, port = client[0], client[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def configure_logging(level: int, worker: int | None = None) -> None:
+    """Log to stderr at *level*, one line per record with time, level and
+    logger (and which of ``--workers`` wrote it)."""
+    who = "%(name)s" if worker is None else f"%(name)s [worker {worker}]"
+    logging.basicConfig(
+        level=level, format=f"%(asctime)s %(levelname)s {who}: %(message)s", stream=sys.stderr
+    )
+    # Over TLS browsers speak HTTP/2, whose header decoder (hpack) logs every
+    # header at DEBUG, Cookie and Authorization included: no token may reach the log.
+    logging.getLogger("hpack").setLevel(max(level, logging.INFO))

@@ -19,6 +19,7 @@ from dashboard.config import DashboardConfig
 from dashboard.web import api, gate, ingest, pages, viewer
 from dashboard.web.assets import StaticAssets
 from dashboard.web.errors import http_error_as_json
+from dashboard.web.front import front_door
 from dashboard.web.state import RUNTIME_KEY, Runtime
 from dashboard.web.viewer import RecordPeerClose
 from feeds.base import FeedSource
@@ -37,6 +38,8 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = config.ingest_max_bytes
     # Quart drops a WebSocket peer's close code; viewers count and log it.
     app.asgi_app = RecordPeerClose(app.asgi_app)  # type: ignore[method-assign]
+    # Outermost: the Host check and forwarded headers before anything else.
+    app.asgi_app = front_door(app.asgi_app, config.trusted_proxies, config.allowed_hosts)  # type: ignore[method-assign]
     assets = StaticAssets(config.static_dir)  # before the core, which locks a history file
     core = assemble(config, sources=sources, backplane=backplane)
     app.extensions[RUNTIME_KEY] = Runtime(core, assets)  # before the blueprints read it

@@ -11,20 +11,27 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from quart import Quart
+
+from dashboard.backplane import BackplaneError
+from dashboard.backplane_url import parse_backplane_url
 from dashboard.config import LOG_LEVELS, DashboardConfig
 from dashboard.config_file import ConfigFile, read_config_file
 from dashboard.listen_backlog import backlog_warning, kernel_backlog_cap
+from dashboard.logs import configure_logging
 from dashboard.schema import SettingError
 from dashboard.settings import Given, build_config, env_name, from_environment, setting_names
 from dashboard.store import HistoryStoreError
 from dashboard.web.app import create_app
 from dashboard.web.server import bind_socket, serve, url_of
 from dashboard.web.state import runtime_of
+from dashboard.web.workers import supervise, worker_process
 from feeds.loader import FeedLoadError, FeedSpec, available, check_unique, parameters, resolve
 
 log = logging.getLogger("dashboard")
@@ -32,7 +39,11 @@ log = logging.getLogger("dashboard")
 TOKEN_ENV = env_name("ingest_token")
 VIEWER_TOKEN_ENV = env_name("viewer_token")
 #: Options whose name is not the setting's (--allow-origin sets allowed_origins).
-FLAGS = {"allowed_origins": "--allow-origin"}
+FLAGS = {
+    "allowed_origins": "--allow-origin",
+    "trusted_proxies": "--trusted-proxy",
+    "allowed_hosts": "--allowed-host",
+}
 
 
 def program_name() -> str:
@@ -127,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-connections-per-address",
         metavar="N",
         help="WebSockets one client address may hold, 0 for no limit (default "
-        f"{defaults.max_connections_per_address}; behind a reverse proxy all clients share one)",
+        f"{defaults.max_connections_per_address}; behind a reverse proxy all clients share one "
+        "unless it is a --trusted-proxy)",
     )
     add(
         "--ws-ping-interval",
@@ -151,6 +163,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="on SIGTERM/SIGINT, how long viewers get to take their close frame; "
         f"what is still open then is cut (default {defaults.shutdown_timeout:g}, at most 300)",
+    )
+    add(
+        "--backplane",
+        metavar="URL",
+        help="share feeds, numbering and history with other instances over Redis: "
+        "redis://[:password@]host:port/db or rediss:// (TLS); default: this process alone, "
+        "in memory (README: Scale out)",
+    )
+    add(
+        "--workers",
+        metavar="N",
+        help="server processes sharing the port (needs --backplane; default 1)",
+    )
+    add(
+        "--trusted-proxy",
+        dest="trusted_proxies",
+        action="append",
+        metavar="ADDR",
+        help="a reverse proxy (IP address or network) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; repeatable; from anyone else they are ignored",
+    )
+    add(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        metavar="HOST",
+        help="a Host header value served (name or address, with :port or not); "
+        "repeatable; others get 400 (DNS rebinding); default: any",
     )
     add("--log-level", metavar="{" + ",".join(LOG_LEVELS) + "}", help="default info")
     return parser
@@ -187,13 +227,19 @@ def config_from_args(
         parser.error(str(exc))
 
 
-def startup_lines(config: DashboardConfig, url: str, feeds: Sequence[str]) -> list[str]:
-    """What the server says it is doing: where, which feeds, and who may come in."""
+def startup_lines(
+    config: DashboardConfig, url: str, feeds: Sequence[str], pids: Sequence[int] = ()
+) -> list[str]:
+    """What the server says it is doing: where, which feeds, over what, and who may come in."""
     if "*" in config.allowed_origins:
         origins = "any (*)"
     else:
         origins = ", ".join(["the page's own", *config.allowed_origins])
-    return [
+    if config.backplane is None:
+        backplane = "memory (this process alone; see --backplane)"
+    else:  # the password, if any, never shown
+        backplane = parse_backplane_url(config.backplane).redacted
+    lines = [
         f"Dashboard running at {url}  (Ctrl-C to stop)",
         f"Feeds: {', '.join(feeds)}",
         "Login: on (viewer token)"
@@ -201,20 +247,36 @@ def startup_lines(config: DashboardConfig, url: str, feeds: Sequence[str]) -> li
         else "Login: off, anyone who reaches the address sees the data (see --viewer-token)",
         f"Origins allowed to open the WebSockets: {origins}",
         f"Ingest: {'on (ingest token)' if config.ingest_token else 'off'}",
+        f"Backplane: {backplane}",
+        f"Workers: {config.workers}"
+        + (f" processes (pids {', '.join(map(str, pids))})" if len(pids) > 1 else ""),
     ]
+    if config.trusted_proxies:
+        lines.append(f"Trusted proxies (X-Forwarded-*): {', '.join(config.trusted_proxies)}")
+    if config.allowed_hosts:
+        lines.append(f"Hosts served: {', '.join(config.allowed_hosts)} (others get 400)")
+    return lines
 
 
-async def run(config: DashboardConfig) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down cleanly."""
+def fail(message: str, status: int = 1) -> NoReturn:
+    """One line on stderr, then exit: 2 for a wrong setting, 1 for the rest."""
+    print(f"{program_name()}: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+def build_app(config: DashboardConfig) -> Quart:
+    """The app for *config*, or one line on stderr and exit."""
     try:
-        app = create_app(config)
+        return create_app(config)
     except FeedLoadError as exc:
         # A feed that cannot be found or built is a wrong setting like any
         # other (its name or parameters): exit status 2, as for the rest.
-        print(f"{program_name()}: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        fail(str(exc), 2)
     except HistoryStoreError as exc:  # the file, not the setting: 1, like a taken port
-        raise SystemExit(f"{program_name()}: error: {exc}") from None
+        fail(str(exc))
+
+
+def listen(config: DashboardConfig) -> socket.socket:
     try:
         sock = bind_socket(config.host, config.port, config.listen_backlog)
     except OSError as exc:
@@ -222,14 +284,51 @@ async def run(config: DashboardConfig) -> None:
     capped = backlog_warning(config.listen_backlog, kernel_backlog_cap())
     if capped:
         log.warning(capped)
+    return sock
+
+
+async def run(config: DashboardConfig) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly."""
+    app = build_app(config)
+    sock = listen(config)
     url = url_of(sock, tls=config.certfile is not None)
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.set)
     feeds = list(runtime_of(app).hub.feeds)
-    print("\n".join(startup_lines(config, url, feeds)), flush=True)
-    await serve(app, sock, shutdown)  # logs event=server_stopped
+
+    def say_started() -> None:
+        print("\n".join(startup_lines(config, url, feeds)), flush=True)
+
+    try:
+        await serve(app, sock, shutdown, on_ready=say_started)  # logs event=server_stopped
+    except BackplaneError as exc:  # e.g. Redis unreachable: where, in one line
+        fail(str(exc))
+
+
+def run_workers(config: DashboardConfig) -> int:
+    """``--workers N``: N processes serving one socket (dashboard/web/workers.py)."""
+    sock = listen(config)
+    url = url_of(sock, tls=config.certfile is not None)
+
+    def say_started(feeds: list[str], pids: list[int]) -> None:
+        print("\n".join(startup_lines(config, url, feeds, pids)), flush=True)
+
+    def say_failed(message: str) -> None:
+        print(f"{program_name()}: error: {message}", file=sys.stderr, flush=True)
+
+    try:
+        return supervise(
+            config.workers,
+            worker_process,
+            (config, sock),
+            stop_timeout=config.shutdown_timeout,
+            on_ready=say_started,
+            on_failure=say_failed,
+        )
+    finally:
+        sock.close()
 
 
 def list_feeds() -> int:
@@ -263,13 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["feeds"]:
         return list_feeds()
     config = config_from_args(argv)
-    logging.basicConfig(
-        level=config.logging_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Over TLS browsers speak HTTP/2, whose header decoder (hpack) logs every
-    # header at DEBUG, Cookie and Authorization included: no token may reach the log.
-    logging.getLogger("hpack").setLevel(max(config.logging_level, logging.INFO))
+    configure_logging(config.logging_level)
+    if config.workers > 1:
+        return run_workers(config)
     asyncio.run(run(config))
     return 0

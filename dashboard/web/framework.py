@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio.tcp_server import TCPServer
-from hypercorn.config import Config
 from hypercorn.protocol import h2, h11
 from hypercorn.protocol.events import Body, Data, Event, Request, StreamClosed
 from hypercorn.protocol.ws_stream import (
@@ -36,12 +35,13 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message
 from wsproto.events import Event as WSProtoEvent
 
+from dashboard.backplane import BackplaneError
 from dashboard.delivery import DeliveryProbe
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.protocol import CloseCode
 from dashboard.web.ingest import INGEST_WS_PATH
 from dashboard.web.probing import attach_probe, frame_and_probe, note_pong, periodic_ping
-from dashboard.web.stopping import Connections
+from dashboard.web.server_config import ServerConfig
 
 #: The versions this module was written against (the pins in pyproject match).
 WRITTEN_FOR = {"hypercorn": "0.18", "quart": "0.22", "wsproto": "1.3"}
@@ -57,32 +57,6 @@ ASGIMessage = dict[str, Any]
 AppPut = Callable[[ASGIMessage], Awaitable[None]]
 
 
-class ServerConfig(Config):
-    """Hypercorn's config and the settings the overrides below read. Their
-    defaults leave Hypercorn's behaviour as it is; ``serve()`` sets them."""
-
-    #: Message size for every path but ingest's (Hypercorn's own
-    #: ``websocket_max_message_size`` is then the ingest limit); None: one limit.
-    viewer_max_message_size: int | None = None
-    #: Least seconds between two delivery probes (dashboard/web/probing.py).
-    viewer_probe_spacing: float = 0.0
-    #: Counts a refusal: ``(reason, client address)``, e.g. ``Limits.count``.
-    count_violation: Callable[[str, str], None] | None = None
-    #: Accept permessage-deflate when the client offers it (Hypercorn always does).
-    websocket_compression: bool = True
-    #: The open connections a stop aborts at its deadline (dashboard/web/stopping.py).
-    open_connections: Connections | None = None
-
-    if not TYPE_CHECKING:  # mypy checks names statically; this checks them when run
-
-        def __setattr__(self, name: str, value: object) -> None:
-            # Hypercorn declares each setting on the class, some by annotation only.
-            declared = (vars(c).get("__annotations__", {}) for c in type(self).__mro__)
-            if not (hasattr(type(self), name) or any(name in names for names in declared)):
-                raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
-            super().__setattr__(name, value)
-
-
 #: The settings of a stream served with a plain Hypercorn config: none changed.
 _PLAIN = ServerConfig()
 
@@ -96,6 +70,21 @@ def install(app: Quart) -> None:
     hypercorn_run.TCPServer = TrackedTCPServer  # type: ignore[attr-defined]
     # Hypercorn 0.18: the HTTP/1.1 and HTTP/2 protocols build WSStream(...) by name.
     h11.WSStream = h2.WSStream = ViewerAwareStream  # type: ignore[attr-defined]
+    if not getattr(app.log_exception, "quiet_start_errors", False):
+        app.log_exception = _quiet_start_errors(app.log_exception)  # type: ignore[method-assign,assignment]
+
+
+# Override (Quart 0.22 log_exception, per app): Quart logs an exception at
+# startup with its traceback before Hypercorn raises LifespanFailureError. A
+# backplane that cannot be reached is a setting's problem, not a bug:
+# serve() raises it again and the command line says it in one line.
+def _quiet_start_errors(log_exception: Callable[[Any], None]) -> Callable[[Any], None]:
+    def log_unless_backplane(exception_info: Any) -> None:
+        if not isinstance(exception_info[1], BackplaneError):
+            log_exception(exception_info)
+
+    log_unless_backplane.quiet_start_errors = True  # type: ignore[attr-defined]
+    return log_unless_backplane
 
 
 class ViewerAwareStream(WSStream):

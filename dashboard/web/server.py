@@ -11,13 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 
 from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.utils import LifespanFailureError
 from quart import Quart
+from quart.signals import got_serving_exception
 
+from dashboard.backplane import BackplaneError
 from dashboard.listen_backlog import DEFAULT_LISTEN_BACKLOG
 from dashboard.logs import log_event
-from dashboard.web.framework import ServerConfig, install
+from dashboard.web.framework import install
+from dashboard.web.server_config import ServerConfig
 from dashboard.web.state import Runtime, runtime_of
 from dashboard.web.stopping import Connections, stop_trigger
 
@@ -86,13 +91,23 @@ def server_config(runtime: Runtime, fd: int, connections: Connections) -> Server
     return config
 
 
-async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> None:
-    """Serve *app* on the listening *sock* until *shutdown* is set.
+async def serve(
+    app: Quart,
+    sock: socket.socket,
+    shutdown: asyncio.Event,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve *app* on the listening *sock* until *shutdown* is set;
+    *on_ready* is called once the core has started and connections are taken.
 
     Hypercorn, asked to stop, waits for open connections and then cancels
     them, so WebSocket viewers would see 1011. Here the viewers are first
     closed with 1001 (going away) by the hub, and whatever is still open when
     ``shutdown_timeout`` has passed is aborted (dashboard/web/stopping.py).
+
+    A backplane that cannot be reached as the core starts raises its
+    ``BackplaneUnavailable`` here (not Hypercorn's LifespanFailureError), so
+    the caller can say so in one line.
     """
     runtime = runtime_of(app)
     url = url_of(sock, tls=runtime.config.certfile is not None)
@@ -110,8 +125,31 @@ async def serve(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> Non
         hypercorn_config=config,
         url=url,
     )
-    log_event(log, logging.INFO, "server_started", url=url, feeds=len(runtime.hub.feeds))
+    started = False
+
+    async def ready_then_trigger() -> None:
+        # Hypercorn awaits its shutdown trigger once the app's startup (the
+        # core) is done and its servers are listening: the moment to say so.
+        nonlocal started
+        started = True
+        log_event(log, logging.INFO, "server_started", url=url, feeds=len(runtime.hub.feeds))
+        if on_ready is not None:
+            on_ready()
+        await trigger()
+
+    failures: list[BaseException] = []
+
+    def keep_failure(_sender: object, exception: BaseException, **_kwargs: object) -> None:
+        failures.append(exception)
+
+    got_serving_exception.connect(keep_failure, app, weak=False)
     try:
-        await hypercorn_serve(app, config, shutdown_trigger=trigger)
+        await hypercorn_serve(app, config, shutdown_trigger=ready_then_trigger)
+    except LifespanFailureError:
+        if failures and isinstance(failures[0], BackplaneError):
+            raise failures[0] from None
+        raise
     finally:
-        log_event(log, logging.INFO, "server_stopped", url=url)
+        got_serving_exception.disconnect(keep_failure, app)
+        if started:  # a start that failed has said why, once
+            log_event(log, logging.INFO, "server_stopped", url=url)

@@ -21,7 +21,7 @@ from hypercorn.config import Config
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from dashboard.web import framework
+from dashboard.web import framework, server_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PINNED = ("hypercorn", "quart")
@@ -69,6 +69,10 @@ SIGNATURES = {
     ),
     "quart.asgi.ASGIWebsocketConnection.handle_websocket": (
         "(self, websocket: 'Websocket', send: 'ASGISendCallable') -> 'None'"
+    ),
+    "quart.app.Quart.log_exception": (
+        "(self, exception_info: 'tuple[type, BaseException, TracebackType] | "
+        "tuple[None, None, None]') -> 'None'"
     ),
     "wsproto.connection.Connection.events": "(self) -> 'Generator[Event, None, None]'",
     "wsproto.connection.Connection.send": "(self, event: 'Event') -> 'bytes'",
@@ -206,10 +210,11 @@ def test_the_canary_names_what_changed() -> None:
 
 
 def overriding_classes() -> list[tuple[type, type]]:
-    """(class of framework.py, the Hypercorn or Quart class it extends)."""
+    """(class of framework.py or server_config.py, the Hypercorn or Quart class it extends)."""
     pairs = []
-    for cls in vars(framework).values():
-        if isinstance(cls, type) and cls.__module__ == framework.__name__:
+    modules = (framework.__name__, server_config.__name__)
+    for cls in {**vars(framework), **vars(server_config)}.values():
+        if isinstance(cls, type) and cls.__module__ in modules:
             for base in cls.__bases__:
                 if base.__module__.split(".")[0] in framework.WRITTEN_FOR:
                     pairs.append((cls, base))
