@@ -1,0 +1,141 @@
+"""Dashboard processes for benchmarks/scaleout.py: one or several instances,
+in memory or over one redis-server, and what they say about themselves.
+
+A *setup* names how the load is served:
+
+- ``memory-1``: one ``python -m dashboard`` with the in-memory backplane (the baseline);
+- ``redis-1``: one instance over Redis (what Redis alone costs);
+- ``redis-2``: two instances over one Redis, each on its own port, the
+  clients split evenly between them (as behind a load balancer);
+- ``workers-2``: ``python -m dashboard --workers 2`` over Redis, one port,
+  the kernel spreading the clients over the two worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import psutil
+from fanout import read_line, spawn
+
+START_TIMEOUT = 30.0
+#: setup name -> (over Redis, instances, workers per instance)
+SETUPS: dict[str, tuple[bool, int, int]] = {
+    "memory-1": (False, 1, 1),
+    "redis-1": (True, 1, 1),
+    "redis-2": (True, 2, 1),
+    "workers-2": (True, 1, 2),
+}
+
+
+@dataclass
+class Instance:
+    """One ``python -m dashboard`` process (with ``--workers N``, its workers too)."""
+
+    process: subprocess.Popen
+    url: str
+    workers: int = 1
+    pids: list[int] = field(default_factory=list)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/ws"
+
+    def serving_pids(self) -> list[int]:
+        """The processes that serve clients: the worker children with
+        ``--workers`` (found once they exist), else the process itself."""
+        if self.workers == 1:
+            return [self.process.pid]
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        pids = [c.pid for c in children if "python" in (c.name() or "")]
+        return pids or [self.process.pid]
+
+
+def dashboard_command(
+    symbols: str, rate: float, *, backplane: str | None = None, workers: int = 1, seed: bool = True
+) -> list[str]:
+    cmd = [sys.executable, "-m", "dashboard", "--port", "0", "--symbols", symbols]
+    cmd += ["--rate", f"{rate:g}", "--log-level", "warning"]
+    if seed:
+        cmd += ["--seed", "1"]
+    # Every load-generator client connects from 127.0.0.1: lift the per-address
+    # connection limit (default 64), as a deployment behind a proxy would.
+    cmd += ["--max-connections-per-address", "0"]
+    if backplane is not None:
+        cmd += ["--backplane", backplane]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    return cmd
+
+
+def start_instance(cmd: list[str], logs: IO[str], workers: int = 1, extra: tuple = ()) -> Instance:
+    """Start one dashboard and wait for its address line (other lines may come first)."""
+    process = spawn([*cmd, *extra], stderr=logs)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        line = read_line(process, max(0.1, deadline - time.monotonic()))
+        if not line:
+            process.wait(timeout=5)
+            raise SystemExit(f"dashboard exited {process.returncode} before serving: {cmd}")
+        match = re.search(r"Dashboard running at (http://\S+)", line)
+        if match:
+            return Instance(process, match.group(1), workers)
+
+
+def get_json(url: str, timeout: float = 10) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.load(response)
+
+
+def feeds_of(instance: Instance) -> dict[str, Any]:
+    """``/api/feeds``: the epoch and every feed's row (status, last_seq, dropped...)."""
+    body = get_json(instance.url + "/api/feeds")
+    return {"epoch": body["epoch"], "feeds": {f["name"]: f for f in body["feeds"]}}
+
+
+def wait_until_producing(instances: list[Instance], names: list[str], timeout: float) -> str:
+    """Wait until every instance holds points of every feed in *names*; their
+    one epoch. Fails when the instances disagree on it (no shared backplane)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        views = [feeds_of(i) for i in instances]
+        epochs = {v["epoch"] for v in views}
+        ready = all(v["feeds"].get(n, {}).get("last_seq", 0) > 0 for v in views for n in names)
+        if ready and len(epochs) == 1:
+            return epochs.pop()
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"within {timeout:.0f} s the instances did not all produce {names} under one "
+                f"epoch (epochs {sorted(epochs)}): is the backplane shared?"
+            )
+        time.sleep(0.1)  # polling the API until the feeds run, within the deadline
+
+
+def holders(instance: Instance) -> list[str]:
+    """The feeds whose producer runs on this instance (status ``running``)."""
+    return [n for n, f in feeds_of(instance)["feeds"].items() if f["status"] == "running"]
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        out[pid] = float(times.user + times.system)
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        return float(psutil.Process(pid).memory_info().rss) / (1024 * 1024)
+    except psutil.NoSuchProcess:
+        return float("nan")
