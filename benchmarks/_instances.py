@@ -118,9 +118,15 @@ def wait_until_producing(instances: list[Instance], names: list[str], timeout: f
         time.sleep(0.1)  # polling the API until the feeds run, within the deadline
 
 
+#: Producer states of a feed run on this instance (not "standby": run by another,
+#: nor "external": pushed in over ingest).
+HOLDER_STATES = ("running", "stalled", "paused", "restarting")
+
+
 def holders(instance: Instance) -> list[str]:
-    """The feeds whose producer runs on this instance (status ``running``)."""
-    return [n for n, f in feeds_of(instance)["feeds"].items() if f["status"] == "running"]
+    """The feeds whose producer runs on this instance (it holds their lease)."""
+    rows = feeds_of(instance)["feeds"].items()
+    return [n for n, f in rows if f["status"] in HOLDER_STATES]
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
