@@ -49,13 +49,9 @@ class Instance:
         return self.url.replace("http://", "ws://", 1) + "/ws"
 
     def serving_pids(self) -> list[int]:
-        """The processes that serve clients: the worker children with
-        ``--workers`` (found once they exist), else the process itself."""
-        if self.workers == 1:
-            return [self.process.pid]
-        children = psutil.Process(self.process.pid).children(recursive=True)
-        pids = [c.pid for c in children if "python" in (c.name() or "")]
-        return pids or [self.process.pid]
+        """The processes that serve clients: the workers with ``--workers``, as
+        the startup lines name them, else the process itself."""
+        return self.pids or [self.process.pid]
 
 
 def dashboard_command(
@@ -76,17 +72,21 @@ def dashboard_command(
 
 
 def start_instance(cmd: list[str], logs: IO[str], workers: int = 1, extra: tuple = ()) -> Instance:
-    """Start one dashboard and wait for its address line (other lines may come first)."""
+    """Start one dashboard and read its startup lines: its address, and with
+    ``--workers`` the workers' pids ("Workers: 2 processes (pids 1, 2)")."""
     process = spawn([*cmd, *extra], stderr=logs)
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
+    url, pids = None, []
+    while url is None or (workers > 1 and not pids):
         line = read_line(process, max(0.1, deadline - time.monotonic()))
         if not line:
             process.wait(timeout=5)
             raise SystemExit(f"dashboard exited {process.returncode} before serving: {cmd}")
-        match = re.search(r"Dashboard running at (http://\S+)", line)
-        if match:
-            return Instance(process, match.group(1), workers)
+        if match := re.search(r"Dashboard running at (http://\S+)", line):
+            url = match.group(1)
+        if match := re.search(r"Workers: .*\(pids ([\d, ]+)\)", line):
+            pids = [int(p) for p in match.group(1).split(",")]
+    return Instance(process, url, workers, pids)
 
 
 def get_json(url: str, timeout: float = 10) -> Any:
