@@ -116,6 +116,14 @@ class RedisProcess:
         times = psutil.Process(self.pid).cpu_times()
         return float(times.user + times.system)
 
+    def keys(self) -> int:
+        """How many keys it holds (0: nothing was ever written to it)."""
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        try:
+            return int(client.dbsize())
+        finally:
+            client.close()
+
     def info(self) -> dict[str, Any]:
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
         try:

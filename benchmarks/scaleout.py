@@ -83,7 +83,10 @@ def start_setup(setup: str, args: argparse.Namespace, logs) -> tuple[list[Instan
     try:
         for _ in range(count):
             instances.append(start_instance(cmd, logs, workers))
-        wait_until_producing(instances, symbols.split(","), 30)
+        # With --workers each request may reach another worker: ask a few times.
+        wait_until_producing(instances * (4 if workers > 1 else 1), symbols.split(","), 30)
+        if redis and redis.keys() == 0:
+            raise SystemExit(f"{setup}: the dashboards wrote nothing to Redis ({redis.url})")
     except BaseException:
         stop([i.process for i in instances])
         if redis:
