@@ -14,7 +14,9 @@ A *setup* names how the load is served:
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import psutil
-from fanout import read_line, spawn
+from fanout import spawn
 
 START_TIMEOUT = 30.0
 #: setup name -> (over Redis, instances, workers per instance)
@@ -75,16 +77,24 @@ def start_instance(cmd: list[str], logs: IO[str], workers: int = 1, extra: tuple
     """Start one dashboard and read its startup lines: its address, and with
     ``--workers`` the workers' pids ("Workers: 2 processes (pids 1, 2)")."""
     process = spawn([*cmd, *extra], stderr=logs)
+    # Read from the descriptor itself: the startup lines come in one write, and
+    # a text file's readline() would keep the later ones in its buffer, unseen
+    # by select().
+    fd = process.stdout.fileno()
     deadline = time.monotonic() + START_TIMEOUT
-    url, pids = None, []
+    text, url, pids = "", None, []
     while url is None or (workers > 1 and not pids):
-        line = read_line(process, max(0.1, deadline - time.monotonic()))
-        if not line:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise TimeoutError(f"no startup lines from the dashboard within {START_TIMEOUT:.0f} s")
+        chunk = os.read(fd, 65536)
+        if not chunk:
             process.wait(timeout=5)
             raise SystemExit(f"dashboard exited {process.returncode} before serving: {cmd}")
-        if match := re.search(r"Dashboard running at (http://\S+)", line):
+        text += chunk.decode(errors="replace")
+        if match := re.search(r"Dashboard running at (http://\S+)", text):
             url = match.group(1)
-        if match := re.search(r"Workers: .*\(pids ([\d, ]+)\)", line):
+        if match := re.search(r"Workers: .*\(pids ([\d, ]+)\)", text):
             pids = [int(p) for p in match.group(1).split(",")]
     return Instance(process, url, workers, pids)
 
