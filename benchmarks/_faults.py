@@ -152,6 +152,7 @@ class Writer:
         self.acknowledged: list[tuple[int, float]] = []  # (n, when)
         self.refused = 0
         self.errors = 0
+        self.error_kinds: dict[str, int] = {}  # HTTP status or exception name -> count
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -170,9 +171,14 @@ class Writer:
             except urllib.error.HTTPError as error:
                 self.refused += error.code == 503
                 self.errors += error.code != 503
-            except OSError:
+                self._count(str(error.code))
+            except OSError as error:
                 self.errors += 1
+                self._count(type(error).__name__)
             self._stop.wait(WRITE_EVERY)
+
+    def _count(self, kind: str) -> None:
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
     def start(self) -> Writer:
         self._thread.start()
@@ -204,7 +210,7 @@ def one_restart(instances: list[Instance], redis: RedisProcess, down: float, sig
     for v in viewers:
         v.stop()
     lost_viewers = [len(acked - {p.values.get("n") for p in v.of("push")}) for v in viewers]
-    lost_history = [len(acked - history_ns(i)) for i in instances]
+    missing = [sorted(acked - history_ns(i)) for i in instances]
     counts = [gaps_and_duplicates(v.of(feed)) for v in viewers for feed in ("S0", "push")]
     holder = feeds_of(instances[the_holder(instances, "S0")])["feeds"]["S0"]
     return {
@@ -212,7 +218,9 @@ def one_restart(instances: list[Instance], redis: RedisProcess, down: float, sig
         "refused_503": writer.refused,
         "other_errors": writer.errors,
         "lost_viewers": max(lost_viewers),
-        "lost_history": max(lost_history),
+        "lost_history": max(len(m) for m in missing),
+        "missing_from_history": [m[:10] for m in missing],  # the first few n, per instance
+        "errors_by_kind": writer.error_kinds,
         "drained": all(d is not None for d in drained),
         "gaps": sum(g for g, _ in counts),
         "duplicates": sum(d for _, d in counts),
