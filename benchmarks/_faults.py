@@ -26,7 +26,7 @@ yes`` and ``appendfsync always`` (an acknowledged write is on disk), two
 instances with the ticker ``S0`` and push ingest on, a viewer on each. A
 writer posts one point per request to feed ``push`` (value ``n`` = a counter),
 alternating between the instances every ``WRITE_EVERY`` s, and keeps each
-``n`` answered 200: the acknowledged points. After ``STEADY`` s Redis is
+``n`` answered 200: the acknowledged points. After ``--steady`` s Redis is
 stopped (``--restart-signal``: SIGTERM, or SIGKILL), kept down ``--down`` s,
 started again on the same port and folder. Measured, per restart:
 
@@ -59,6 +59,7 @@ from _instances import (
     get_json,
     holders,
     start_instance,
+    start_instances,
     wait_until_producing,
 )
 from _redis import RedisProcess
@@ -131,7 +132,7 @@ def failover_runs(kills: int, rate: float) -> list[dict]:
     cmd = dashboard_command("S0", rate, backplane=redis.url, seed=False)
     instances: list[Instance] = []
     try:
-        instances = [start_instance(cmd, logs), start_instance(cmd, logs)]
+        instances = start_instances(2, cmd, logs)
         wait_until_producing(instances, ["S0"], 30)
         return [one_failover(instances, cmd, logs) for _ in range(kills)]
     except BaseException:
@@ -189,12 +190,14 @@ class Writer:
         self._thread.join(timeout=10)
 
 
-def one_restart(instances: list[Instance], redis: RedisProcess, down: float, sig: int) -> dict:
+def one_restart(
+    instances: list[Instance], redis: RedisProcess, down: float, sig: int, steady: float
+) -> dict:
     # Long: one scenario read top to bottom: steady, Redis away, back, drain, count.
     viewers = [Viewer(i.ws_url).start() for i in instances]
     writer = Writer(instances).start()
     try:
-        time.sleep(STEADY)  # the steady part before the fault: points flow meanwhile
+        time.sleep(steady)  # the steady part before the fault: points flow meanwhile
         redis.stop(sig)
         time.sleep(down)  # Redis is away for this long, on purpose
         redis.start()
@@ -247,7 +250,9 @@ def history_ns(instance: Instance) -> set:
     return {p["values"].get("n") for p in body["points"]}
 
 
-def restart_runs(restarts: int, rate: float, down: float, how: str) -> list[dict]:
+def restart_runs(
+    restarts: int, rate: float, down: float, how: str, steady: float = STEADY
+) -> list[dict]:
     sig = signal.SIGKILL if how == "kill" else signal.SIGTERM
     results = []
     for _ in range(restarts):
@@ -258,9 +263,9 @@ def restart_runs(restarts: int, rate: float, down: float, how: str) -> list[dict
         instances: list[Instance] = []
         try:
             extra = ("--ingest-token", TOKEN)
-            instances = [start_instance(cmd, logs, extra=extra) for _ in range(2)]
+            instances = start_instances(2, cmd, logs, extra=extra)
             wait_until_producing(instances, ["S0"], 30)
-            results.append(one_restart(instances, redis, down, sig))
+            results.append(one_restart(instances, redis, down, sig, steady))
         except BaseException:
             logs.seek(0)
             print(f"--- restart: stderr of the instances ---\n{logs.read()[-3000:]}")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import psutil
-from fanout import spawn
+from fanout import spawn, stop
 
 START_TIMEOUT = 30.0
 #: setup name -> (over Redis, instances, workers per instance)
@@ -74,9 +74,25 @@ def dashboard_command(
 
 
 def start_instance(cmd: list[str], logs: IO[str], workers: int = 1, extra: tuple = ()) -> Instance:
-    """Start one dashboard and read its startup lines: its address, and with
-    ``--workers`` the workers' pids ("Workers: 2 processes (pids 1, 2)")."""
-    process = spawn([*cmd, *extra], stderr=logs)
+    (instance,) = start_instances(1, cmd, logs, workers, extra)
+    return instance
+
+
+def start_instances(
+    count: int, cmd: list[str], logs: IO[str], workers: int = 1, extra: tuple = ()
+) -> list[Instance]:
+    """Start *count* dashboards at once (they start in parallel), then wait for each."""
+    processes = [spawn([*cmd, *extra], stderr=logs) for _ in range(count)]
+    try:
+        return [started(p, cmd, workers) for p in processes]
+    except BaseException:
+        stop(processes)
+        raise
+
+
+def started(process: subprocess.Popen, cmd: list[str], workers: int) -> Instance:
+    """Read a dashboard's startup lines: its address, and with ``--workers``
+    the workers' pids ("Workers: 2 processes (pids 1, 2)")."""
     # Read from the descriptor itself: the startup lines come in one write, and
     # a text file's readline() would keep the later ones in its buffer, unseen
     # by select().

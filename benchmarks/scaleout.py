@@ -60,7 +60,7 @@ from _instances import (
     feeds_of,
     holders,
     rss_mb,
-    start_instance,
+    start_instances,
     wait_until_producing,
 )
 from _redis import FSYNC_CHOICES, RedisProcess, memory_figures, missing
@@ -81,8 +81,7 @@ def start_setup(setup: str, args: argparse.Namespace, logs) -> tuple[list[Instan
     cmd = dashboard_command(symbols, args.rate, backplane=backplane, workers=workers)
     instances: list[Instance] = []
     try:
-        for _ in range(count):
-            instances.append(start_instance(cmd, logs, workers))
+        instances = start_instances(count, cmd, logs, workers)
         # With --workers each request may reach another worker: ask a few times.
         wait_until_producing(instances * (4 if workers > 1 else 1), symbols.split(","), 30)
         if redis and redis.keys() == 0:
@@ -240,6 +239,7 @@ def parse_args() -> argparse.Namespace:
     add("--restart", type=int, default=0, metavar="K", help="Redis restarts per run")
     add("--restart-signal", default="term", choices=("term", "kill"), help="how Redis is stopped")
     add("--down", type=float, default=2.0, help="seconds Redis stays down in --restart")
+    add("--steady", type=float, default=2.0, help="seconds of writes before Redis is stopped")
     add("--faults-only", action="store_true", help="skip the loads: only --failover/--restart")
     add("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
@@ -249,8 +249,8 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"--setups: unknown {unknown}; choose from {', '.join(SETUPS)}")
     if min(args.clients, args.series, args.runs) < 1 or args.rate <= 0 or args.duration <= 0:
         parser.error("clients, series, runs, rate and duration must be positive")
-    if min(args.failover, args.restart) < 0 or args.down < 0:
-        parser.error("--failover, --restart and --down must be >= 0")
+    if min(args.failover, args.restart) < 0 or min(args.down, args.steady) < 0:
+        parser.error("--failover, --restart, --down and --steady must be >= 0")
     if args.generators is None:
         args.generators = min(4, max(2, math.ceil(args.clients / 250)))
     return args
@@ -273,7 +273,9 @@ def main() -> None:
         if args.failover:
             run["failover"] = failover_runs(args.failover, args.rate)
         if args.restart:
-            run["restart"] = restart_runs(args.restart, args.rate, args.down, args.restart_signal)
+            run["restart"] = restart_runs(
+                args.restart, args.rate, args.down, args.restart_signal, args.steady
+            )
         runs.append(run)
         print(f"run {index + 1}/{args.runs} done", file=sys.stderr, flush=True)
     if not args.faults_only:
