@@ -125,11 +125,15 @@ class RedisProcess:
             client.close()
 
     def info(self) -> dict[str, Any]:
+        """``INFO`` (server, memory, stats...), plus ``calls``: commands run so far, by name."""
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
         try:
-            return dict(client.info())
+            info = dict(client.info())
+            stats = client.info("commandstats")
         finally:
             client.close()
+        info["calls"] = {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
+        return info
 
 
 def memory_figures(info: dict[str, Any]) -> dict[str, float]:

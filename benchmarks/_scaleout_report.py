@@ -102,6 +102,11 @@ def print_report(runs: list[dict], args: argparse.Namespace) -> None:
         print(f"{label:<{width}}  " + "  ".join(f"{c:>{col}}" for c in cells))
     held = {s: [r[s]["feeds_run_per_instance"] for r in runs] for s in args.setups}
     print(f"{'feeds produced per instance, per run':<{width}}  {json.dumps(held)}")
+    for setup in args.setups:
+        if runs[0][setup].get("redis"):
+            names = runs[0][setup]["redis"]["commands_per_s_by_name"]
+            busiest = ", ".join(f"{name} {rate:,.0f}" for name, rate in names.items())
+            print(f"Redis commands/s by name, {setup} (first run): {busiest}")
     per_run = [ratios(r, args.setups) for r in runs]
     if per_run[0]:
         print()

@@ -176,9 +176,13 @@ def last_seqs(instance: Instance) -> int:
 def redis_figures(before: tuple, after: tuple, window: float) -> dict:
     (cpu0, info0), (cpu1, info1) = before, after
     commands = info1["total_commands_processed"] - info0["total_commands_processed"]
+    calls0 = info0["calls"]
+    by_name = {k: (n - calls0.get(k, 0)) / window for k, n in info1["calls"].items()}
     return {
         "cpu_cores": (cpu1 - cpu0) / window,
         "commands_per_s": commands / window,
+        # The busiest commands over the window, per second (INFO commandstats).
+        "commands_per_s_by_name": dict(sorted(by_name.items(), key=lambda kv: -kv[1])[:6]),
         **memory_figures(info1),
     }
 
