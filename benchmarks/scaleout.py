@@ -3,7 +3,8 @@
     python benchmarks/scaleout.py --clients N --series S --rate R --duration D
                                   [--runs 3] [--warmup 2] [--generators G]
                                   [--setups memory-1,redis-2] [--appendfsync everysec]
-                                  [--failover K] [--restart K] [--faults-only] [--json]
+                                  [--failover K] [--restart K [--down S] [--steady S]
+                                   [--restart-signal term|kill]] [--faults-only] [--json]
 
 Each run serves the same load once per *setup*, one after the other, every
 server a real process on 127.0.0.1 (benchmarks/_instances.py):
