@@ -171,3 +171,17 @@ def rss_mb(pid: int) -> float:
         return float(psutil.Process(pid).memory_info().rss) / (1024 * 1024)
     except psutil.NoSuchProcess:
         return float("nan")
+
+
+def clients_held(pid: int, port: int) -> int:
+    """Established TCP connections of *pid* on its listening *port*: the
+    clients this process serves (with ``--workers``, how the kernel spread them)."""
+    try:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return -1
+    return sum(
+        1
+        for c in connections
+        if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+    )

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from _report import _fmt, _median, machine
 
 
-def _processes(r: dict, index: int) -> float:
+def _processes(r: dict, index: int, key: str = "cpu_cores") -> float:
     procs = r["processes"]
-    return procs[index]["cpu_cores"] if index < len(procs) else float("nan")
+    return procs[index][key] if index < len(procs) else float("nan")
 
 
 def _rss(r: dict) -> list[float]:
@@ -40,6 +40,8 @@ ROWS: list[tuple[str, Callable[[dict], float], str]] = [
     ("dashboard CPU, all processes (cores)", lambda r: r["server_cpu_cores"], ".2f"),
     ("dashboard CPU, process 1 (cores)", lambda r: _processes(r, 0), ".2f"),
     ("dashboard CPU, process 2 (cores)", lambda r: _processes(r, 1), ".2f"),
+    ("clients held by process 1", lambda r: _processes(r, 0, "clients"), ".0f"),
+    ("clients held by process 2", lambda r: _processes(r, 1, "clients"), ".0f"),
     ("dashboard RSS, largest process (MB)", lambda r: max(_rss(r)), ".0f"),
     ("Redis CPU (cores)", _redis("cpu_cores"), ".3f"),
     ("Redis commands/s", _redis("commands_per_s"), ",.0f"),

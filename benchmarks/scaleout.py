@@ -24,8 +24,10 @@ over the same window: points delivered / produced, latency (receive time
 minus the point's ``ts``, which the producing instance stamped: so over Redis
 it includes the hop producer -> Redis -> every instance), gaps, and:
 
-- CPU per dashboard process (psutil, over the window, in cores) and which
-  feeds each runs (the lease holder produces; the others only fan out);
+- CPU per dashboard process (psutil, over the window, in cores), the clients
+  each holds at the window's end (its established connections: with
+  ``--workers`` how the kernel spread them) and which feeds each runs (the
+  lease holder produces; the others only fan out);
 - Redis's own CPU (psutil on its pid, cores), its memory from ``INFO``
   (used, RSS, peak, MB) and the commands it processed per second (how well
   the appends are pipelined: compare with the points produced per second).
@@ -51,11 +53,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from _faults import failover_runs, restart_runs
 from _instances import (
     SETUPS,
     Instance,
+    clients_held,
     cpu_seconds,
     dashboard_command,
     feeds_of,
@@ -145,6 +149,8 @@ def measure(setup: str, args: argparse.Namespace) -> dict:
         when1, seq1 = time.time(), last_seqs(instances[0])
         runs_here = [len(holders(i)) for i in instances]
         rss = {pid: rss_mb(pid) for pid in pids}
+        ports = {pid: urlsplit(i.url).port for i in instances for pid in i.serving_pids()}
+        held = {pid: clients_held(pid, ports[pid]) for pid in pids}
         results = [json.loads(read_line(g, 30)) for g in generators]
     except BaseException:
         logs.seek(0)
@@ -162,7 +168,9 @@ def measure(setup: str, args: argparse.Namespace) -> dict:
     figures["name"] = setup
     figures["connect_s"] = round(connect_s, 2)
     figures["processes"] = [
-        {"cpu_cores": (cpu1[p] - cpu0[p]) / window, "rss_mb": rss[p]} for p in cpu0 if p in cpu1
+        {"cpu_cores": (cpu1[p] - cpu0[p]) / window, "rss_mb": rss[p], "clients": held[p]}
+        for p in cpu0
+        if p in cpu1
     ]
     figures["feeds_run_per_instance"] = runs_here
     figures["server_cpu_cores"] = sum(p["cpu_cores"] for p in figures["processes"])
