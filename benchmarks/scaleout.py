@@ -25,7 +25,7 @@ minus the point's ``ts``, which the producing instance stamped: so over Redis
 it includes the hop producer -> Redis -> every instance), gaps, and:
 
 - CPU per dashboard process (psutil, over the window, in cores), the clients
-  each holds at the window's end (its established connections: with
+  each holds as the window opens (its established connections: with
   ``--workers`` how the kernel spread them) and which feeds each runs (the
   lease holder produces; the others only fan out);
 - Redis's own CPU (psutil on its pid, cores), its memory from ``INFO``
@@ -143,14 +143,15 @@ def measure(setup: str, args: argparse.Namespace) -> dict:
         when0, seq0 = time.time(), last_seqs(instances[0])
         cpu0 = cpu_seconds(pids)
         redis0 = (redis.cpu_seconds(), redis.info()) if redis else None
+        # Counted as the window opens: at its end the clients hang up.
+        ports = {pid: urlsplit(i.url).port for i in instances for pid in i.serving_pids()}
+        held = {pid: clients_held(pid, ports[pid]) for pid in pids}
         time.sleep(max(0.0, t1 - time.time()))
         cpu1 = cpu_seconds(pids)
         redis1 = (redis.cpu_seconds(), redis.info()) if redis else None
         when1, seq1 = time.time(), last_seqs(instances[0])
         runs_here = [len(holders(i)) for i in instances]
         rss = {pid: rss_mb(pid) for pid in pids}
-        ports = {pid: urlsplit(i.url).port for i in instances for pid in i.serving_pids()}
-        held = {pid: clients_held(pid, ports[pid]) for pid in pids}
         results = [json.loads(read_line(g, 30)) for g in generators]
     except BaseException:
         logs.seek(0)
