@@ -1,0 +1,319 @@
+"""Who runs a feed: a lease per feed, so each producer runs on one instance.
+
+With one process (the in-memory backplane) every feed is this process's:
+:class:`LocalLeases` grants everything. With a shared backplane several
+instances configure the same feeds; :class:`RedisLeases` keeps one key per
+feed in Redis, ``<prefix>lease:<feed>``, holding the owner's id:
+
+- **take**: ``SET key owner NX PX ttl``, so one instance gets it;
+- **renew**: every ``renew_every`` seconds, ``PEXPIRE`` only if the key still
+  holds our id (a Lua script: compare and extend in one step);
+- **release** on a clean stop: ``DEL`` only if it still holds our id, so the
+  next instance takes the feed over at once instead of after the TTL.
+
+An instance that is SIGKILLed stops renewing; its key expires after ``ttl``
+and a waiting instance, trying every ``retry_every`` seconds, takes it over:
+with the defaults (2 s, 0.5 s, 0.25 s) within ``ttl + retry_every`` = 2.25 s
+of the last renewal.
+
+The timing is decided by :class:`LeaseTerm`, pure, with the clock passed in:
+a lease counts from when its request was *sent* (Redis starts the TTL when it
+receives it, later), and the holder treats it as lost ``margin`` before even
+that, so the holder has stopped before any other instance can take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dashboard.logs import log_event
+
+log = logging.getLogger(__name__)
+
+#: Defaults: a SIGKILLed holder's feeds are taken over within TTL + RETRY (2.25 s).
+LEASE_TTL = 2.0
+LEASE_RENEW = 0.5
+LEASE_RETRY = 0.25
+#: Waiting after a failed Redis request (down, timed out): not hammering it.
+LEASE_ERROR_WAIT = 1.0
+#: Longest wait for the release on a clean stop (Redis may be down).
+RELEASE_TIMEOUT = 1.0
+
+# KEYS[1] the lease, ARGV[1] our id, ARGV[2] the TTL in ms: 1 extended, 0 not ours.
+RENEW_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+# KEYS[1] the lease, ARGV[1] our id: 1 deleted, 0 not ours (expired, or taken over).
+RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class LeaseError(ValueError):
+    """Lease timings that cannot work; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class LeaseTiming:
+    """How long a lease lasts and how often it is renewed and tried for."""
+
+    ttl: float = LEASE_TTL
+    renew_every: float = LEASE_RENEW
+    retry_every: float = LEASE_RETRY
+
+    def __post_init__(self) -> None:
+        if not (self.ttl > 0 and self.renew_every > 0 and self.retry_every > 0):
+            raise LeaseError(f"lease times must be above 0 s, not {self}")
+        if self.renew_every * 2 > self.ttl:
+            # Two chances to renew before the lease could lapse.
+            raise LeaseError(
+                f"lease renew_every ({self.renew_every:g} s) must be at most half "
+                f"the ttl ({self.ttl:g} s)"
+            )
+
+    @property
+    def margin(self) -> float:
+        """How long before its TTL (counted from sending) a holder gives a lease up."""
+        return self.ttl / 10
+
+    @property
+    def takeover_within(self) -> float:
+        """Longest time after the holder's last renewal until another holds it."""
+        return self.ttl + self.retry_every
+
+
+class LeaseTerm:
+    """One held lease's timing, pure: when to renew and until when it is ours.
+
+    ``granted(sent_at)`` records a take or renewal that succeeded, *sent_at*
+    being when its request left (the clock of the caller, monotonic).
+    """
+
+    def __init__(self, timing: LeaseTiming, sent_at: float) -> None:
+        self.timing = timing
+        self.sent_at = sent_at
+
+    def granted(self, sent_at: float) -> None:
+        self.sent_at = max(self.sent_at, sent_at)
+
+    @property
+    def renew_at(self) -> float:
+        return self.sent_at + self.timing.renew_every
+
+    @property
+    def held_until(self) -> float:
+        """After this the lease is not ours any more, whatever Redis answers later."""
+        return self.sent_at + self.timing.ttl - self.timing.margin
+
+    def held(self, now: float) -> bool:
+        return now < self.held_until
+
+
+class Leases(Protocol):
+    """Takes, keeps and gives back per-feed leases (see the module's docstring)."""
+
+    timing: LeaseTiming
+    #: False: every lease is granted at once and never lost (one process).
+    shared: bool
+
+    async def take(self, name: str) -> bool:
+        """True when this instance holds *name*'s lease now (taken, or ours already)."""
+
+    async def renew(self, name: str) -> bool:
+        """Extend our lease; False when it is not ours any more."""
+
+    async def release(self, name: str) -> None:
+        """Give our lease up (nothing if it is not ours)."""
+
+
+class LocalLeases:
+    """Every feed is this process's: the default, with the in-memory backplane."""
+
+    shared = False
+
+    def __init__(self) -> None:
+        self.timing = LeaseTiming()
+
+    async def take(self, name: str) -> bool:
+        return True
+
+    async def renew(self, name: str) -> bool:
+        return True
+
+    async def release(self, name: str) -> None:
+        pass
+
+
+def owner_id() -> str:
+    """This process's name in a lease: host, pid and a random part (a pid is reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class RedisLeases:
+    """Leases in Redis through *client* (a ``redis.asyncio.Redis``), keys under *prefix*.
+
+    Redis errors (down, timed out) propagate from ``take`` and ``renew``: the
+    caller waits ``LEASE_ERROR_WAIT`` and goes by its :class:`LeaseTerm`.
+    """
+
+    shared = True
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str,
+        owner: str | None = None,
+        timing: LeaseTiming | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.owner = owner or owner_id()
+        self.timing = timing or LeaseTiming()
+        self.clock = clock
+        self._ttl_ms = max(1, round(self.timing.ttl * 1000))
+        self._renew = client.register_script(RENEW_SCRIPT)
+        self._release = client.register_script(RELEASE_SCRIPT)
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}lease:{name}"
+
+    async def take(self, name: str) -> bool:
+        key = self.key(name)
+        if await self.client.set(key, self.owner, nx=True, px=self._ttl_ms):
+            return True
+        # Ours already (taken before a restart of this loop): extend it.
+        return await self.renew(name)
+
+    async def renew(self, name: str) -> bool:
+        return bool(await self._renew(keys=[self.key(name)], args=[self.owner, self._ttl_ms]))
+
+    async def release(self, name: str) -> None:
+        await self._release(keys=[self.key(name)], args=[self.owner])
+
+    async def holder(self, name: str) -> str | None:
+        """Who holds *name*'s lease now (for status and tests), or None."""
+        value = await self.client.get(self.key(name))
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def leases_for(backplane: object, timing: LeaseTiming | None = None) -> Leases:
+    """The leases that go with *backplane*: in the Redis it shares (its
+    ``client``, a ``redis.asyncio.Redis``, and its key ``prefix``), else
+    :class:`LocalLeases` (one process: every feed is its own)."""
+    client = getattr(backplane, "client", None)
+    if client is None:
+        return LocalLeases()
+    return RedisLeases(client, str(getattr(backplane, "prefix", "livefeed:")), timing=timing)
+
+
+async def hold_while(
+    leases: Leases,
+    name: str,
+    run: asyncio.Future[Any],
+    term: LeaseTerm,
+    clock: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Keep *name*'s lease renewed while *run* goes on; True when the lease was
+    lost (not ours any more, or not renewed in time), False when *run* ended.
+
+    Never waits past ``term.held_until`` for a renewal's answer: by then the
+    lease may be someone else's.
+    """
+    next_try = term.renew_at
+    while True:
+        done, _ = await asyncio.wait({run}, timeout=max(0.0, next_try - clock()))
+        if done:
+            return False
+        sent_at = clock()
+        if not term.held(sent_at):
+            return True
+        try:
+            async with asyncio.timeout(term.held_until - sent_at):
+                ours: bool | None = await leases.renew(name)
+        except Exception:  # Redis down or slow: retried soon, until the term ends
+            ours = None
+        if ours is False:
+            return True
+        if ours:
+            term.granted(sent_at)
+            next_try = term.renew_at
+        else:
+            next_try = min(clock() + term.timing.retry_every, term.held_until)
+
+
+async def run_while_held(
+    leases: Leases,
+    name: str,
+    start: Callable[[], asyncio.Future[None]],
+    standby: Callable[[], None],
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Run what *start* starts only while this instance holds *name*'s lease.
+
+    Until the lease is ours, *standby* is called and the lease tried for
+    every ``retry_every`` seconds; a lease lost cancels the run (then
+    *standby*, and trying again). A run that ends keeps the lease (no other
+    instance starts the feed again). Cancelled (a stop): the run is cancelled
+    first, then the lease released, so the next instance takes over at once.
+    """
+    run: asyncio.Future[None] | None = None
+    failing = False  # logged once per spell of failed requests
+    try:
+        while True:
+            sent_at = clock()
+            try:
+                ours = await leases.take(name)
+                wait, failing = leases.timing.retry_every, False
+            except Exception as exc:  # Redis down: the feed cannot be ours now
+                ours, wait = False, LEASE_ERROR_WAIT
+                if not failing:
+                    log_event(log, logging.WARNING, "feed_lease_error", feed=name, error=exc)
+                failing = True
+            if not ours:
+                standby()
+                await asyncio.sleep(wait)  # the retry period itself
+                continue
+            log_event(log, logging.INFO, "feed_lease_taken", feed=name)
+            run = start()
+            term = LeaseTerm(leases.timing, sent_at)
+            if not await hold_while(leases, name, run, term, clock):
+                run = asyncio.get_running_loop().create_future()  # ended: kept held
+                await hold_while(leases, name, run, term, clock)
+            log_event(log, logging.WARNING, "feed_lease_lost", feed=name)
+            run.cancel()
+            await asyncio.gather(run, return_exceptions=True)
+            run = None
+            standby()
+    except asyncio.CancelledError:
+        if run is not None:
+            run.cancel()
+            await asyncio.gather(run, return_exceptions=True)
+        await _release(leases, name)
+        raise
+
+
+async def _release(leases: Leases, name: str) -> None:
+    """Give a lease back, waiting at most RELEASE_TIMEOUT (Redis may be down:
+    then it expires by itself)."""
+    try:
+        async with asyncio.timeout(RELEASE_TIMEOUT):
+            await leases.release(name)
+    except Exception as exc:
+        log_event(log, logging.WARNING, "feed_lease_not_released", feed=name, error=exc)
