@@ -74,9 +74,11 @@ class LeaseTiming:
     ttl: float = LEASE_TTL
     renew_every: float = LEASE_RENEW
     retry_every: float = LEASE_RETRY
+    #: Waiting after a failed Redis request once no term is left to keep.
+    error_wait: float = LEASE_ERROR_WAIT
 
     def __post_init__(self) -> None:
-        if not (self.ttl > 0 and self.renew_every > 0 and self.retry_every > 0):
+        if min(self.ttl, self.renew_every, self.retry_every, self.error_wait) <= 0:
             raise LeaseError(f"lease times must be above 0 s, not {self}")
         if self.renew_every * 2 > self.ttl:
             # Two chances to renew before the lease could lapse.
@@ -124,11 +126,20 @@ class LeaseTerm:
 
 
 class Leases(Protocol):
-    """Takes, keeps and gives back per-feed leases (see the module's docstring)."""
+    """Takes, keeps and gives back per-feed leases (see the module's docstring),
+    and knows the term of each it holds."""
 
     timing: LeaseTiming
     #: False: every lease is granted at once and never lost (one process).
     shared: bool
+    #: The clock its terms are counted on (monotonic seconds).
+    clock: Callable[[], float]
+
+    def term(self, name: str) -> LeaseTerm | None:
+        """The term of *name*'s lease as last granted, or None when not ours."""
+
+    def held(self, name: str) -> bool:
+        """Whether *name*'s lease is surely ours now: publish only then."""
 
     async def take(self, name: str) -> bool:
         """True when this instance holds *name*'s lease now (taken, or ours already)."""
@@ -147,6 +158,13 @@ class LocalLeases:
 
     def __init__(self) -> None:
         self.timing = LeaseTiming()
+        self.clock = time.monotonic
+
+    def term(self, name: str) -> LeaseTerm | None:
+        return None
+
+    def held(self, name: str) -> bool:
+        return True
 
     async def take(self, name: str) -> bool:
         return True
@@ -166,8 +184,10 @@ def owner_id() -> str:
 class RedisLeases:
     """Leases in Redis through *client* (a ``redis.asyncio.Redis``), keys under *prefix*.
 
-    Redis errors (down, timed out) propagate from ``take`` and ``renew``: the
-    caller waits ``LEASE_ERROR_WAIT`` and goes by its :class:`LeaseTerm`.
+    Each granted take or renewal extends the lease's :class:`LeaseTerm`,
+    counted from when the request was sent on *clock*; a "not ours" ends it.
+    Redis errors (down, timed out) propagate from ``take`` and ``renew`` and
+    leave the term as it was: it runs out by itself.
     """
 
     shared = True
@@ -188,21 +208,41 @@ class RedisLeases:
         self._ttl_ms = max(1, round(self.timing.ttl * 1000))
         self._renew = client.register_script(RENEW_SCRIPT)
         self._release = client.register_script(RELEASE_SCRIPT)
+        self._terms: dict[str, LeaseTerm] = {}
 
     def key(self, name: str) -> str:
         return f"{self.prefix}lease:{name}"
 
+    def term(self, name: str) -> LeaseTerm | None:
+        return self._terms.get(name)
+
+    def held(self, name: str) -> bool:
+        term = self._terms.get(name)
+        return term is not None and term.held(self.clock())
+
+    def _answered(self, name: str, sent_at: float, ours: bool) -> bool:
+        if not ours:
+            self._terms.pop(name, None)
+        elif (term := self._terms.get(name)) is not None:
+            term.granted(sent_at)
+        else:
+            self._terms[name] = LeaseTerm(self.timing, sent_at)
+        return ours
+
     async def take(self, name: str) -> bool:
-        key = self.key(name)
-        if await self.client.set(key, self.owner, nx=True, px=self._ttl_ms):
-            return True
-        # Ours already (taken before a restart of this loop): extend it.
+        sent_at = self.clock()
+        if await self.client.set(self.key(name), self.owner, nx=True, px=self._ttl_ms):
+            return self._answered(name, sent_at, True)
+        # Ours already (we held it across a Redis outage shorter than the TTL): extend it.
         return await self.renew(name)
 
     async def renew(self, name: str) -> bool:
-        return bool(await self._renew(keys=[self.key(name)], args=[self.owner, self._ttl_ms]))
+        sent_at = self.clock()
+        answer = await self._renew(keys=[self.key(name)], args=[self.owner, self._ttl_ms])
+        return self._answered(name, sent_at, bool(answer))
 
     async def release(self, name: str) -> None:
+        self._terms.pop(name, None)  # not ours from now on, whatever Redis answers
         await self._release(keys=[self.key(name)], args=[self.owner])
 
     async def holder(self, name: str) -> str | None:
@@ -227,35 +267,46 @@ async def hold_while(
     leases: Leases,
     name: str,
     run: asyncio.Future[Any],
-    term: LeaseTerm,
-    clock: Callable[[], float] = time.monotonic,
+    paused: Callable[[], bool] = lambda: False,
 ) -> bool:
-    """Keep *name*'s lease renewed while *run* goes on; True when the lease was
-    lost (not ours any more, or not renewed in time), False when *run* ended.
+    """Keep *name*'s lease (taken already) while *run* goes on; True when it
+    is lost, False when *run* ended.
 
-    Never waits past ``term.held_until`` for a renewal's answer: by then the
-    lease may be someone else's.
+    Renewed every ``renew_every``; a failed request (Redis down or slow) is
+    retried every ``retry_every``, never waiting past the term's end for an
+    answer. A term that runs out is lost, unless *paused()* (the backplane is
+    down: the run cannot publish, points wait) - then the lease is taken
+    again as soon as Redis answers (ours still, or free: the run goes on), or
+    lost if another instance has it.
     """
-    next_try = term.renew_at
-    while True:
-        done, _ = await asyncio.wait({run}, timeout=max(0.0, next_try - clock()))
+    clock, timing = leases.clock, leases.timing
+    failing = False
+    while (term := leases.term(name)) is not None:
+        now = clock()
+        if not failing:
+            next_try = term.renew_at
+        elif term.held(now):
+            next_try = min(now + timing.retry_every, term.held_until)
+        else:  # Redis still away after the term: not hammering it
+            next_try = now + timing.error_wait
+        done, _ = await asyncio.wait({run}, timeout=max(0.0, next_try - now))
         if done:
             return False
         sent_at = clock()
-        if not term.held(sent_at):
-            return True
+        held = term.held(sent_at)
         try:
-            async with asyncio.timeout(term.held_until - sent_at):
-                ours: bool | None = await leases.renew(name)
-        except Exception:  # Redis down or slow: retried soon, until the term ends
-            ours = None
-        if ours is False:
-            return True
-        if ours:
-            term.granted(sent_at)
-            next_try = term.renew_at
-        else:
-            next_try = min(clock() + term.timing.retry_every, term.held_until)
+            if held:
+                async with asyncio.timeout(term.held_until - sent_at):
+                    await leases.renew(name)
+            else:
+                async with asyncio.timeout(timing.retry_every):
+                    await leases.take(name)
+            failing = False
+        except Exception:  # Redis down or slow: the term goes on running out
+            failing = True
+            if not held and not paused():
+                return True
+    return True  # Redis said it is not ours
 
 
 async def run_while_held(
@@ -263,7 +314,7 @@ async def run_while_held(
     name: str,
     start: Callable[[], asyncio.Future[None]],
     standby: Callable[[], None],
-    clock: Callable[[], float] = time.monotonic,
+    paused: Callable[[], bool] = lambda: False,
 ) -> None:
     """Run what *start* starts only while this instance holds *name*'s lease.
 
@@ -277,12 +328,11 @@ async def run_while_held(
     failing = False  # logged once per spell of failed requests
     try:
         while True:
-            sent_at = clock()
             try:
                 ours = await leases.take(name)
                 wait, failing = leases.timing.retry_every, False
             except Exception as exc:  # Redis down: the feed cannot be ours now
-                ours, wait = False, LEASE_ERROR_WAIT
+                ours, wait = False, leases.timing.error_wait
                 if not failing:
                     log_event(log, logging.WARNING, "feed_lease_error", feed=name, error=exc)
                 failing = True
@@ -292,10 +342,9 @@ async def run_while_held(
                 continue
             log_event(log, logging.INFO, "feed_lease_taken", feed=name)
             run = start()
-            term = LeaseTerm(leases.timing, sent_at)
-            if not await hold_while(leases, name, run, term, clock):
+            if not await hold_while(leases, name, run, paused):
                 run = asyncio.get_running_loop().create_future()  # ended: kept held
-                await hold_while(leases, name, run, term, clock)
+                await hold_while(leases, name, run, paused)
             log_event(log, logging.WARNING, "feed_lease_lost", feed=name)
             run.cancel()
             await asyncio.gather(run, return_exceptions=True)

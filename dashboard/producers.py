@@ -11,16 +11,11 @@ Before each run (the first and every restart) a source is offered its last
 kept point (``resume_from``): one that cannot continue from it has the first
 point of the run drawn after a break.
 
-With a shared backplane (several instances configure the same feeds) a
-feed runs only while this instance holds its lease (dashboard/leases.py):
-until it gets it the feed shows state "standby" (running on another
-instance, this one ready to take it over); a lease lost cancels the run. A
-run taken over continues the series: its kept point is the newest the hub
-holds, which the backplane filled from the other instance's points.
-
-While the backplane is down (``publish`` raises ``BackplaneDown``) a feed
-goes on running with its points held in a bounded buffer and state "paused";
-they are published in order when it is back (dashboard/feed_pause.py).
+With a shared backplane a feed runs only while this instance holds its lease
+(dashboard/leases.py), else shows "standby"; a lost lease cancels the run. A
+run taken over continues from the newest point the hub holds (the backplane
+filled it from the other instance). While the backplane is down a feed goes
+on, "paused", its points held and then published in order (feed_pause.py).
 
 A source that hangs (awaits forever, or sleeps far past its rate) only holds
 its own task; a watchdog marks it "stalled" until points flow again. A source
@@ -247,7 +242,10 @@ class Producers:
         def start() -> asyncio.Task[None]:
             return asyncio.create_task(self._supervise(source), name=f"feed-{name}-run")
 
-        await run_while_held(self.leases, name, start, standby, asyncio.get_running_loop().time)
+        def paused() -> bool:  # nothing can be published: no hurry to give the run up
+            return not self.hub.backplane.up
+
+        await run_while_held(self.leases, name, start, standby, paused)
 
     async def _crashed(self, name: str, exc: Exception, failures: int) -> bool:
         """Log and show a crash, then wait out the backoff; True: given up."""
@@ -326,6 +324,7 @@ class Producers:
         # The last point published, for the next run (a list: the pause's drain sets it too).
         last: list[Any] = []
         pause = self._pause_for(name, last)
+        held = self.leases.held
         try:
             async for item in source.stream():
                 if isinstance(item, Break | Skipped):
@@ -343,19 +342,19 @@ class Producers:
                 now = now_ms()  # stamped here, not by the backplane: kept below
                 values, ts = split_ts(item, now)
                 ts = now if ts is None else ts
-                if pause.active:  # behind the held points, in order
+                if pause.active or not held(name):  # behind held points; the lease unsure
                     pause.hold(self.hub.check(name, values), ts, gap)
+                    if status.state != "paused":
+                        self._set(name, state="paused")
                 else:
                     try:
                         await self.runner.publish(name, values, ts, gap=gap)
+                        status.published += 1
+                        last[:] = values, ts
                     except BackplaneDown as exc:
                         pause.hold(self.hub.check(name, values), ts, gap, exc.retry_after)
                         self._set(name, state="paused")
                         log_event(log, logging.WARNING, "feed_paused", feed=name, error=exc)
-                        gap = False
-                        continue
-                    status.published += 1
-                    last[:] = values, ts
                 gap = False
         finally:
             self._pauses.pop(name, None)
@@ -381,7 +380,7 @@ class Producers:
 
         pause = FeedPause(
             publish,
-            lambda: self.hub.backplane.up,
+            lambda: self.hub.backplane.up and self.leases.held(name),
             published,
             lambda count: self._dropped(name, count),
             resumed,

@@ -20,7 +20,7 @@ from dashboard.leases import (
 )
 from tests.support.waiting import wait_until
 
-FAST = LeaseTiming(ttl=0.4, renew_every=0.1, retry_every=0.05)
+FAST = LeaseTiming(ttl=0.4, renew_every=0.1, retry_every=0.05, error_wait=0.1)
 
 
 def test_default_timing_takes_a_dead_holders_feed_over_within_3_s():
@@ -49,51 +49,81 @@ def test_a_term_counts_from_when_the_request_was_sent_and_ends_before_the_ttl():
     assert term.renew_at == 101.5
 
 
-class ScriptedLeases(LocalLeases):
-    """Renewals answer what the test says: True, False, or raise."""
+class ScriptedRedis:
+    """Stands in for the client: every request answers ``answer`` (1 granted,
+    0 someone else's) or raises it; counts them."""
 
-    shared = True
-
-    def __init__(self, answer: object) -> None:
-        super().__init__()
-        self.timing = FAST
+    def __init__(self, answer: object = 1) -> None:
         self.answer = answer
-        self.renewals = 0
+        self.requests = 0
 
-    async def renew(self, name: str) -> bool:
-        self.renewals += 1
+    async def _reply(self) -> object:
+        self.requests += 1
         if isinstance(self.answer, BaseException):
             raise self.answer
-        return bool(self.answer)
+        return self.answer
+
+    async def set(self, *args, **kwargs):
+        return await self._reply() or None
+
+    def register_script(self, text):
+        return lambda keys, args: self._reply()
+
+
+async def scripted(answer: object = 1) -> tuple[RedisLeases, ScriptedRedis]:
+    client = ScriptedRedis()
+    leases = RedisLeases(client, "lf:", "me", FAST)
+    assert await leases.take("a") and leases.held("a")
+    client.answer, client.requests = answer, 0
+    return leases, client
 
 
 async def test_hold_while_renews_until_the_run_ends():
-    leases = ScriptedLeases(True)
+    leases, client = await scripted(1)
     run = asyncio.create_task(asyncio.sleep(0.35))
-    lost = await hold_while(leases, "a", run, LeaseTerm(FAST, time.monotonic()))
-    assert lost is False and run.done()
-    assert leases.renewals >= 2  # every 0.1 s: a run longer than the ttl stays held
+    assert await hold_while(leases, "a", run) is False and run.done()
+    assert client.requests >= 2  # every 0.1 s: a run longer than the ttl stays held
+    assert leases.held("a")
 
 
 async def test_hold_while_gives_up_at_once_when_the_lease_is_someone_elses():
-    leases = ScriptedLeases(False)
+    leases, client = await scripted(0)
     run = asyncio.create_task(asyncio.sleep(10))
     started = time.monotonic()
-    assert await hold_while(leases, "a", run, LeaseTerm(FAST, started)) is True
-    assert time.monotonic() - started < 0.3 and leases.renewals == 1
+    assert await hold_while(leases, "a", run) is True
+    assert time.monotonic() - started < 0.3 and client.requests == 1
+    assert not leases.held("a")
     run.cancel()
 
 
 async def test_hold_while_gives_up_before_the_ttl_when_redis_does_not_answer():
-    """Renewals failing (Redis down): the lease counts as lost before Redis
-    could give it to another instance, never later."""
-    leases = ScriptedLeases(ConnectionError("down"))
+    """Renewals failing (Redis down or cut off): the lease counts as lost
+    before Redis could give it to another instance, never later."""
+    leases, client = await scripted(ConnectionError("down"))
     run = asyncio.create_task(asyncio.sleep(10))
     started = time.monotonic()
-    assert await hold_while(leases, "a", run, LeaseTerm(FAST, started)) is True
+    assert await hold_while(leases, "a", run) is True
     elapsed = time.monotonic() - started
-    assert FAST.ttl - FAST.margin - 0.01 <= elapsed < FAST.ttl
-    assert leases.renewals >= 3  # retried every 0.05 s meanwhile
+    assert FAST.ttl - FAST.margin - 0.01 <= elapsed < FAST.ttl + FAST.retry_every + 0.05
+    assert not leases.held("a")  # what the producer checks before each publish
+    assert client.requests >= 3  # retried every 0.05 s meanwhile
+    run.cancel()
+
+
+async def test_while_paused_the_run_outlives_the_term_and_goes_on_if_redis_gives_it_back():
+    """Backplane down (nothing can be published): an outage longer than the
+    ttl does not end the run; when Redis answers and the lease is free or
+    still ours, the run goes on holding it; if another has it, it is lost."""
+    leases, client = await scripted(ConnectionError("down"))
+    run = asyncio.create_task(asyncio.sleep(10))
+    holding = asyncio.create_task(hold_while(leases, "a", run, paused=lambda: True))
+    await asyncio.sleep(FAST.ttl * 1.5)
+    assert not holding.done() and not leases.held("a")
+    client.answer = 1  # back, the lease free
+    await wait_until(lambda: leases.held("a"), timeout=3, what="taken again")
+    assert not holding.done()
+    client.answer = 0  # another instance has it now
+    assert await holding is True
     run.cancel()
 
 

@@ -16,7 +16,7 @@ import time
 import pytest
 import redis.asyncio as redis
 
-from dashboard.backplane import MemoryBackplane, Position
+from dashboard.backplane import BackplaneDown, MemoryBackplane, Position
 from dashboard.hub import Hub
 from dashboard.hub_runner import HubRunner
 from dashboard.hub_settings import HubSettings
@@ -26,7 +26,7 @@ from dashboard.protocol import Point
 from feeds.ticker import TickerFeed, TickerParams
 from tests.support.waiting import wait_until
 
-FAST = LeaseTiming(ttl=0.6, renew_every=0.15, retry_every=0.05)
+FAST = LeaseTiming(ttl=0.6, renew_every=0.15, retry_every=0.05, error_wait=0.2)
 
 
 class Killed(RedisLeases):
@@ -174,3 +174,57 @@ async def test_redis_down_at_start_keeps_the_feed_standing_by(runner, redis_serv
     finally:
         await a.stop()
         await client.aclose()
+
+
+class Outage(MemoryBackplane):
+    """Down while the test says so: refuses publishing, like a backplane
+    whose Redis is gone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    @property
+    def up(self) -> bool:
+        return not self.down
+
+    async def publish(self, feed, values, ts=None, gap=False):
+        if self.down:
+            raise BackplaneDown("backplane down", retry_after=0.05)
+        return await super().publish(feed, values, ts, gap)
+
+
+async def test_a_redis_outage_longer_than_the_ttl_pauses_the_feed_and_loses_nothing(
+    redis_server,
+):
+    """Redis (leases and backplane) gone for longer than the lease's ttl:
+    the holder keeps its run paused rather than giving it up, takes the lease
+    again when Redis is back, and publishes what it held: the series goes on
+    with no hole and no break."""
+    backplane = Outage()
+    runner = HubRunner(Hub(backplane, HubSettings(flush_interval=0.01)))
+    await runner.start()
+    client = redis.Redis.from_url(redis_server.url)
+    a = Producers(runner, [ticker()], leases=RedisLeases(client, "lf:", "a", FAST))
+    a.start()
+    status = a.status["ACME"]
+    try:
+        await wait_until(lambda: status.published >= 5, what="a publishes")
+        backplane.down = True
+        redis_server.stop()
+        await wait_until(lambda: status.state == "paused", what="paused")
+        await wait_until(lambda: not a.leases.held("ACME"), what="the term ran out")
+        await asyncio.sleep(FAST.retry_every * 2)  # past it: the run is kept all the same
+        assert status.state == "paused"  # not standby: the run was not given up
+        redis_server.start()
+        backplane.down = False
+        await wait_until(lambda: status.state == "running", timeout=5, what="resumed")
+        await wait_until(lambda: a.leases.held("ACME"), what="the lease taken again")
+        published = status.published
+        await wait_until(lambda: status.published >= published + 10, what="goes on")
+    finally:
+        await a.stop()
+        await runner.stop()
+        await client.aclose()
+    assert status.dropped == 0
+    assert_one_walk(runner)
