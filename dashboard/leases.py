@@ -354,7 +354,8 @@ async def run_while_held(
         if run is not None:
             run.cancel()
             await asyncio.gather(run, return_exceptions=True)
-        await _release(leases, name)
+        if run is not None or leases.term(name) is not None:  # a standby has none to give
+            await _release(leases, name)
         raise
 
 

@@ -4,11 +4,14 @@ in a real redis-server."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from types import SimpleNamespace
 
 import pytest
 import redis.asyncio as redis
 
+from dashboard.backplane import MemoryBackplane
 from dashboard.leases import (
     LeaseError,
     LeaseTerm,
@@ -128,7 +131,17 @@ async def test_while_paused_the_run_outlives_the_term_and_goes_on_if_redis_gives
 
 
 def test_the_in_memory_backplane_gets_local_leases():
-    assert isinstance(leases_for(object()), LocalLeases)
+    assert isinstance(leases_for(MemoryBackplane()), LocalLeases)
+
+
+async def test_a_redis_backplane_gets_leases_in_its_redis_under_its_prefix(client):
+    """What dashboard/assemble.py does with a backplane exposing ``client`` and ``prefix``."""
+    backplane = SimpleNamespace(client=client, prefix="shop:")
+    leases = leases_for(backplane, FAST)
+    assert isinstance(leases, RedisLeases) and leases.shared
+    assert await leases.take("ACME")
+    assert await client.get("shop:lease:ACME") == leases.owner.encode()
+    assert str(os.getpid()) in leases.owner  # two workers on one host differ
 
 
 @pytest.fixture

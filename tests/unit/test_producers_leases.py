@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as redis
 
 from dashboard.backplane import BackplaneDown, MemoryBackplane, Position
+from dashboard.health import health_reasons
 from dashboard.hub import Hub
 from dashboard.hub_runner import HubRunner
 from dashboard.hub_settings import HubSettings
@@ -104,6 +105,10 @@ async def test_one_instance_runs_the_feed_the_other_stands_by(runners, client):
         await b.stop()
         await a.stop()
     assert await client.get("lf:lease:ACME") is None  # released on the clean stop
+
+
+def test_a_feed_run_elsewhere_or_paused_does_not_make_the_dashboard_degraded():
+    assert health_reasons(None, ["running", "standby", "paused"]) == []
 
 
 async def test_a_clean_stop_hands_the_feed_over_at_once_and_the_walk_goes_on(runners, client):
