@@ -19,7 +19,15 @@ of the last renewal.
 The timing is decided by :class:`LeaseTerm`, pure, with the clock passed in:
 a lease counts from when its request was *sent* (Redis starts the TTL when it
 receives it, later), and the holder treats it as lost ``margin`` before even
-that, so the holder has stopped before any other instance can take over.
+that, so the holder has stopped publishing before any other instance can
+take over: a producer publishes only while ``held(feed)``.
+
+Redis gone for longer than the TTL (the backplane down too): the holder's
+run is kept, paused (its points held, dashboard/feed_pause.py), and the lease
+taken again when Redis answers; still ours or free, the run goes on and
+publishes what it held; another instance's, the run ends. Standbys wait
+twice as long as the holder between failed requests, so the holder mostly
+wins that race.
 """
 
 from __future__ import annotations
@@ -332,7 +340,9 @@ async def run_while_held(
                 ours = await leases.take(name)
                 wait, failing = leases.timing.retry_every, False
             except Exception as exc:  # Redis down: the feed cannot be ours now
-                ours, wait = False, leases.timing.error_wait
+                # Twice the holder's wait: when Redis is back, a holder whose
+                # run is paused mostly gets its lease (and held points) back first.
+                ours, wait = False, 2 * leases.timing.error_wait
                 if not failing:
                     log_event(log, logging.WARNING, "feed_lease_error", feed=name, error=exc)
                 failing = True
