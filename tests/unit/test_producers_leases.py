@@ -21,7 +21,7 @@ from dashboard.health import health_reasons
 from dashboard.hub import Hub
 from dashboard.hub_runner import HubRunner
 from dashboard.hub_settings import HubSettings
-from dashboard.leases import LeaseTiming, RedisLeases
+from dashboard.leases import LeaseTerm, LeaseTiming, LocalLeases, RedisLeases
 from dashboard.producers import Producers
 from dashboard.protocol import Point
 from feeds.ticker import TickerFeed, TickerParams
@@ -231,5 +231,46 @@ async def test_a_redis_outage_longer_than_the_ttl_pauses_the_feed_and_loses_noth
         await a.stop()
         await runner.stop()
         await client.aclose()
+    assert status.dropped == 0
+    assert_one_walk(runner)
+
+
+class Unsure(LocalLeases):
+    """A lease taken and never lost, whose term the test makes sure or unsure
+    (as when Redis has not answered a renewal for a while)."""
+
+    shared = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sure = True
+        self.clock = time.monotonic
+        self._term = LeaseTerm(LeaseTiming(ttl=3600, renew_every=1800), time.monotonic())
+
+    def term(self, name: str) -> LeaseTerm | None:
+        return self._term
+
+    def held(self, name: str) -> bool:
+        return self.sure
+
+
+async def test_a_feed_publishes_only_while_its_lease_is_sure(runner):
+    """Points made while the lease is unsure wait, then go out in order."""
+    leases = Unsure()
+    a = Producers(runner, [ticker()], leases=leases)
+    a.start()
+    status = a.status["ACME"]
+    try:
+        await wait_until(lambda: status.published >= 3, what="a publishes")
+        leases.sure = False
+        await wait_until(lambda: status.state == "paused", what="paused")
+        published = status.published
+        await asyncio.sleep(0.1)  # ten more ticks made meanwhile
+        assert status.published == published
+        leases.sure = True
+        await wait_until(lambda: status.state == "running", timeout=3, what="resumed")
+        await wait_until(lambda: status.published >= published + 15, what="held ones out")
+    finally:
+        await a.stop()
     assert status.dropped == 0
     assert_one_walk(runner)
