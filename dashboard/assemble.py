@@ -21,6 +21,7 @@ from dashboard.health import HealthCollector
 from dashboard.hub import Hub
 from dashboard.hub_runner import HubRunner
 from dashboard.hub_settings import HubSettings
+from dashboard.leases import leases_for
 from dashboard.limits import Limits, limits_from_config
 from dashboard.metrics import Metrics
 from dashboard.producers import Backoff, Producers
@@ -132,7 +133,8 @@ def assemble(
         hub.restore(stored.points)
     runner = HubRunner(hub)
     backoff = Backoff(config.restart_backoff, config.restart_backoff_max, config.max_restarts)
-    producers = Producers(runner, sources, backoff, metrics)
+    # Each feed runs on one instance: leases in the Redis a shared backplane uses.
+    producers = Producers(runner, sources, backoff, metrics, leases=leases_for(backplane))
     core = Core(config, runner, producers, metrics, limits, store=store)
     metrics.registry.register(HealthCollector(core.feed_states, store))
     return core

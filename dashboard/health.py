@@ -24,7 +24,7 @@ from dashboard.backplane_url import parse_backplane_url, redact_url
 from dashboard.store import HistoryStore
 
 #: Every state a supervised feed can be in (dashboard/producers.py).
-FEED_STATES = ("idle", "running", "stalled", "restarting", "stopped", "failed")
+FEED_STATES = ("idle", "running", "stalled", "restarting", "stopped", "failed", "standby", "paused")
 #: The feed states that make the dashboard degraded.
 DEGRADED_FEED_STATES = ("restarting", "failed", "stalled")
 

@@ -100,6 +100,13 @@ class Metrics:
         self.feed_restarts = Counter(
             "livefeed_feed_restarts", "Restarts of a feed after it raised.", ["feed"], registry=r
         )
+        self.feed_paused_drops = Counter(
+            "livefeed_feed_paused_drops",
+            "Points a feed made while the backplane was down that were never published "
+            "(more than its pause buffer holds, or held when the feed stopped).",
+            ["feed"],
+            registry=r,
+        )
         self.ingest_points = Counter(
             "livefeed_ingest_points_accepted",
             "Points accepted by push ingest (HTTP and WebSocket).",

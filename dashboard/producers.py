@@ -11,6 +11,12 @@ Before each run (the first and every restart) a source is offered its last
 kept point (``resume_from``): one that cannot continue from it has the first
 point of the run drawn after a break.
 
+With a shared backplane a feed runs only while this instance holds its lease
+(dashboard/leases.py), else shows "standby"; a lost lease cancels the run. A
+run taken over continues from the newest point the hub holds (the backplane
+filled it from the other instance). While the backplane is down a feed goes
+on, "paused", its points held and then published in order (feed_pause.py).
+
 A source that hangs (awaits forever, or sleeps far past its rate) only holds
 its own task; a watchdog marks it "stalled" until points flow again. A source
 that blocks the event loop itself (a CPU loop with no await) cannot be
@@ -28,12 +34,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dashboard.backplane import BackplaneDown
+from dashboard.feed_pause import PAUSE_BUFFER, FeedPause, Held
 from dashboard.hub_runner import HubRunner
+from dashboard.leases import Leases, LocalLeases, run_while_held
 from dashboard.limits import TokenBucket
 from dashboard.logs import log_event
 from dashboard.metrics import Metrics
 from dashboard.points import PointError, now_ms, split_ts
-from feeds.base import Break, FeedFailed, FeedInfo, FeedSource, KeptPoint, Skipped
+from dashboard.stalls import StallWatch, stall_after_of
+from feeds.base import Break, FeedFailed, FeedSource, KeptPoint, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -42,55 +52,12 @@ DROP_REPORT_INTERVAL = 0.2
 #: Characters of a skip's reason shown in the status.
 MAX_REASON = 200
 
-#: A feed declaring a rate but no stall_after is stalled after this many of
-#: its periods without a point, and never sooner than STALL_MIN_SECONDS (a
-#: busy machine can delay a fast feed by a second without anything being wrong).
-STALL_PERIODS = 10
-STALL_MIN_SECONDS = 5.0
-
-
-def stall_after_of(info: FeedInfo) -> float | None:
-    """Seconds of silence after which *info*'s feed counts as stalled, or None."""
-    if info.stall_after is not None:
-        return info.stall_after
-    if info.rate is not None:
-        return max(STALL_PERIODS / info.rate, STALL_MIN_SECONDS)
-    return None
-
-
-class StallWatch:
-    """Tells when a feed has made no progress for ``stall_after`` seconds, and
-    when it makes progress again.
-
-    Pure timing: the caller passes the clock and the feed's progress counter
-    (points published plus dropped: a feed over its max_rate is not stalled),
-    so the per-point path stays untouched and tests need no waiting.
-    """
-
-    def __init__(self, stall_after: float, now: float, progress: int = 0) -> None:
-        self.stall_after = stall_after
-        self.stalled = False
-        self._progress = progress
-        self._since = now  # when progress was last seen to change
-
-    def observe(self, progress: int, now: float) -> bool:
-        """Record the counter's value at *now*; True when ``stalled`` flipped."""
-        if progress != self._progress:
-            self._progress = progress
-            self._since = now
-            if self.stalled:
-                self.stalled = False
-                return True
-            return False
-        if not self.stalled and now - self._since >= self.stall_after:
-            self.stalled = True
-            return True
-        return False
-
 
 @dataclass
 class ProducerStatus:
-    state: str = "idle"  # idle, running, stalled, restarting, stopped, failed
+    # idle, running, stalled, restarting, stopped, failed; with a shared
+    # backplane also standby (run by another instance) and paused (backplane down)
+    state: str = "idle"
     error: str = ""
     restarts: int = 0
     published: int = 0
@@ -136,17 +103,23 @@ class Producers:
         sources: Iterable[FeedSource],
         backoff: Backoff | None = None,
         metrics: Metrics | None = None,
+        leases: Leases | None = None,
+        pause_buffer: int = PAUSE_BUFFER,
     ):
         self.runner = runner
         self.hub = hub = runner.hub
         self.sources = list(sources)
         self.backoff = backoff or Backoff()
         self.metrics = metrics if metrics is not None else hub.metrics
+        #: Which feeds this instance runs (all of them, unless shared).
+        self.leases: Leases = leases or LocalLeases()
+        self.pause_buffer = pause_buffer
         self.status: dict[str, ProducerStatus] = {}
         #: Each feed's stall threshold in seconds (None: never marked stalled).
         self.stall_after: dict[str, float | None] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._watches: dict[str, StallWatch] = {}  # feeds in a run, with a threshold
+        self._pauses: dict[str, FeedPause] = {}  # feeds in a run: their points held
         self._watchdog: asyncio.Task[None] | None = None
         #: Each feed's last point published by this process, for its next run.
         self._kept: dict[str, KeptPoint] = {}
@@ -162,7 +135,8 @@ class Producers:
     def start(self) -> None:
         for source in self.sources:
             name = source.info.name
-            self._tasks[name] = asyncio.create_task(self._supervise(source), name=f"feed-{name}")
+            run = self._own(source) if self.leases.shared else self._supervise(source)
+            self._tasks[name] = asyncio.create_task(run, name=f"feed-{name}")
         thresholds = [t for t in self.stall_after.values() if t is not None]
         if thresholds:
             # A quarter of the shortest threshold: a stall shows within 25 %
@@ -196,9 +170,13 @@ class Producers:
             await asyncio.sleep(tick)  # a sampling period, not a wait for a condition
             now = loop.time()
             for name, watch in self._watches.items():
-                status = self.status[name]
-                if watch.observe(status.published + status.dropped, now):
+                if watch.observe(self._progress(name), now):
                     self._set(name, state="stalled" if watch.stalled else "running")
+
+    def _progress(self, name: str) -> int:
+        """Points the feed yielded: published, dropped, or held while paused."""
+        status, pause = self.status[name], self._pauses.get(name)
+        return status.published + status.dropped + (pause.held if pause is not None else 0)
 
     def _set(self, name: str, **changes: Any) -> None:
         status = self.status[name]
@@ -253,6 +231,22 @@ class Producers:
             self._set(name, state="stopped")
             raise
 
+    async def _own(self, source: FeedSource) -> None:
+        """Run *source* while this instance holds its lease (dashboard/leases.py)."""
+        name = source.info.name
+
+        def standby() -> None:
+            if self.status[name].state != "standby":
+                self._set(name, state="standby")
+
+        def start() -> asyncio.Task[None]:
+            return asyncio.create_task(self._supervise(source), name=f"feed-{name}-run")
+
+        def paused() -> bool:  # nothing can be published: no hurry to give the run up
+            return not self.hub.backplane.up
+
+        await run_while_held(self.leases, name, start, standby, paused)
+
     async def _crashed(self, name: str, exc: Exception, failures: int) -> bool:
         """Log and show a crash, then wait out the backoff; True: given up."""
         bad_point = isinstance(exc, PointError)
@@ -276,14 +270,15 @@ class Producers:
         return False
 
     def last_kept(self, name: str) -> KeptPoint | None:
-        """The feed's last point: the last it published in this process, else
-        the newest its history holds (restored from a history file)."""
+        """The feed's last point: the last it published in this process, or
+        the newest its history holds when that is newer (restored from a
+        history file, or published by another instance that ran the feed)."""
         kept = self._kept.get(name)
-        if kept is not None:
-            return kept
         history = self.hub.histories.get(name)
         point = history.last if history is not None else None
-        return None if point is None else KeptPoint(point.ts, dict(point.values))
+        if point is None or (kept is not None and kept.ts >= point.ts):
+            return kept
+        return KeptPoint(point.ts, dict(point.values))
 
     def _resumes(self, source: FeedSource) -> bool:
         """Offer the feed its last kept point; True when it continues from it
@@ -298,13 +293,11 @@ class Producers:
         name = source.info.name
         setup = getattr(source, "setup", None)
         teardown = getattr(source, "teardown", None)
-        status = self.status[name]
         stall_after = self.stall_after.get(name)
         if stall_after is not None:
             # Armed before setup: a setup that hangs is a stall too.
             now = asyncio.get_running_loop().time()
-            progress = status.published + status.dropped
-            self._watches[name] = StallWatch(stall_after, now, progress)
+            self._watches[name] = StallWatch(stall_after, now, self._progress(name))
         try:
             gap = not self._resumes(source)
             if setup is not None:
@@ -328,8 +321,10 @@ class Producers:
         name = source.info.name
         limit = max_rate_bucket(source.info.max_rate)
         status = self.status[name]
-        last: Mapping[str, Any] | None = None  # the last point the hub took, and its ts
-        last_ts = 0
+        # The last point published, for the next run (a list: the pause's drain sets it too).
+        last: list[Any] = []
+        pause = self._pause_for(name, last)
+        held = self.leases.held
         try:
             async for item in source.stream():
                 if isinstance(item, Break | Skipped):
@@ -347,10 +342,55 @@ class Producers:
                 now = now_ms()  # stamped here, not by the backplane: kept below
                 values, ts = split_ts(item, now)
                 ts = now if ts is None else ts
-                await self.runner.publish(name, values, ts, gap=gap)
+                if pause.active or not held(name):  # behind held points; the lease unsure
+                    pause.hold(self.hub.check(name, values), ts, gap)
+                    if status.state != "paused":
+                        self._set(name, state="paused")
+                else:
+                    try:
+                        await self.runner.publish(name, values, ts, gap=gap)
+                        status.published += 1
+                        last[:] = values, ts
+                    except BackplaneDown as exc:
+                        pause.hold(self.hub.check(name, values), ts, gap, exc.retry_after)
+                        self._set(name, state="paused")
+                        log_event(log, logging.WARNING, "feed_paused", feed=name, error=exc)
                 gap = False
-                status.published += 1
-                last, last_ts = values, ts
         finally:
-            if last is not None:
-                self._kept[name] = KeptPoint(last_ts, dict(last))
+            self._pauses.pop(name, None)
+            if lost := await pause.close():
+                self._dropped(name, lost)
+            if last:
+                self._kept[name] = KeptPoint(last[1], dict(last[0]))
+
+    def _pause_for(self, name: str, last: list[Any]) -> FeedPause:
+        """The buffer that holds *name*'s points while the backplane is down."""
+        status = self.status[name]
+
+        async def publish(values: Mapping[str, Any], ts: int, gap: bool) -> None:
+            await self.runner.publish(name, values, ts, gap=gap)
+
+        def published(point: Held) -> None:
+            status.published += 1
+            last[:] = point.values, point.ts
+
+        def resumed() -> None:
+            log_event(log, logging.INFO, "feed_resumed", feed=name)
+            self._set(name, state="running")
+
+        pause = FeedPause(
+            publish,
+            lambda: self.hub.backplane.up and self.leases.held(name),
+            published,
+            lambda count: self._dropped(name, count),
+            resumed,
+            size=self.pause_buffer,
+        )
+        self._pauses[name] = pause
+        return pause
+
+    def _dropped(self, name: str, count: int) -> None:
+        """Count points lost while the backplane was down."""
+        self.status[name].dropped += count
+        self.metrics.feed_paused_drops.labels(feed=name).inc(count)
+        self._report_soon(name)

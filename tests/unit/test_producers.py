@@ -6,14 +6,8 @@ import time
 
 import pytest
 
-from dashboard.producers import (
-    STALL_MIN_SECONDS,
-    Backoff,
-    Producers,
-    StallWatch,
-    max_rate_bucket,
-    stall_after_of,
-)
+from dashboard.producers import Backoff, Producers, max_rate_bucket
+from dashboard.stalls import STALL_MIN_SECONDS, StallWatch, stall_after_of
 from feeds import Feed, feed
 from feeds.base import FeedInfo, Series
 from tests.support.waiting import wait_until
