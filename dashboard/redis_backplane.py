@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 #: How long one XREAD blocks before the reader checks the epoch again (ms);
 #: also how long ``disconnect()`` may wait for the read in flight.
-BLOCK_MS = 500
+BLOCK_MS = 250
 #: Entries per stream per read, and requests per write pipeline.
 READ_COUNT = 1000
 WRITE_BATCH = 1000
