@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -253,3 +254,26 @@ def test_a_feed_declaration_goes_through_redis_whole() -> None:
     assert back == info and back.series == info.series and back.stall_after == 3.0
     with pytest.raises(ValueError):
         decode_info(b'{"name": "x"}')
+
+
+async def test_the_password_is_never_logged_going_down_and_back(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with Redis.from_url(redis_server.url) as raw:
+        await raw.config_set("requirepass", "s3cret-pw")
+        url = f"redis://:s3cret-pw@127.0.0.1:{redis_server.port}/0"
+        try:
+            async with instances(url) as (a,):
+                await a.backplane.publish("X", {"v": 1})
+                await raw.execute_command("AUTH", "s3cret-pw")
+                # Every connection of the backplane dropped: down, then back.
+                await raw.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+                await wait_until(lambda: a.states == [False, True], 5, "down and back")
+                assert (await a.backplane.publish("X", {"v": 2})).seq == 2
+                await wait_until(has(2, a), 5, "both points read")
+        finally:
+            await raw.config_set("requirepass", "")
+    logged = caplog.text
+    assert f"redis://:***@127.0.0.1:{redis_server.port}/0 is down" in logged
+    assert "s3cret-pw" not in logged
