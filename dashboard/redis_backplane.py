@@ -1,8 +1,7 @@
 """The backplane over Redis Streams: several instances act as one dashboard.
 
 Implements dashboard/backplane.py's contract; what lives in Redis (keys, the
-Lua that numbers a batch with its append in one round trip) is
-dashboard/redis_scripts.py.
+Lua numbering a batch with its append) is dashboard/redis_scripts.py.
 
 - **Writing.** ``publish``/``publish_many`` queue a request and wait for its
   Position; one writer task sends everything queued, of every feed, in one
@@ -15,9 +14,9 @@ dashboard/redis_scripts.py.
   the hub's rings before anything else, so a late starter answers history,
   snapshots and resume like the others.
 - **Epoch.** Read from Redis at connect and on every read; when its key is
-  gone (Redis lost its data) one instance makes a new one (SET NX in Lua) and
-  every instance switches to it: ``on_epoch`` is called, in order with the
-  points, before any point of the new epoch.
+  gone (Redis lost its data), or Redis came back with counters behind what
+  was read, one instance makes a new one (in Lua) and every instance
+  switches to it: ``on_epoch`` is called, in order with the points.
 - **Down.** A lost connection makes ``up`` False (``on_state(False)``);
   the reader retries with backoff (redis_scripts.Reconnect) and continues
   from the last IDs it saw. While down, publishing raises BackplaneDown
@@ -34,7 +33,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from dashboard import redis_scripts as rs
@@ -107,6 +106,7 @@ class RedisBackplane:
         self._read: asyncio.Task[tuple[str | None, list[Any]]] | None = None
         self._shas: dict[str, str] = {}
         self._last_ids: dict[str, bytes] = {}  # feed -> last stream entry ID read
+        self._read_seqs: dict[str, int] = {}  # feed -> last seq read under this epoch
         self._control_id = b"0-0"
         self._backlog: list[Point] = []
 
@@ -160,15 +160,16 @@ class RedisBackplane:
         points, self._backlog = self._backlog, []
         return points
 
-    async def _prepare(self) -> str:
+    async def _prepare(self, replace: str = "") -> str:
         """Scripts loaded (again after a restart) and the epoch in Redis, made
-        if absent. Only the reader switches to it (in order with the points)."""
+        if absent (or if it is still *replace*). Only the reader switches to
+        it (in order with the points)."""
         self._shas["publish"] = await self.client.script_load(rs.PUBLISH)
         self._shas["epoch"] = await self.client.script_load(rs.NEW_EPOCH)
         keys = self.keys
         args = [keys.epoch, keys.seqs, keys.names]
         made = await self.client.evalsha(
-            self._shas["epoch"], 3, *args, new_epoch(), keys.stream_prefix
+            self._shas["epoch"], 3, *args, new_epoch(), keys.stream_prefix, replace
         )
         return made.decode() if isinstance(made, bytes) else str(made)
 
@@ -194,6 +195,7 @@ class RedisBackplane:
                 epoch, point = rs.entry_point(feed, fields)
                 if epoch == self.epoch:
                     self._backlog.append(point)
+                    self._read_seqs[feed] = point.seq
 
     def _declare(self, raw: bytes) -> None:
         try:
@@ -277,18 +279,7 @@ class RedisBackplane:
                     key_names = [keys.epoch, keys.seqs, keys.names, keys.control]
                     pipe.evalsha(self._shas["publish"], 5, *key_names, keys.stream(r.feed), *args)
                 results = await pipe.execute(raise_on_error=False)
-            again = []
-            for request, result in zip(requests, results, strict=True):
-                if isinstance(result, NoScriptError) or (
-                    isinstance(result, list) and not result[0]
-                ):
-                    again.append(request)  # nothing of it was written
-                elif isinstance(result, Exception):
-                    rs.settle(request, error=BackplaneError(f"Redis refused the write: {result}"))
-                else:
-                    epoch, first = result[0].decode(), int(result[1])
-                    n = len(request.points)
-                    rs.settle(request, [Position(first + i, epoch) for i in range(n)])
+            again = rs.settle_all(requests, results)
             if not again:
                 return
             requests = again
@@ -350,6 +341,7 @@ class RedisBackplane:
                 epoch, point = rs.entry_point(feed, fields)
                 if epoch == self.epoch:
                     points.append(point)
+                    self._read_seqs[feed] = point.seq
         return points
 
     def _control(self, fields: Mapping[bytes, bytes]) -> None:
@@ -364,6 +356,7 @@ class RedisBackplane:
         log.warning("backplane %s: epoch %s is gone; now %s", self.url.redacted, self.epoch, epoch)
         self.epoch = epoch
         self._last_ids = dict.fromkeys(self._last_ids, b"0-0")
+        self._read_seqs = {}
         self.on_epoch(epoch)
 
     def _went_down(self, error: BaseException) -> None:
@@ -374,6 +367,14 @@ class RedisBackplane:
             log.warning("backplane %s is down: %s", self.url.redacted, rs.reason(error))
             self.on_state(False)
 
+    async def _went_back(self) -> bool:
+        """Some feed's counter in Redis is below the last seq read from it."""
+        feeds = list(self._read_seqs)
+        if not feeds:
+            return False
+        counters = await self.client.hmget(self.keys.seqs, feeds)
+        return any(int(c or 0) < self._read_seqs[f] for f, c in zip(feeds, counters, strict=True))
+
     async def _come_back(self) -> None:
         """Try again with backoff until Redis answers; then up again."""
         while True:
@@ -382,6 +383,10 @@ class RedisBackplane:
             await self.client.connection_pool.disconnect(inuse_connections=False)
             try:
                 epoch = await self._prepare()
+                if epoch == self.epoch and await self._went_back():
+                    # Same epoch, older numbers (an fsync-less restart, an old
+                    # snapshot): seqs would be given twice; a new epoch instead.
+                    epoch = await self._prepare(replace=epoch)
             except rs.UNREACHABLE as error:
                 self._reconnect.failed(self._clock())
                 log.debug("backplane still down: %s", rs.reason(error))

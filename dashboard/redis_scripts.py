@@ -29,9 +29,10 @@ from typing import Any
 
 import orjson
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from dashboard.backplane import Position
+from dashboard.backplane import BackplaneError, Position
 from dashboard.protocol import Point
 from feeds.base import FeedInfo, Series
 
@@ -62,12 +63,15 @@ end
 return {epoch, first}
 """
 
-#: The epoch, made if absent. When it was gone, what numbered under the old
-#: one goes too (counters, names, streams): the numbering starts again at 1.
-#: KEYS: epoch, seqs, names. ARGV: a new epoch, the stream key prefix.
+#: The epoch, made if absent, or replacing ARGV[3] if that is still the one
+#: (Redis came back with older data: counters behind what was read). What
+#: numbered under the old one goes too (counters, names, streams): the
+#: numbering starts again at 1. Returns the epoch now in force.
+#: KEYS: epoch, seqs, names. ARGV: a new epoch, the stream key prefix, the
+#: epoch to replace ("" : none, only make one when absent).
 NEW_EPOCH = """
 local current = redis.call('GET', KEYS[1])
-if current then return current end
+if current and current ~= ARGV[3] then return current end
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   redis.call('DEL', ARGV[2] .. name)
 end
@@ -198,6 +202,21 @@ def settle(
         request.future.set_exception(error)
     else:
         request.future.set_result(positions or [])
+
+
+def settle_all(requests: list[WriteRequest], results: list[Any]) -> list[WriteRequest]:
+    """Settle each request with its PUBLISH result; those to send again (a
+    script or the epoch Redis lost: nothing of them was written)."""
+    again = []
+    for request, result in zip(requests, results, strict=True):
+        if isinstance(result, NoScriptError) or (isinstance(result, list) and not result[0]):
+            again.append(request)
+        elif isinstance(result, Exception):
+            settle(request, error=BackplaneError(f"Redis refused the write: {result}"))
+        else:
+            epoch, first = result[0].decode(), int(result[1])
+            settle(request, [Position(first + i, epoch) for i in range(len(request.points))])
+    return again
 
 
 def reason(error: BaseException) -> str:

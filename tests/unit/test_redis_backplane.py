@@ -277,3 +277,21 @@ async def test_the_password_is_never_logged_going_down_and_back(
     logged = caplog.text
     assert f"redis://:***@127.0.0.1:{redis_server.port}/0 is down" in logged
     assert "s3cret-pw" not in logged
+
+
+async def test_redis_back_with_older_numbers_gets_a_new_epoch(redis_server: RedisServer) -> None:
+    """As after power loss with appendfsync everysec, or an old RDB snapshot:
+    the epoch survived but the counters went back; numbers must not repeat."""
+    async with instances(redis_server.url) as (a,):
+        for i in range(5):
+            await a.backplane.publish("X", {"v": i})
+        await wait_until(has(5, a), 5, "the points read")
+        old = a.backplane.epoch
+        async with Redis.from_url(redis_server.url) as raw:
+            await raw.hset("livefeed:seqs", "X", 2)  # Redis "forgot" seqs 3..5
+            await raw.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        await wait_until(lambda: a.states == [False, True], 5, "down and back")
+        position = await a.backplane.publish("X", {"v": 5})
+        assert position.epoch != old and position.seq == 1
+        await wait_until(switched(a, position.epoch), 5, "switched")
+        assert a.epochs == [position.epoch]
