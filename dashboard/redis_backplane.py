@@ -103,7 +103,8 @@ class RedisBackplane:
         self._reconnect = rs.Reconnect()
         self._queue: asyncio.Queue[rs.WriteRequest] = asyncio.Queue(maxsize=max_pending)
         self._writer: asyncio.Task[None] | None = None
-        self._read: asyncio.Task[tuple[str | None, list[Any]]] | None = None
+        self._writing: asyncio.Future[None] | None = None
+        self._read: asyncio.Future[tuple[str | None, list[Any]]] | None = None
         self._shas: dict[str, str] = {}
         self._last_ids: dict[str, bytes] = {}  # feed -> last stream entry ID read
         self._read_seqs: dict[str, int] = {}  # feed -> last seq read under this epoch
@@ -144,15 +145,16 @@ class RedisBackplane:
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
-            self._writer = None
-        self._fail_queued(BackplaneError("the backplane was disconnected"))
+        while not self._queue.empty():
+            rs.settle(self._queue.get_nowait(), error=BackplaneError("disconnected"))
         self._up = False
-        if self._read is not None:
-            # Let the read in flight end by itself (its BLOCK is short): a
-            # redis-py read cancelled mid-reply can leave its task hanging.
-            await asyncio.wait({self._read}, timeout=BLOCK_MS / 1000 + 1.0)
-            if self._read.done() and not self._read.cancelled():
-                self._read.exception()  # seen: nobody awaits it any more
+        # Let a read or write in flight end by itself (a read blocks 250 ms at
+        # most): a redis-py call cancelled mid-reply can leave its task hanging.
+        for call in (self._read, self._writing):
+            if call is not None:
+                await asyncio.wait({call}, timeout=BLOCK_MS / 1000 + 2.0)
+                if call.done() and not call.cancelled():
+                    call.exception()  # seen: nobody awaits it any more
         await self.client.aclose()
 
     def backlog(self) -> list[Point]:
@@ -256,8 +258,9 @@ class RedisBackplane:
                 for request in requests:
                     rs.settle(request, error=self._down())
                 continue
+            self._writing = asyncio.ensure_future(self._write(requests))
             try:
-                await self._write(requests)
+                await asyncio.shield(self._writing)  # see disconnect()
             except rs.UNREACHABLE as error:
                 # Written or not is unknown for these; their callers hear "down".
                 self._went_down(error)
@@ -286,10 +289,6 @@ class RedisBackplane:
             await self._prepare()
         for request in requests:
             rs.settle(request, error=BackplaneError("Redis lost its scripts or epoch again"))
-
-    def _fail_queued(self, error: Exception) -> None:
-        while not self._queue.empty():
-            rs.settle(self._queue.get_nowait(), error=error)
 
     # --- reading ----------------------------------------------------------
 
