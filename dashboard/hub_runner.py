@@ -96,9 +96,11 @@ class HubRunner:
     async def start(self) -> None:
         hub = self.hub
         await hub.backplane.connect()
-        for point in hub.backplane.backlog():
-            hub.take(point)
-        hub.flush()  # into the rings before any viewer or producer asks
+        backlog = hub.backplane.backlog()
+        if backlog:
+            for point in backlog:
+                hub.take(point)
+            hub.flush()  # into the rings before any viewer or producer asks
         self._tasks = [
             asyncio.create_task(self._pump(), name="hub-pump"),
             asyncio.create_task(self._flush_forever(), name="hub-flush"),
