@@ -119,9 +119,13 @@ class HubRunner:
         await self.hub.backplane.disconnect()
 
     async def _pump(self) -> None:
-        take = self.hub.take
+        take, feeds = self.hub.take, self.hub.feeds
         async for point in self.hub.backplane.points():
-            take(point)
+            # A shared backplane may carry feeds this instance never declared
+            # (configured elsewhere only): viewers get no points of a feed
+            # they were not told of.
+            if point.feed in feeds:
+                take(point)
 
     async def _flush_forever(self) -> None:
         hub, settings = self.hub, self.hub.settings

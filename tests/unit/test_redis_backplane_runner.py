@@ -145,3 +145,23 @@ def test_the_backplane_is_chosen_by_the_url() -> None:
     assert chosen.url.tls and chosen.url.address == "redis.example:6380"
     assert chosen.history_size == 500 and chosen.prefix == "livefeed:"
     assert "pw" not in repr(chosen)
+
+
+async def test_points_of_a_feed_never_declared_here_reach_no_viewer(
+    redis_server: RedisServer,
+) -> None:
+    """An instance configured with a feed the others lack: their viewers are
+    never sent points of a feed their hello did not name."""
+    async with instance(redis_server.url) as one, instance(redis_server.url) as two:
+        viewer = two.hub.connect("v")
+        await one.hub.backplane.publish("elsewhere", {"x": 1.0})
+        await one.publish("A", {"price": 1.0})
+        seen: list[Any] = []
+
+        def some_seen() -> bool:
+            seen.extend(points_seen(viewer))
+            return bool(seen)
+
+        await wait_until(some_seen, 5, "A's point")
+        assert [p[0] for p in seen] == ["A"]
+        assert "elsewhere" not in two.hub.histories
