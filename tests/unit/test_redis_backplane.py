@@ -266,9 +266,9 @@ async def test_the_password_is_never_logged_going_down_and_back(
         try:
             async with instances(url) as (a,):
                 await a.backplane.publish("X", {"v": 1})
-                await raw.execute_command("AUTH", "s3cret-pw")
+                await raw.auth("s3cret-pw")
                 # Every connection of the backplane dropped: down, then back.
-                await raw.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+                await raw.client_kill_filter(_type="normal", skipme=True)
                 await wait_until(lambda: a.states == [False, True], 5, "down and back")
                 assert (await a.backplane.publish("X", {"v": 2})).seq == 2
                 await wait_until(has(2, a), 5, "both points read")
@@ -289,7 +289,7 @@ async def test_redis_back_with_older_numbers_gets_a_new_epoch(redis_server: Redi
         old = a.backplane.epoch
         async with Redis.from_url(redis_server.url) as raw:
             await raw.hset("livefeed:seqs", "X", 2)  # Redis "forgot" seqs 3..5
-            await raw.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            await raw.client_kill_filter(_type="normal", skipme=True)
         await wait_until(lambda: a.states == [False, True], 5, "down and back")
         position = await a.backplane.publish("X", {"v": 5})
         assert position.epoch != old and position.seq == 1
