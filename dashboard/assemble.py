@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from dashboard.announce import too_many_configured
 from dashboard.backplane import Backplane, MemoryBackplane
+from dashboard.backplane_url import parse_backplane_url
 from dashboard.config import DashboardConfig
 from dashboard.health import HealthCollector
 from dashboard.hub import Hub
@@ -97,6 +98,19 @@ class Core:
                     await store.close()  # writes what is queued first
 
 
+def open_backplane(config: DashboardConfig) -> Backplane:
+    """The backplane the settings name: by the URL's scheme (``redis://``,
+    ``rediss://``: Redis Streams), the in-memory one when none is set.
+    Nothing is reached yet: ``connect()`` (at start) does that."""
+    if config.backplane is None:
+        return MemoryBackplane()
+    url = parse_backplane_url(config.backplane)
+    # Imported here: the embedded default never loads the Redis client.
+    from dashboard.redis_backplane import RedisBackplane
+
+    return RedisBackplane(url, history_size=config.history_size)
+
+
 def assemble(
     config: DashboardConfig,
     *,
@@ -110,7 +124,7 @@ def assemble(
     sources = list(default_sources(config) if sources is None else sources)
     if too_many := too_many_configured(len(sources), config.max_feeds):
         raise FeedLoadError(too_many)
-    backplane = backplane or MemoryBackplane()
+    backplane = backplane or open_backplane(config)
     store = stored = None
     if config.history_db is not None:
         # Raises HistoryStoreError (clear message) for a file that cannot be used.

@@ -33,9 +33,15 @@ Redis Streams backplane (several instances acting as one) both implement:
 - **Being down.** ``up`` is False while a shared backplane cannot be reached;
   ``on_state(up)`` is called on each change. While down ``publish`` and
   ``publish_many`` raise ``BackplaneDown`` and write nothing.
+- **A new epoch.** When a shared backplane lost its numbering (Redis lost its
+  data) every instance switches to one new epoch: ``on_epoch(epoch)`` is
+  called in order with the points (after every point of the old epoch,
+  before any of the new), and ``epoch`` reads the new one from then on.
 - **Lifecycle.** ``connect()`` before the first ``points()`` (raising
   ``BackplaneUnavailable``, naming where, when it cannot be reached at
-  start); ``disconnect()`` once the hub has stopped reading.
+  start); then ``backlog()``: what a shared backplane already held (each
+  feed's last points, in seq order) for the hub's rings, before any point of
+  ``points()``; ``disconnect()`` once the hub has stopped reading.
 
 :class:`MemoryBackplane` serves one process and doubles as the test fake.
 """
@@ -115,6 +121,8 @@ class Backplane(Protocol):
     on_state: Callable[[bool], None]
     #: Called with a feed created on another instance, before its first point.
     on_feed: Callable[[FeedInfo], None]
+    #: Called with the new epoch when the numbering started again.
+    on_epoch: Callable[[str], None]
 
     def restore(self, kept: KeptRun) -> None:
         """Number on from *kept*: its epoch, each feed after its last seq."""
@@ -122,6 +130,9 @@ class Backplane(Protocol):
     async def connect(self) -> None: ...
 
     async def disconnect(self) -> None: ...
+
+    def backlog(self) -> list[Point]:
+        """Points held before ``connect()``, once (each feed's in seq order)."""
 
     async def publish(
         self, feed: str, values: Mapping[str, Any], ts: int | None = None, gap: bool = False
@@ -164,6 +175,7 @@ class MemoryBackplane:
         self._room = asyncio.Event()
         self.on_state: Callable[[bool], None] = _ignore
         self.on_feed: Callable[[FeedInfo], None] = _ignore
+        self.on_epoch: Callable[[str], None] = _ignore
 
     @property
     def up(self) -> bool:
@@ -182,6 +194,9 @@ class MemoryBackplane:
 
     async def disconnect(self) -> None:
         pass
+
+    def backlog(self) -> list[Point]:
+        return []  # one process: nothing was published before it started
 
     async def publish(
         self, feed: str, values: Mapping[str, Any], ts: int | None = None, gap: bool = False

@@ -26,6 +26,7 @@ class FeedHistory:
             raise ValueError(f"history size must be >= 1, not {size}")
         if snapshot_size is not None and snapshot_size < 1:
             raise ValueError(f"snapshot size must be >= 1, not {snapshot_size}")
+        self.size = size
         self._points: deque[Point] = deque(maxlen=size)
         self.snapshot_size = min(size, snapshot_size or size)
 

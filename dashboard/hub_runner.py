@@ -11,8 +11,13 @@ gives it time and points:
 - a flush task calls ``hub.flush`` when the hub says there is something to
   do, at the time dashboard/flush_timing.py gives;
 - ``wait_no_clients`` lets a stopping server wait until every viewer has left;
-- ``start``/``stop`` connect the backplane and own those tasks; ``stop``
-  flushes once more, so nothing taken is left unsent.
+- ``start``/``stop`` connect the backplane and own those tasks (``start``
+  fills the rings with the backplane's backlog first); ``stop`` flushes once
+  more, so nothing taken is left unsent;
+- the backplane's news reach the hub: up or down (``hub.set_backplane``), a
+  feed created on another instance (added as a pushed feed), a new epoch
+  (the rings start again and viewers are closed with 1001: they come back,
+  resume under the old epoch and get a full snapshot under the new one).
 """
 
 from __future__ import annotations
@@ -25,7 +30,11 @@ from typing import Any
 
 from dashboard.backplane import Position
 from dashboard.flush_timing import flush_due
+from dashboard.history import FeedHistory
 from dashboard.hub import Hub
+from dashboard.logs import log_event
+from dashboard.protocol import CloseCode
+from feeds.base import FeedInfo
 
 # The hub's logger: a failed flush is logged as the hub's, as it always was.
 log = logging.getLogger("dashboard.hub")
@@ -44,7 +53,26 @@ class HubRunner:
         self._viewers_changed(len(hub.clients))
         hub.wake = self._due.set
         hub.on_viewers = self._viewers_changed
+        backplane = hub.backplane
+        backplane.on_state = hub.set_backplane
+        backplane.on_feed = self._remote_feed
+        backplane.on_epoch = self._new_epoch
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _remote_feed(self, info: FeedInfo) -> None:
+        """A feed pushed into another instance: held here like a pushed feed."""
+        if info.name not in self.hub.feeds:
+            self.hub.add_feed(info, pushed=True)
+
+    def _new_epoch(self, epoch: str) -> None:
+        """The backplane's numbering started again: so do the rings, and viewers
+        reconnect for a snapshot under the new epoch (their resume names the old)."""
+        hub = self.hub
+        hub.flush()  # points of the old epoch go out (and into the rings) first
+        for name, history in hub.histories.items():
+            hub.histories[name] = FeedHistory(history.size, history.snapshot_size)
+        hub.close_all(CloseCode.GOING_AWAY, "the backplane lost its data: new epoch")
+        log_event(log, logging.WARNING, "backplane_new_epoch", epoch=epoch)
 
     def _viewers_changed(self, count: int) -> None:
         if count:
@@ -66,7 +94,13 @@ class HubRunner:
         await self._no_clients.wait()
 
     async def start(self) -> None:
-        await self.hub.backplane.connect()
+        hub = self.hub
+        await hub.backplane.connect()
+        backlog = hub.backplane.backlog()
+        if backlog:
+            for point in backlog:
+                hub.take(point)
+            hub.flush()  # into the rings before any viewer or producer asks
         self._tasks = [
             asyncio.create_task(self._pump(), name="hub-pump"),
             asyncio.create_task(self._flush_forever(), name="hub-flush"),
@@ -85,9 +119,13 @@ class HubRunner:
         await self.hub.backplane.disconnect()
 
     async def _pump(self) -> None:
-        take = self.hub.take
+        take, feeds = self.hub.take, self.hub.feeds
         async for point in self.hub.backplane.points():
-            take(point)
+            # A shared backplane may carry feeds this instance never declared
+            # (configured elsewhere only): viewers get no points of a feed
+            # they were not told of.
+            if point.feed in feeds:
+                take(point)
 
     async def _flush_forever(self) -> None:
         hub, settings = self.hub, self.hub.settings
