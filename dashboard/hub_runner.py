@@ -119,12 +119,13 @@ class HubRunner:
         await self.hub.backplane.disconnect()
 
     async def _pump(self) -> None:
-        take, feeds = self.hub.take, self.hub.feeds
+        take, feeds, reserved = self.hub.take, self.hub.feeds, self.hub.reserved
         async for point in self.hub.backplane.points():
             # A shared backplane may carry feeds this instance never declared
             # (configured elsewhere only): viewers get no points of a feed
-            # they were not told of.
-            if point.feed in feeds:
+            # they were not told of. A feed reserved by ingest here is added
+            # by its first point (Hub.take).
+            if point.feed in feeds or point.feed in reserved:
                 take(point)
 
     async def _flush_forever(self) -> None:
