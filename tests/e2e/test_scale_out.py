@@ -5,6 +5,7 @@ producer feed runs on one instance only."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -42,7 +43,7 @@ async def test_viewers_of_two_instances_see_identical_points(pair):
         assert hello_a["epoch"] == hello_b["epoch"]
         await wait_until(lambda: all(first.hub.histories[f].last_seq >= 10 for f in SYMBOLS))
         target = {f: first.hub.histories[f].last_seq + 40 for f in SYMBOLS}
-        got_a, got_b = await read_until(a, target), await read_until(b, target)
+        got_a, got_b = await asyncio.gather(read_until(a, target), read_until(b, target))
     for feed in SYMBOLS:
         seen_a, seen_b = seen(got_a, feed), seen(got_b, feed)
         seqs_a, seqs_b = assert_runs_on(seen_a, feed), assert_runs_on(seen_b, feed)
@@ -97,7 +98,9 @@ async def test_ingest_on_either_instance_reaches_viewers_of_both(pair):
         for n in range(6):
             status, _, body = await push((first, second)[n % 2], "PUSHED", [{"values": {"n": n}}])
             assert status == 200, body
-        got_a, got_b = await read_until(a, {"PUSHED": 6}), await read_until(b, {"PUSHED": 6})
+        got_a, got_b = await asyncio.gather(
+            read_until(a, {"PUSHED": 6}), read_until(b, {"PUSHED": 6})
+        )
     for got in (got_a, got_b):
         declared = [f["name"] for m in got if m["type"] == "feeds" for f in m["added"]]
         assert "PUSHED" in declared

@@ -4,6 +4,7 @@ several instances) saw, and checking a feed's seqs run without gap or repeat."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterable
 
@@ -54,3 +55,22 @@ async def read_until(
         while any(last_seqs(got).get(f, 0) < s for f, s in seqs.items()):
             got.append(json.loads(await ws.recv()))
     return got
+
+
+class Recorder:
+    """Reads a viewer's WebSocket in a task of its own, so it never falls
+    behind (and is never conflated) while the test does other things."""
+
+    def __init__(self, ws: websockets.ClientConnection) -> None:
+        self.ws = ws
+        self.messages: list[Message] = []
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in self.ws:
+                self.messages.append(json.loads(raw))
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self._task
