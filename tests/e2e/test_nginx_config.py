@@ -6,43 +6,17 @@ from the trusted proxy."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import websockets
 
 from dashboard import DashboardConfig
 from tests.support.clients import Message, collect, recv_json
+from tests.support.nginx import readme_nginx_block, site_for
 from tests.support.redis_server import free_port
 from tests.support.servers import http_request
 
 pytestmark = pytest.mark.e2e
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-#: What the test replaces in the README's block: where nginx listens, and the
-#: two instances' addresses.
-LISTEN, FIRST, SECOND = "listen 80;", "127.0.0.1:8001", "127.0.0.1:8002"
-
-
-def readme_nginx_block() -> str:
-    """The one ```nginx block of the README's "Scale out" section."""
-    section = README.read_text().split("\n## Scale out\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```nginx\n(.*?)```", section, re.DOTALL)
-    assert len(blocks) == 1, f"expected one nginx block in Scale out, found {len(blocks)}"
-    return str(blocks[0])
-
-
-def site_for(listen: int, first: int, second: int) -> str:
-    """The README's block with its ports replaced, and nothing else."""
-    site = readme_nginx_block()
-    for old, new in (
-        (LISTEN, f"listen 127.0.0.1:{listen};"),
-        (FIRST, f"127.0.0.1:{first}"),
-        (SECOND, f"127.0.0.1:{second}"),
-    ):
-        assert site.count(old) == 1, f"{old!r} should appear once in the README's nginx block"
-        site = site.replace(old, new)
-    return site
 
 
 def has_points(messages: list[Message]) -> bool:

@@ -1,6 +1,7 @@
-"""A real ``nginx`` for the tests: a site configuration (the ``http``-level
-blocks a user would drop into /etc/nginx/conf.d/) run in a folder of its own,
-stopped by PID.
+"""A real ``nginx`` for the tests, and the README's nginx configuration.
+
+A site configuration (the ``http``-level blocks a user would drop into
+/etc/nginx/conf.d/) runs in a folder of its own, stopped by PID.
 
 The main configuration around the site is written here: pid file, error and
 access logs and every temp path inside the folder, so nothing outside it is
@@ -23,6 +24,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.waiting import require_env
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 START_TIMEOUT = 10.0
@@ -132,3 +135,29 @@ class Nginx:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+#: What the test replaces in the README's block: where nginx listens, and the
+#: two instances' addresses.
+LISTEN, FIRST, SECOND = "listen 80;", "127.0.0.1:8001", "127.0.0.1:8002"
+
+
+def readme_nginx_block() -> str:
+    """The one ```nginx block of the README's "Scale out" section."""
+    section = README.read_text().split("\n## Scale out\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```nginx\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 1, f"expected one nginx block in Scale out, found {len(blocks)}"
+    return str(blocks[0])
+
+
+def site_for(listen: int, first: int, second: int) -> str:
+    """The README's block with its ports replaced, and nothing else."""
+    site = readme_nginx_block()
+    for old, new in (
+        (LISTEN, f"listen 127.0.0.1:{listen};"),
+        (FIRST, f"127.0.0.1:{first}"),
+        (SECOND, f"127.0.0.1:{second}"),
+    ):
+        assert site.count(old) == 1, f"{old!r} should appear once in the README's nginx block"
+        site = site.replace(old, new)
+    return site
