@@ -75,14 +75,15 @@ async def test_viewer_resumes_on_the_other_instance_with_exactly_the_missed_poin
         resume = {"epoch": hello["epoch"], "seqs": kept}
         await ws.send(json.dumps({"type": "subscribe", "resume": resume}))
         got = await read_until(ws, {f: kept[f] + 40 for f in SYMBOLS})
-    assert got[0]["type"] == "hello" and got[1]["type"] == "replay"
+    with_points = [m for m in got if m["type"] in ("snapshot", "replay", "batch")]
+    assert got[0]["type"] == "hello" and with_points[0]["type"] == "replay"
     assert not [m for m in got if m["type"] == "snapshot"]
     for feed in SYMBOLS:
         points = seen(got, feed)
         assert assert_runs_on(points, feed)[0] == kept[feed] + 1
         url = f"{first.url}/api/feeds/{feed}/history?since={kept[feed]}"
         history = seen([{"type": "replay", "points": (await get_json(url))["points"]}])
-        replayed = seen(got[1:2], feed)
+        replayed = seen(with_points[:1], feed)
         assert len(replayed) >= 20 and replayed == history[: len(replayed)]
 
 
