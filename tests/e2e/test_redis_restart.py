@@ -65,11 +65,11 @@ async def test_redis_restart_loses_nothing_acknowledged_and_repeats_nothing(
     task = asyncio.create_task(pusher.run())
     try:
         await wait_until(lambda: len(pusher.acked) >= 10, what="pushes before the restart")
-        redis_server.stop(sig)
+        await asyncio.to_thread(redis_server.stop, sig)
         await wait_until(lambda: not any(s.hub.backplane_up for s in servers), what="down")
         await wait_until(lambda: len(pusher.refused) >= 3, what="pushes refused while down")
         acked_before = len(pusher.acked)
-        redis_server.start()
+        await asyncio.to_thread(redis_server.start)
         await wait_until(lambda: all(s.hub.backplane_up for s in servers), 15, "up again")
         await wait_until(lambda: len(pusher.acked) >= acked_before + 10, what="pushes after")
     finally:
