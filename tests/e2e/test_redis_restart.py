@@ -14,9 +14,11 @@ import signal
 import pytest
 import websockets
 
+from tests.support.clients import collect
 from tests.support.ingest import TOKEN, push
+from tests.support.redis_server import RedisServer, need_redis
 from tests.support.servers import get_json
-from tests.support.streams import Recorder, assert_runs_on, seen
+from tests.support.streams import Recorder, assert_runs_on, last_seqs, seen
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -94,3 +96,38 @@ async def test_redis_restart_loses_nothing_acknowledged_and_repeats_nothing(
         assert_runs_on(seen(messages, "ACME"), "ACME")
     assert seen(got[0], "PUSHED") == seen(got[1], "PUSHED")
     assert (await get_json(servers[1].url + "/api/feeds"))["epoch"] == epoch
+
+
+async def test_redis_that_lost_its_data_gives_every_instance_and_viewer_one_new_epoch(
+    start_server, tmp_path
+):
+    """Redis with nothing on disk (no AOF, no RDB) restarted: both instances
+    switch to the same new epoch, their viewers are closed with 1001, and a
+    viewer resuming under the old epoch gets a fresh snapshot (reset) under
+    the new one, numbered from 1 again (README "Scale out", third row)."""
+    need_redis()
+    redis = RedisServer(tmp_path / "redis", appendonly=False)
+    redis.start()
+    try:
+        servers = [await start_server(symbols=("ACME",), backplane=redis.url) for _ in range(2)]
+        old = servers[0].hub.epoch
+        viewers = [Recorder(await websockets.connect(s.ws_url, max_size=None)) for s in servers]
+        await wait_until(lambda: all(last_seqs(v.messages).get("ACME", 0) >= 5 for v in viewers))
+        await asyncio.to_thread(redis.stop)
+        await asyncio.to_thread(redis.start)
+        await wait_until(
+            lambda: servers[0].hub.epoch == servers[1].hub.epoch != old, 15, "one new epoch"
+        )
+        for viewer in viewers:
+            await viewer.close()
+            assert viewer.ws.close_code == 1001
+        resume = {"epoch": old, "seqs": last_seqs(viewers[0].messages)}
+        for server in servers:
+            async with websockets.connect(server.ws_url + "?await_subscribe=1") as ws:
+                await ws.send(json.dumps({"type": "subscribe", "resume": resume}))
+                got = await collect(ws, lambda m: any(x["type"] == "snapshot" for x in m))
+            snapshot = next(m for m in got if m["type"] == "snapshot")
+            assert snapshot["reset"] is True and snapshot["epoch"] == server.hub.epoch
+            assert [p["seq"] for p in snapshot["points"]][:1] in ([], [1])
+    finally:
+        redis.stop()
