@@ -51,7 +51,7 @@ http {{
 def missing_nginx() -> str | None:
     """Why a real nginx cannot run here, or None."""
     if not os.access(NGINX, os.X_OK):
-        return f"nginx not found at {NGINX} (apt-get install nginx-light)"
+        return f"nginx not found at {NGINX} (apt-get install nginx)"
     return None
 
 
