@@ -14,7 +14,7 @@ import pytest
 from tests.support.metrics import get_text
 from tests.support.nginx import site_for
 from tests.support.redis_server import free_port
-from tests.support.servers import start_cli, stop_process
+from tests.support.servers import start_clis, stop_process
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -33,7 +33,7 @@ async def test_page_behind_nginx_plots_and_resumes_when_its_instance_is_killed(
 ):
     env = {"DASHBOARD_BACKPLANE": redis_server.url, "DASHBOARD_TRUSTED_PROXIES": "127.0.0.1"}
     args = ("--symbols", "ACME,GLOBX", "--rate", "20")
-    started = [await start_cli(*args, env=env) for _ in range(2)]
+    started = await start_clis(2, *args, env=env)
     try:
         ports = [int(url.rsplit(":", 1)[1]) for _, url in started]
         nginx = start_nginx(site_for(free_port(), *ports))

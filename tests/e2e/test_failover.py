@@ -14,7 +14,7 @@ from itertools import pairwise
 import pytest
 import websockets
 
-from tests.support.servers import get_json, start_cli, stop_process
+from tests.support.servers import get_json, start_clis, stop_process
 from tests.support.streams import assert_runs_on, read_until, seen
 from tests.support.waiting import wait_until
 
@@ -34,7 +34,7 @@ async def feed_status(url: str) -> str:
 
 async def test_sigkill_of_the_lease_holder_hands_the_feed_over_within_3s(redis_server):
     env = {"DASHBOARD_BACKPLANE": redis_server.url}
-    started = [await start_cli("--symbols", "ACME", "--rate", "20", env=env) for _ in range(2)]
+    started = await start_clis(2, "--symbols", "ACME", "--rate", "20", env=env)
     try:
         statuses: list[str] = []
 
