@@ -1,13 +1,14 @@
-"""Fixtures for every test: a real Hypercorn server, a real redis-server
-(helpers in tests/support/)."""
+"""Fixtures for every test: a real Hypercorn server, a real redis-server, a
+real nginx (helpers in tests/support/)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.nginx import Nginx, need_nginx
 from tests.support.redis_server import RedisServer, need_redis
 from tests.support.servers import LiveServer, StartServer, server_factory
 
@@ -35,3 +36,24 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def start_nginx(tmp_path: Path) -> Iterator[Callable[[str], Nginx]]:
+    """Factory: ``start_nginx(site)`` runs nginx with the http-level blocks
+    *site* in a folder of this test's own; every one started is stopped by PID
+    after the test. Skips where nginx is missing, fails under REQUIRE_NGINX=1."""
+    need_nginx()
+    started: list[Nginx] = []
+
+    def start(site: str) -> Nginx:
+        nginx = Nginx(tmp_path / f"nginx{len(started)}", site)
+        started.append(nginx)
+        nginx.start()
+        return nginx
+
+    try:
+        yield start
+    finally:
+        for nginx in started:
+            nginx.stop()

@@ -222,3 +222,20 @@ async def get_json(url: str) -> Any:
             return json.load(response)
 
     return await asyncio.to_thread(fetch)
+
+
+async def start_clis(
+    count: int, *args: str, env: dict[str, str] | None = None
+) -> list[tuple[asyncio.subprocess.Process, str]]:
+    """*count* ``start_cli(*args)`` processes started at once (each takes a
+    second or two to import and start); if one fails, the others are stopped."""
+    results = await asyncio.gather(
+        *(start_cli(*args, env=env) for _ in range(count)), return_exceptions=True
+    )
+    started = [r for r in results if not isinstance(r, BaseException)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        for process, _ in started:
+            await stop_process(process)
+        raise failed[0]
+    return started
