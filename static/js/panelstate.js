@@ -6,6 +6,8 @@ const SAYS = {
   restarting: 'restarting',
   failed: 'failed',
   stopped: 'stopped',
+  // The backplane is down (Redis): the feed keeps its points to publish later.
+  paused: 'paused until the backplane is back',
 };
 
 function ordinal(n) {
@@ -25,5 +27,6 @@ export function panelState(status) {
   let text = SAYS[state];
   if (state === 'restarting' && status.restarts) text += ` (${ordinal(status.restarts)} time)`;
   if ((state === 'restarting' || state === 'failed') && status.error) text += `: ${status.error}`;
+  if (state === 'paused' && status.dropped) text += ` (${status.dropped} dropped)`;
   return { state, text };
 }

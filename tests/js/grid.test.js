@@ -42,6 +42,10 @@ test('the panel says restarting with its error, failed, stalled; nothing when ru
   assert.equal(panelState({ state: 'failed', error: 'FeedFailed: no such file' }).text, 'failed: FeedFailed: no such file');
   assert.equal(panelState({ state: 'stalled', error: 'old' }).text, 'stalled: no new points');
   assert.equal(panelState({ state: 'running' }), null);
+  // Run by another instance (a shared backplane): nothing to say here.
+  assert.equal(panelState({ state: 'standby' }), null);
+  assert.equal(panelState({ state: 'paused', dropped: 0 }).text, 'paused until the backplane is back');
+  assert.equal(panelState({ state: 'paused', dropped: 12 }).text, 'paused until the backplane is back (12 dropped)');
   assert.equal(panelState({ state: 'external' }), null);
   assert.equal(panelState(null), null);
 });
