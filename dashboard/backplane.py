@@ -117,6 +117,10 @@ class Backplane(Protocol):
     def up(self) -> bool:
         """False while a shared backplane cannot be reached."""
 
+    #: True when ``publish`` waits for a round trip to another process:
+    #: producers then queue their points and send them in batches.
+    remote: bool
+
     #: Called with ``up`` whenever it changes (set by the hub's runner).
     on_state: Callable[[bool], None]
     #: Called with a feed created on another instance, before its first point.
@@ -164,6 +168,8 @@ class MemoryBackplane:
     slows producers instead of growing memory. A run starts afresh (a new
     epoch, every feed from seq 1) unless ``restore`` continues a kept one.
     """
+
+    remote = False  # publish returns at once (unless the hub is far behind)
 
     def __init__(self, max_pending: int = 100_000) -> None:
         self.epoch = new_epoch()

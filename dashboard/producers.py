@@ -7,15 +7,15 @@ backoff; the hub and the other feeds go on untouched. One raising
 its ``max_rate`` has the excess dropped and counted; ``Skipped`` inputs are
 counted too, and a ``BREAK`` marks its next point as starting a new stretch.
 
-Before each run (the first and every restart) a source is offered its last
-kept point (``resume_from``): one that cannot continue from it has the first
-point of the run drawn after a break.
+Before each run (the first and every restart) a source is offered its last kept
+point (``resume_from``): else the run's first point is drawn after a break.
 
 With a shared backplane a feed runs only while this instance holds its lease
 (dashboard/leases.py), else shows "standby"; a lost lease cancels the run. A
 run taken over continues from the newest point the hub holds (the backplane
 filled it from the other instance). While the backplane is down a feed goes
-on, "paused", its points held and then published in order (feed_pause.py).
+on, "paused", its points held and then published in order (feed_pause.py);
+over a remote one points are queued and sent in batches, never awaited.
 
 A source that hangs (awaits forever, or sleeps far past its rate) only holds
 its own task; a watchdog marks it "stalled" until points flow again. A source
@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -325,6 +325,7 @@ class Producers:
         last: list[Any] = []
         pause = self._pause_for(name, last)
         held = self.leases.held
+        remote = self.hub.backplane.remote  # publish waits a round trip: queue
         try:
             async for item in source.stream():
                 if isinstance(item, Break | Skipped):
@@ -342,7 +343,9 @@ class Producers:
                 now = now_ms()  # stamped here, not by the backplane: kept below
                 values, ts = split_ts(item, now)
                 ts = now if ts is None else ts
-                if pause.active or not held(name):  # behind held points; the lease unsure
+                if remote and not pause.refused and held(name):
+                    pause.send(self.hub.check(name, values), ts, gap)
+                elif pause.active or not held(name):  # behind held points; the lease unsure
                     pause.hold(self.hub.check(name, values), ts, gap)
                     if status.state != "paused":
                         self._set(name, state="paused")
@@ -367,8 +370,9 @@ class Producers:
         """The buffer that holds *name*'s points while the backplane is down."""
         status = self.status[name]
 
-        async def publish(values: Mapping[str, Any], ts: int, gap: bool) -> None:
-            await self.runner.publish(name, values, ts, gap=gap)
+        async def publish(batch: Sequence[Held]) -> None:
+            points = [(held.values, held.ts) for held in batch]  # checked when held
+            await self.hub.backplane.publish_many(name, points, batch[0].gap)
 
         def published(point: Held) -> None:
             status.published += 1

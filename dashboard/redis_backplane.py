@@ -1,7 +1,6 @@
 """The backplane over Redis Streams: several instances act as one dashboard.
 
-Implements dashboard/backplane.py's contract; what lives in Redis (keys, the
-Lua numbering a batch with its append) is dashboard/redis_scripts.py.
+Implements dashboard/backplane.py's contract; keys and Lua: redis_scripts.py.
 
 - **Writing.** ``publish``/``publish_many`` queue a request and wait for its
   Position; one writer task sends everything queued, of every feed, in one
@@ -72,6 +71,8 @@ class RedisBackplane:
     starting instance reads; *prefix* puts every key under one namespace
     (``.client`` and ``.prefix`` are for dashboard/leases.py).
     """
+
+    remote = True
 
     def __init__(
         self,

@@ -41,11 +41,11 @@ class Backplane:
         self.tries = 0
         self.published: list[tuple[int, int, bool]] = []
 
-    async def publish(self, values, ts, gap):
+    async def publish(self, batch):
         self.tries += 1
         if not self.up:
             raise BackplaneDown("down", retry_after=0.05)
-        self.published.append((values["v"], ts, gap))
+        self.published += [(held.values["v"], held.ts, held.gap) for held in batch]
 
 
 def pause_for(backplane: Backplane, size: int = 100):
@@ -83,18 +83,40 @@ async def test_a_refusal_while_draining_keeps_the_point_first_in_line():
     backplane.up = True
     refusals = 0
 
-    async def flaky(values, ts, gap):
+    async def flaky(batch):
         nonlocal refusals
-        if values["v"] == 2 and refusals == 0:
+        if refusals == 0:  # all or nothing: the whole batch is refused
             refusals += 1
             raise BackplaneDown("down again", retry_after=0.01)
-        await backplane.publish(values, ts, gap)
+        await backplane.publish(batch)
 
     pause = FeedPause(flaky, lambda: True, lambda h: None, lambda n: None, lambda: None, poll=0.01)
     for n in range(1, 4):
         pause.hold({"v": n}, n, False)
     await wait_until(lambda: not pause.active, timeout=2, what="drained")
     assert [v for v, _, _ in backplane.published] == [1, 2, 3] and refusals == 1
+
+
+async def test_sent_points_go_out_in_batches_in_order_breaking_only_at_a_gap():
+    """A remote backplane's outbox: what is queued goes in one publish, up to
+    the next point that starts a new stretch; no pause is reported."""
+    backplane = Backplane()
+    backplane.up = True
+    batches: list[list[int]] = []
+
+    async def publish(batch):
+        batches.append([held.values["v"] for held in batch])
+        await backplane.publish(batch)
+
+    resumed: list[bool] = []
+    pause = FeedPause(publish, lambda: True, lambda h: None, lambda n: None,
+                      lambda: resumed.append(True), poll=0.01)  # fmt: skip
+    for n in range(1, 7):
+        pause.send({"v": n}, n, n == 4)  # sent before the drain runs: one queue
+    await wait_until(lambda: not pause.active, timeout=2, what="drained")
+    assert batches == [[1, 2, 3], [4, 5, 6]]
+    assert [gap for _, _, gap in backplane.published] == [False, False, False, True, False, False]
+    assert resumed == [] and not pause.refused
 
 
 async def test_overflow_while_paused_is_counted_and_what_is_held_at_the_end_is_lost():

@@ -116,3 +116,50 @@ async def test_beyond_the_buffer_the_oldest_are_dropped_counted_and_the_hole_mar
         "livefeed_feed_paused_drops_total", {"feed": "count"}
     )
     assert metric == status.dropped
+
+
+class FarAway(MemoryBackplane):
+    """A remote backplane: every publish waits a 100 ms round trip."""
+
+    remote = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.round_trips = 0
+
+    async def publish(self, feed, values, ts=None, gap=False):
+        (position,) = await self.publish_many(feed, [(values, ts)], gap)
+        return position
+
+    async def publish_many(self, feed, points, gap=False):
+        self.round_trips += 1
+        await asyncio.sleep(0.1)  # the round trip itself
+        positions = []
+        for values, ts in points:
+            positions.append(await MemoryBackplane.publish(self, feed, values, ts, gap))
+            gap = False
+        return positions
+
+
+async def test_a_remote_backplanes_round_trip_does_not_slow_the_feed():
+    """The feed makes a point every 5 ms; a publish takes 100 ms. Points are
+    queued and sent in batches, so all of them arrive, in order, with no gap,
+    in a few dozen round trips (awaiting each would publish 10 a second)."""
+    backplane = FarAway()
+    runner = HubRunner(Hub(backplane, HubSettings(flush_interval=0.01)))
+    await runner.start()
+    producers = Producers(runner, [counting])
+    producers.start()
+    try:
+        await asyncio.sleep(1.0)  # the measured stretch: a second of the feed's time
+        made = producers.status["count"].published
+        await wait_until(lambda: len(series(runner)) >= made, what="queued points out")
+    finally:
+        await producers.stop()
+        await runner.stop()
+    points = series(runner)
+    assert made >= 60, f"{made} points published in 1 s"
+    assert [seq for seq, _, _ in points] == list(range(1, len(points) + 1))
+    assert [n for _, n, _ in points] == list(range(1, len(points) + 1))
+    assert not any(gap for _, _, gap in points)
+    assert backplane.round_trips < len(points) / 3
