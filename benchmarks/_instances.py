@@ -115,7 +115,7 @@ def started(process: subprocess.Popen, cmd: list[str], workers: int) -> Instance
     return Instance(process, url, workers, pids)
 
 
-def get_json(url: str, timeout: float = 10) -> Any:
+def get_json(url: str, timeout: float = 60) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.load(response)
 
