@@ -8,11 +8,31 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from dashboard.delivery import DeliveryProbe
     from dashboard.protocol import Point
+
+
+class FrameSink(Protocol):
+    """Where a viewer's frames go when its connection takes them directly
+    (the fast send path, dashboard/web/direct_send.py): written at once to
+    the connection's transport, whose buffer then holds what is unsent."""
+
+    def write(self, frame: str, queued_at: float, now: float) -> int:
+        """Write *frame* (queued at *queued_at*) now; the bytes written, 0
+        when the connection takes no more data (it is closing)."""
+        ...
+
+    def buffered(self) -> int:
+        """Bytes written and not yet taken by the kernel."""
+        ...
+
+    async def drained(self) -> None:
+        """Return once the transport holds no more than its high-water mark
+        (at once if it does not): what a blocking write would have waited for."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,12 @@ class ClientChannel:
     (monotonic seconds) when queued; decisions take the time as ``now``.
     ``delivery``, set by the connection, tells how long written frames have
     gone unread (their age counts as the backlog's).
+
+    A connection that can take frames directly ``attach``es a
+    :class:`FrameSink`: each frame is then written as it is pushed, with no
+    writer task between, and the transport's buffer is the outbox. The same
+    bounds apply to what it holds: the frames still in it (their ends and
+    stamps are kept while the buffer is not empty), its bytes, their age.
     """
 
     def __init__(
@@ -110,20 +136,67 @@ class ClientChannel:
         self._ready = asyncio.Event()
         self._on_discard: Callable[[], object] | None = None
         self.delivery: DeliveryProbe | None = None
+        self.sink: FrameSink | None = None
+        # Frames handed to the sink that its transport still holds: (where
+        # each ends in the bytes written so far, when it was queued).
+        self._in_transport: deque[tuple[int, float]] = deque()
+        self._wrote = 0  # bytes handed to the sink
+
+    def attach(self, sink: FrameSink) -> None:
+        """From now on write frames to *sink* as they are pushed; what waits
+        in the outbox is written first, in order."""
+        self.sink = sink
+        now = self._clock()
+        for frame, queued_at in zip(self._outbox, self._stamps, strict=True):
+            self._write(sink, frame, queued_at, now)
+        self._outbox.clear()
+        self._stamps.clear()
+        self._size = 0
+
+    def _write(self, sink: FrameSink, frame: str, queued_at: float, now: float) -> None:
+        written = sink.write(frame, queued_at, now)
+        self._wrote += written
+        if written and sink.buffered():  # not all taken by the kernel at once
+            self._in_transport.append((self._wrote, queued_at))
+
+    def _held(self, sink: FrameSink) -> int:
+        """Bytes the transport still holds; frames it has sent are forgotten."""
+        buffered = sink.buffered()
+        held = self._in_transport
+        if not buffered:
+            held.clear()
+        else:  # a frame is sent once fewer bytes than written after its end wait
+            sent = self._wrote - buffered
+            while held and held[0][0] <= sent:
+                held.popleft()
+        return buffered
 
     @property
     def queued(self) -> int:
-        return len(self._outbox)
+        """Frames waiting: in the outbox, or in the transport's buffer."""
+        if self.sink is not None:
+            self._held(self.sink)
+        return len(self._outbox) + len(self._in_transport)
 
     def backlog(self, now: float) -> Backlog:
         """What waits for this viewer at *now* (the frame being written included)."""
+        unread = self.delivery.age(now) if self.delivery is not None else 0.0
+        if self.sink is not None:
+            size = self._held(self.sink)
+            oldest = self._in_transport[0][1] if self._in_transport else now
+            return Backlog(len(self._in_transport), size, max(0.0, now - oldest, unread))
         oldest = self._writing[0] if self._writing else self._stamps[0] if self._stamps else now
         frames = len(self._outbox) + (self._writing is not None)
-        unread = self.delivery.age(now) if self.delivery is not None else 0.0
         return Backlog(frames, self._size, max(0.0, now - oldest, unread))
 
     def behind(self, now: float) -> bool:
         """Too far behind (frames, age or bytes) to queue another batch."""
+        sink = self.sink
+        if sink is not None and not sink.buffered():
+            # The hot path, once per viewer per flush: nothing held, so only
+            # unread data can put it behind (Backlog.behind, unbuilt).
+            self._in_transport.clear()
+            return self.delivery is not None and self.delivery.age(now) >= self.max_lag
         return self.backlog(now).behind(self.conflate_at, self.max_lag, self.max_bytes)
 
     def caught_up(self, now: float) -> bool:
@@ -145,6 +218,17 @@ class ClientChannel:
         """Queue *frame*; False when the outbox is full (the frame is not queued)."""
         if self.closing:
             return True  # being closed: nothing more will be written anyway
+        sink = self.sink
+        if sink is not None:
+            if (
+                self._in_transport
+                and self._held(sink)
+                and len(self._in_transport) >= self._max_frames
+            ):
+                return False
+            now = self._clock()
+            self._write(sink, frame, now, now)
+            return True
         if len(self._outbox) >= self._max_frames:
             return False
         self._outbox.append(frame)

@@ -37,6 +37,9 @@ class Metrics:
         self.frames_sent = 0
         #: Bytes of those frames (UTF-8 payload, without WebSocket framing).
         self.bytes_sent = 0
+        #: Of frames_sent, those written straight to the transport (the fast
+        #: path, dashboard/web/direct_send.py).
+        self.frames_sent_direct = 0
         #: Points in frames queued to viewers: a batch's points times the
         #: viewers it was queued for, plus snapshot and replay points. Counted
         #: by the hub when it queues (a frame does not carry its point count);
@@ -150,6 +153,13 @@ class _SentCollector:
         m = self._metrics
         yield CounterMetricFamily(
             "livefeed_frames_sent", "Frames written to viewer sockets.", value=m.frames_sent
+        )
+        yield CounterMetricFamily(
+            "livefeed_frames_sent_direct",
+            "Of livefeed_frames_sent, those written straight to the socket's transport (the "
+            "fast send path); the others went through Quart and Hypercorn (WebSockets over "
+            "HTTP/2, permessage-deflate).",
+            value=m.frames_sent_direct,
         )
         yield CounterMetricFamily(
             "livefeed_bytes_sent",

@@ -12,6 +12,7 @@ changes nothing: ``install(app)``, called as serving starts, does. A misspelt
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -39,6 +40,7 @@ from dashboard.backplane import BackplaneError
 from dashboard.delivery import DeliveryProbe
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.protocol import CloseCode
+from dashboard.web.direct_send import DIRECT_SEND_EXTENSION, DirectTransport
 from dashboard.web.ingest import INGEST_WS_PATH
 from dashboard.web.probing import attach_probe, frame_and_probe, note_pong, periodic_ping
 from dashboard.web.server_config import ServerConfig
@@ -59,12 +61,15 @@ AppPut = Callable[[ASGIMessage], Awaitable[None]]
 
 #: The settings of a stream served with a plain Hypercorn config: none changed.
 _PLAIN = ServerConfig()
+#: The writer of the connection whose task runs: Hypercorn 0.18 builds a
+#: connection's streams in its task (TrackedTCPServer.run), where this is set.
+_WRITER: contextvars.ContextVar[asyncio.StreamWriter] = contextvars.ContextVar("writer")
 
 
 def install(app: Quart) -> None:
-    """Put the overrides in place for serving *app*: Quart's per app,
-    Hypercorn's for the process (Hypercorn builds its connections and streams
-    by these module names). Idempotent; what a plain config serves is unchanged."""
+    """Put the overrides in place for serving *app*: Quart's per app, Hypercorn's
+    for the process (it builds connections and streams by these module names).
+    Idempotent; what a plain config serves is unchanged."""
     app.asgi_websocket_class = BoundedWebsocketConnection
     # Hypercorn 0.18: hypercorn.asyncio.run builds each connection as TCPServer(...).
     hypercorn_run.TCPServer = TrackedTCPServer  # type: ignore[attr-defined]
@@ -74,10 +79,9 @@ def install(app: Quart) -> None:
         app.log_exception = _quiet_start_errors(app.log_exception)  # type: ignore[method-assign,assignment]
 
 
-# Override (Quart 0.22 log_exception, per app): Quart logs an exception at
-# startup with its traceback before Hypercorn raises LifespanFailureError. A
-# backplane that cannot be reached is a setting's problem, not a bug:
-# serve() raises it again and the command line says it in one line.
+# Override (Quart 0.22 log_exception, per app): Quart logs a startup error's
+# traceback before Hypercorn raises LifespanFailureError. An unreachable
+# backplane is a setting's problem: the command line says it in one line.
 def _quiet_start_errors(log_exception: Callable[[Any], None]) -> Callable[[Any], None]:
     def log_unless_backplane(exception_info: Any) -> None:
         if not isinstance(exception_info[1], BackplaneError):
@@ -91,10 +95,10 @@ class ViewerAwareStream(WSStream):
     """Hypercorn 0.18's WebSocket stream, adjusted per override below:
     permessage-deflate optional, a close frame for frames that cannot be
     parsed, a smaller message size for viewers, an app queue that cannot
-    deadlock, pings that stop with the stream, delivery probes on viewers."""
+    deadlock, pings that stop with the stream, delivery probes and the fast
+    send path for viewers."""
 
-    # Class defaults: nothing is allocated per connection until it is needed
-    # (about 50 KB a connection; 10,000 of them are served at once).
+    # Class defaults: nothing allocated per connection until needed (10,000 at once).
     _refusal: bytes | None = None
     # Hypercorn 0.18 tells the app 1006 for every close the peer starts, even
     # a clean 1000 or 1001: the peer's code is seen only as Hypercorn echoes
@@ -111,10 +115,12 @@ class ViewerAwareStream(WSStream):
         config = self.config
         return config if isinstance(config, ServerConfig) else _PLAIN
 
-    # Override (Hypercorn 0.18 __init__): the message buffer counts refusals.
+    # Override (Hypercorn 0.18 __init__): the message buffer counts refusals;
+    # the connection's writer is kept (the fast send path).
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.buffer = _CountingBuffer(self.buffer.max_length, self)
+        self._writer = _WRITER.get(None)
 
     # Override (Hypercorn 0.18 sets ``scope`` and starts the app in one step,
     # in handle): a viewer's probe goes in before the app's task can run.
@@ -134,9 +140,8 @@ class ViewerAwareStream(WSStream):
     async def handle(self, event: Event) -> None:
         if isinstance(event, Request):
             viewer_limit = self.settings.viewer_max_message_size
-            # Message size: every path but ingest's gets the viewer limit.
-            # Compared undecoded: a percent-encoded ingest path gets the
-            # smaller limit, never the larger one.
+            # Message size: every path but ingest's gets the viewer limit. Compared
+            # undecoded: a percent-encoded ingest path gets the smaller one.
             if viewer_limit is not None and event.raw_path.partition(b"?")[0] != INGEST_PATH:
                 self.buffer.max_length = viewer_limit
         if isinstance(event, StreamClosed) and self._peer_close and self.app_put is not None:
@@ -153,16 +158,15 @@ class ViewerAwareStream(WSStream):
         if isinstance(event, Request) and self.app_put is not None:
             self.app_put = self._put_while_app_runs(self.app_put)
         if early and self.closed and self.app_put is not None:
-            # Data before the handshake was answered: Hypercorn sends 400 and
-            # marks the stream closed, but tells neither the app (a viewer
-            # would stay in the hub for good) nor the connection (held open).
+            # Data before the handshake was answered: Hypercorn sends 400 and marks
+            # the stream closed, but tells neither the app (a viewer would stay in
+            # the hub for good) nor the connection (held open).
             await self.app_put({"type": "websocket.disconnect", "code": CloseCode.PROTOCOL_ERROR})
             await self.send(StreamClosed(stream_id=self.stream_id))
         if self.closed and self._pinger is not None:
-            # Hypercorn's ping loop would sleep out its interval before it saw
-            # the stream closed, holding the connection (and a graceful
-            # shutdown) that long. (When the pinger itself is closing the
-            # stream, it sees that as soon as its send returns.)
+            # Hypercorn's ping loop would sleep out its interval before it saw the
+            # stream closed, holding the connection (and a graceful shutdown) that
+            # long. (A pinger closing the stream sees it once its send returns.)
             if self._pinger is not asyncio.current_task():
                 self._pinger.cancel()
             self._pinger = None
@@ -217,13 +221,23 @@ class ViewerAwareStream(WSStream):
     # Forgetting the offer before the handshake is answered leaves wsproto's
     # extension off: frames go out uncompressed and a compressed frame coming
     # in is a protocol error (1002), never inflated. And frames wsproto
-    # cannot parse get a close frame (_refusing_bad_frames).
+    # cannot parse get a close frame (_refusing_bad_frames). A viewer over
+    # HTTP/1.1 with no extension is offered the fast send path (direct_send.py).
     async def _accept(self, message: Any) -> None:
         if not self.settings.websocket_compression:
             self.handshake.extensions = None
         await super()._accept(message)
         # wsproto 1.3: Connection.events is a method; this connection's is wrapped.
         self.connection.events = self._refusing_bad_frames(self.connection.events)  # type: ignore[method-assign,assignment]
+        plain = self.handshake.http_version == "1.1" and not self.handshake.extensions
+        writer = self._writer
+        if plain and writer is not None and self._probe is not None:  # a viewer
+            direct = DirectTransport(writer.transport, self._open_for_data, writer.drain)
+            self._scope["extensions"][DIRECT_SEND_EXTENSION] = direct  # type: ignore[assignment]
+
+    def _open_for_data(self) -> bool:  # accepted, no close frame either way (wsproto 1.3)
+        connected = self.state is ASGIWebsocketState.CONNECTED
+        return connected and not self.closed and self.connection.state is ConnectionState.OPEN
 
     def _refusing_bad_frames(
         self, events: Callable[[], Iterator[WSProtoEvent]]
@@ -351,19 +365,20 @@ class TrackedTCPServer(TCPServer):
     not read."""
 
     # Override (Hypercorn 0.18 run): registered in the config's
-    # ``open_connections``; a cancel ends the connection instead of raising.
+    # ``open_connections``, its writer set for its streams to find (_WRITER);
+    # a cancel ends the connection instead of raising.
     async def run(self) -> None:
         config = self.config
         connections = config.open_connections if isinstance(config, ServerConfig) else None
         if connections is not None:
             connections.add(self)
+        _WRITER.set(self.writer)
         try:
             await super().run()
         except asyncio.CancelledError:
             # Only a stop cancels a connection (Hypercorn past graceful_timeout,
-            # asyncio.run's last sweep). Ended here rather than re-raised:
-            # Python 3.11's asyncio.streams logs a cancelled connection task
-            # as "Exception in callback" with a traceback.
+            # asyncio.run's last sweep). Not re-raised: Python 3.11 logs a
+            # cancelled connection task as "Exception in callback", traceback and all.
             self.abort()
         finally:
             if connections is not None:
@@ -373,10 +388,9 @@ class TrackedTCPServer(TCPServer):
         """Drop the transport, unsent bytes and all (Hypercorn 0.18's ``writer``)."""
         self.writer.transport.abort()
 
-    # Override (Hypercorn 0.18 _close): asyncio's graceful close waits until
-    # every byte written is sent, which a peer that stopped reading (a frozen
-    # tab, a hostile client) never allows: its socket and task would be held
-    # for good. Aborted after CLOSE_FLUSH_TIMEOUT.
+    # Override (Hypercorn 0.18 _close): asyncio's graceful close waits until every
+    # byte written is sent, which a peer that stopped reading (a frozen tab, a
+    # hostile client) never allows. Aborted after CLOSE_FLUSH_TIMEOUT.
     async def _close(self) -> None:
         loop = asyncio.get_running_loop()
         abort = loop.call_later(CLOSE_FLUSH_TIMEOUT, self.abort)

@@ -13,6 +13,7 @@ from quart.wrappers.base import BaseRequestWebsocket
 
 from dashboard.assemble import Core
 from dashboard.config import DashboardConfig
+from dashboard.frames import WireFrames
 from dashboard.hub import Hub
 from dashboard.hub_runner import HubRunner
 from dashboard.limits import Limits
@@ -35,6 +36,8 @@ class Runtime:
     #: Set when the server begins to shut down, so long-lived sockets that are
     #: not viewers (ingest) can close with 1001 instead of being cut off.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Frames built once per batch for every viewer on the fast send path.
+    wire_frames: WireFrames = field(default_factory=WireFrames)
 
     @property
     def config(self) -> DashboardConfig:

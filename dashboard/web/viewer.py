@@ -18,10 +18,12 @@ from quart import Blueprint, Response, current_app, jsonify, websocket
 
 from dashboard.channel import ClientChannel
 from dashboard.delivery import DELIVERY_EXTENSION
+from dashboard.frames import WireFrames
 from dashboard.hub import Hub
 from dashboard.logs import client_address, log_event
 from dashboard.metrics import Metrics
 from dashboard.protocol import CloseCode
+from dashboard.web.direct_send import DIRECT_SEND_EXTENSION, DirectSend
 from dashboard.web.gate import session_end_of
 from dashboard.web.state import runtime_of, scope_of
 
@@ -66,6 +68,7 @@ async def ws() -> None:
         subscribe_timeout=runtime.config.await_subscribe_timeout,
         metrics=runtime.metrics,
         session_end=session_end_of(websocket),  # closes it when its login ends
+        wire=runtime.wire_frames,
     )
 
 
@@ -76,17 +79,18 @@ async def serve_viewer(
     subscribe_timeout: float,
     metrics: Metrics | None = None,
     session_end: Callable[[], Awaitable[str]] | None = None,
+    wire: WireFrames | None = None,
 ) -> None:
     """Serve one viewer. *session_end*, for a viewer that logged in, waits
     until its session ends (expiry or logout) and returns why: the viewer is
-    then closed with 4401 and that reason."""
+    then closed with 4401 and that reason. With *wire* (the app's frame
+    cache), a connection that offers it takes the fast send path."""
     metrics = metrics if metrics is not None else hub.metrics
     await websocket.accept()
     address = client_address(websocket.scope)
     client = hub.connect(address, subscribe=not await_subscribe)
-    # Frames unread in socket buffers count as lag (dashboard/delivery.py).
-    client.delivery = scope_of(websocket).get("extensions", {}).get(DELIVERY_EXTENSION)
-    log_event(log, logging.INFO, "viewer_connected", client=address)
+    send_path = _equip(client, scope_of(websocket).get("extensions", {}), wire, metrics)
+    log_event(log, logging.INFO, "viewer_connected", client=address, send_path=send_path)
     started = time.monotonic()
     sent_code: int | None = None  # the close code we sent, if we did
     try:
@@ -130,6 +134,20 @@ async def serve_viewer(
         )
 
 
+def _equip(
+    client: ClientChannel, extensions: dict[str, Any], wire: WireFrames | None, metrics: Metrics
+) -> str:
+    """Give *client* what its connection offers: the delivery probe (frames
+    unread in socket buffers count as lag, dashboard/delivery.py), and the
+    fast send path when the framework found it possible. Returns the path."""
+    client.delivery = extensions.get(DELIVERY_EXTENSION)
+    direct = extensions.get(DIRECT_SEND_EXTENSION)
+    if direct is None or wire is None:
+        return "framework"
+    client.attach(DirectSend(direct, client.delivery, wire, metrics))
+    return "direct"
+
+
 def how_it_ended(
     sent_code: int | None, peer_close: tuple[int, str], server_closing: bool, server_reason: str
 ) -> tuple[int, str, str]:
@@ -153,11 +171,17 @@ async def _read(hub: Hub, client: ClientChannel) -> None:
 
 
 async def _write(client: ClientChannel, metrics: Metrics) -> None:
+    # On the fast path frames are written as the hub queues them: this only
+    # waits for the channel to close, then, like the last write of the
+    # ordinary path, for the transport to take what it holds (a peer that
+    # stopped reading holds it until the hub gives up and cancels this).
     while (frame := await client.next_frame()) is not None:
         await websocket.send(frame)
         # Plain integer adds, per frame per viewer: see dashboard/metrics.py.
         metrics.frames_sent += 1
         metrics.bytes_sent += len(frame) if frame.isascii() else len(frame.encode())
+    if client.sink is not None:
+        await client.sink.drained()
 
 
 async def _require_subscribe(client: ClientChannel, timeout: float) -> None:

@@ -93,7 +93,7 @@ ATTRIBUTES = {
         "state",
         "stream_id",
     ),
-    "hypercorn.protocol.ws_stream.Handshake": ("accepted", "extensions"),
+    "hypercorn.protocol.ws_stream.Handshake": ("accepted", "extensions", "http_version"),
     "hypercorn.protocol.ws_stream.WebsocketBuffer": ("max_length",),
     "hypercorn.asyncio.tcp_server.TCPServer": ("config", "writer"),
     "quart.asgi.ASGIWebsocketConnection": ("queue", "_closed"),
@@ -120,6 +120,13 @@ SOURCE = {
     "hypercorn.asyncio.task_group.TaskGroup.spawn_app": "return app_queue.put",
     # The scope setter runs before the app starts (a probe goes in first).
     "hypercorn.protocol.ws_stream.WSStream.handle": "self.scope = {",
+    # The fast send path: a connection's streams are built in its run() task
+    # (where the writer is found), Hypercorn writes to that same writer (so
+    # control frames and direct data stay in order), and a stream over HTTP/2
+    # says so in its handshake (it never takes the direct path).
+    "hypercorn.asyncio.tcp_server.TCPServer.run": "await self._read_data()",
+    "hypercorn.asyncio.tcp_server.TCPServer.protocol_send": "self.writer.write(event.data)",
+    "hypercorn.protocol.h2.H2Protocol._create_stream": 'http_version="2"',
     # The buffer is made from this setting, then replaced per stream.
     "hypercorn.protocol.ws_stream.WSStream.__init__": (
         "self.buffer = WebsocketBuffer(config.websocket_max_message_size)"

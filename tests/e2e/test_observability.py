@@ -123,7 +123,8 @@ async def test_viewer_connect_and_close_are_logged_with_address_and_reason(start
         await peer.close(1001, "tab closed")
     await no_viewers(server)
     lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.web.viewer"]
-    assert f"event=viewer_connected client={host}:{port}" in lines
+    # Its permessage-deflate offer refused (the default), it takes the fast path.
+    assert f"event=viewer_connected client={host}:{port} send_path=direct" in lines
     closed = [
         line for line in lines if line.startswith(f"event=viewer_closed client={host}:{port} ")
     ]

@@ -20,6 +20,7 @@ import pytest
 import websockets
 
 from tests.support.clients import recv_json
+from tests.support.log_lines import LogLines
 from tests.support.servers import get_json, http_request, start_cli, stop_process
 
 pytestmark = pytest.mark.e2e
@@ -73,26 +74,6 @@ async def push_bulk(url: str, points: int = 1000, series: int = 50) -> None:
         url + "/api/feeds/BULK/points", "POST", headers=headers, body=body
     )
     assert response.status == 200, response.body
-
-
-class LogLines:
-    """The process's stderr, read as it comes (a full pipe would stall the server)."""
-
-    def __init__(self, stream: asyncio.StreamReader) -> None:
-        self.lines: list[str] = []
-        self._task = asyncio.create_task(self._read(stream))
-
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            self.lines.append(line.decode(errors="replace"))
-
-    def clients_with(self, event: str) -> set[str]:
-        found = (line for line in self.lines if f"event={event} " in line)
-        return {line.partition(" client=")[2].split()[0] for line in found}
-
-    async def text(self) -> str:
-        await self._task  # to the end of the stream: the process has exited
-        return "".join(self.lines)
 
 
 async def test_sigterm_ends_within_the_grace_with_stalled_viewers_and_keeps_the_history(tmp_path):

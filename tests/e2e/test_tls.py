@@ -11,6 +11,8 @@ import websockets
 
 from tests.support.clients import recv_json
 from tests.support.servers import http_request, start_cli, stop_process
+from tests.support.tls import cert_args
+from tests.support.tls import trusting as trusting_context
 
 pytestmark = pytest.mark.e2e
 
@@ -25,19 +27,13 @@ def ca() -> trustme.CA:
 @pytest.fixture
 def tls_files(ca, tmp_path) -> list[str]:
     """A certificate for 127.0.0.1 issued by the throwaway CA, and its key."""
-    cert = ca.issue_cert("127.0.0.1")
-    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
-    certfile.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
-    cert.private_key_pem.write_to_path(str(keyfile))
-    return ["--certfile", str(certfile), "--keyfile", str(keyfile)]
+    return cert_args(ca, tmp_path)
 
 
 @pytest.fixture
 def trusting(ca) -> ssl.SSLContext:
     """A client context that trusts the throwaway CA (and verifies host names)."""
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
+    return trusting_context(ca)
 
 
 @pytest.fixture
