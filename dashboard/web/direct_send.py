@@ -33,15 +33,16 @@ from dashboard.metrics import Metrics
 DIRECT_SEND_EXTENSION = "livefeed.direct_send"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DirectTransport:
-    """What the framework offers an accepted viewer for the fast path."""
+    """What the framework offers an accepted viewer for the fast path: its
+    connection's transport and ``StreamWriter.drain``, and whether data
+    frames may still go out (no close frame sent or received, the stream
+    not closed: the framework clears ``open`` as either happens)."""
 
     transport: asyncio.WriteTransport
-    #: The stream's own say: accepted, not closing, no close frame either way.
-    open_for_data: Callable[[], bool]
-    #: The connection's ``StreamWriter.drain``.
     drain: Callable[[], Awaitable[None]]
+    open: bool = True
 
 
 class DirectSend:
@@ -49,7 +50,7 @@ class DirectSend:
     (a ``dashboard.channel.FrameSink``). *wire* is the app's frame cache,
     shared by every viewer (one encoding per batch); *metrics* counts."""
 
-    __slots__ = ("_drain", "_metrics", "_open", "_probe", "_transport", "_wire")
+    __slots__ = ("_direct", "_drain", "_metrics", "_probe", "_transport", "_wire")
 
     def __init__(
         self,
@@ -58,8 +59,7 @@ class DirectSend:
         wire: WireFrames,
         metrics: Metrics,
     ) -> None:
-        self._transport = direct.transport
-        self._open, self._drain = direct.open_for_data, direct.drain
+        self._direct, self._transport, self._drain = direct, direct.transport, direct.drain
         self._probe, self._wire, self._metrics = probe, wire, metrics
 
     def buffered(self) -> int:
@@ -76,7 +76,7 @@ class DirectSend:
         is due (one write: a write costs more than its bytes); the bytes
         written, 0 when the connection takes no more data."""
         transport = self._transport
-        if transport.is_closing() or not self._open():
+        if not self._direct.open or transport.is_closing():
             return 0
         data, size = self._wire.wire(frame)
         probe = self._probe

@@ -100,14 +100,14 @@ class ViewerAwareStream(WSStream):
 
     # Class defaults: nothing allocated per connection until needed (10,000 at once).
     _refusal: bytes | None = None
-    # Hypercorn 0.18 tells the app 1006 for every close the peer starts, even
-    # a clean 1000 or 1001: the peer's code is seen only as Hypercorn echoes
-    # it back, and passed on in the app's disconnect event (ASGI's "code").
+    # Hypercorn 0.18 tells the app 1006 for every close the peer starts: the
+    # peer's code, seen only as Hypercorn echoes it, goes in the disconnect.
     _peer_close: tuple[int, str] | None = None
     _app_finished = False
     _waiting_puts: set[asyncio.Future[None]] | None = None
     _pinger: asyncio.Task[None] | None = None
     _probe: DeliveryProbe | None = None
+    _direct: DirectTransport | None = None
     _scope: WebsocketScope
 
     @property
@@ -163,6 +163,8 @@ class ViewerAwareStream(WSStream):
             # the hub for good) nor the connection (held open).
             await self.app_put({"type": "websocket.disconnect", "code": CloseCode.PROTOCOL_ERROR})
             await self.send(StreamClosed(stream_id=self.stream_id))
+        if self.closed:
+            self._end_direct()
         if self.closed and self._pinger is not None:
             # Hypercorn's ping loop would sleep out its interval before it saw the
             # stream closed, holding the connection (and a graceful shutdown) that
@@ -174,10 +176,10 @@ class ViewerAwareStream(WSStream):
     def _put_while_app_runs(self, put: AppPut) -> AppPut:
         """Hypercorn 0.18's ``app_put`` awaits room in the app's queue (with
         Quart's bounded, the back-pressure that stops reading the socket).
-        Two such awaits would never end: a message's once the app has
-        finished, and the disconnect's while the app is stuck in a send that
-        failed (the disconnect unblocks it). So puts after the app's end are
-        dropped, and a disconnect finding the queue full gets a task."""
+        Two such awaits would never end: a message's once the app has finished,
+        the disconnect's while the app is stuck in a failed send (which the
+        disconnect unblocks). So puts after the app's end are dropped, and a
+        disconnect finding the queue full gets a task."""
         queue = getattr(put, "__self__", None)  # Hypercorn's asyncio.Queue
 
         async def app_put(message: ASGIMessage) -> None:
@@ -232,12 +234,12 @@ class ViewerAwareStream(WSStream):
         plain = self.handshake.http_version == "1.1" and not self.handshake.extensions
         writer = self._writer
         if plain and writer is not None and self._probe is not None:  # a viewer
-            direct = DirectTransport(writer.transport, self._open_for_data, writer.drain)
-            self._scope["extensions"][DIRECT_SEND_EXTENSION] = direct  # type: ignore[assignment]
+            self._direct = DirectTransport(writer.transport, writer.drain)
+            self._scope["extensions"][DIRECT_SEND_EXTENSION] = self._direct  # type: ignore[assignment]
 
-    def _open_for_data(self) -> bool:  # accepted, no close frame either way (wsproto 1.3)
-        connected = self.state is ASGIWebsocketState.CONNECTED
-        return connected and not self.closed and self.connection.state is ConnectionState.OPEN
+    def _end_direct(self) -> None:  # no data after a close frame, or once closed
+        if self._direct is not None:
+            self._direct.open = False
 
     def _refusing_bad_frames(
         self, events: Callable[[], Iterator[WSProtoEvent]]
@@ -249,6 +251,8 @@ class ViewerAwareStream(WSStream):
 
         def wrapped() -> Iterator[WSProtoEvent]:
             for event in events():
+                if isinstance(event, CloseConnection):
+                    self._end_direct()
                 # wsproto yields a close while still OPEN only for a frame it
                 # failed to parse: a peer's close frame moves it to
                 # REMOTE_CLOSING first.
@@ -286,6 +290,7 @@ class ViewerAwareStream(WSStream):
     # code (see _peer_close), and says why a message was too big.
     async def _send_wsproto_event(self, event: WSProtoEvent) -> None:
         if isinstance(event, CloseConnection):
+            self._end_direct()
             if self.connection.state == ConnectionState.REMOTE_CLOSING:
                 self._peer_close = (event.code, event.reason or "")
             elif event.code == CloseCode.TOO_BIG and not event.reason:
@@ -325,11 +330,10 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
     messages, and a close that waits for the peer's answer."""
 
     # Override (Quart 0.22 __init__): Quart's queue of received messages is
-    # unbounded, so a client sending faster than its handler reads grows
-    # server memory without limit. Bounded, Quart's receiver waits for room
-    # and stops taking from Hypercorn's app queue; once that is full too,
-    # Hypercorn stops reading the socket and TCP flow control slows the
-    # client: at most ``QUEUED_MESSAGES + max_app_queue_size`` messages held.
+    # unbounded: a client sending faster than its handler reads grows memory
+    # without limit. Bounded, Quart's receiver waits for room and stops taking
+    # from Hypercorn's app queue; once that is full too, Hypercorn stops reading
+    # and TCP slows the client (``QUEUED_MESSAGES + max_app_queue_size`` held).
     def __init__(self, app: Quart, scope: WebsocketScope) -> None:
         super().__init__(app, scope)
         self.queue = asyncio.Queue(maxsize=QUEUED_MESSAGES)
@@ -347,22 +351,18 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
                 return
 
     # Override (Quart 0.22 handle_websocket): once the handler has closed the
-    # connection, Hypercorn closes the socket as soon as the handler returns.
-    # With a flood still arriving, unread bytes make that close a TCP reset,
-    # and the peer may lose the close frame (it sees 1006, not why). So the
-    # handler waits, up to ``CLOSE_REPLY_TIMEOUT``, for the peer's answer.
+    # connection, Hypercorn closes the socket as the handler returns. With a
+    # flood still arriving, unread bytes make that a TCP reset and the peer may
+    # lose the close frame (1006). So it waits up to CLOSE_REPLY_TIMEOUT.
     async def handle_websocket(self, websocket: Websocket, send: ASGISendCallable) -> None:
         await super().handle_websocket(websocket, send)
         if self._closed:  # closed by the handler, not by the peer
-            # When the peer's close frame comes, the receiver above returns
-            # and Quart cancels this handler at once.
-            await asyncio.sleep(CLOSE_REPLY_TIMEOUT)
+            await asyncio.sleep(CLOSE_REPLY_TIMEOUT)  # cancelled as the peer's close comes
 
 
 class TrackedTCPServer(TCPServer):
-    """Hypercorn 0.18's connection, registered while it runs (so a stop can
-    abort it: dashboard/web/stopping.py), and giving up on a peer that does
-    not read."""
+    """Hypercorn 0.18's connection, registered while it runs (a stop can abort
+    it: dashboard/web/stopping.py), giving up on a peer that does not read."""
 
     # Override (Hypercorn 0.18 run): registered in the config's
     # ``open_connections``, its writer set for its streams to find (_WRITER);
