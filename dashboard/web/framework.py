@@ -12,13 +12,11 @@ changes nothing: ``install(app)``, called as serving starts, does. A misspelt
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from hypercorn.asyncio import run as hypercorn_run
-from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.protocol import h2, h11
 from hypercorn.protocol.events import Body, Data, Event, Request, StreamClosed
 from hypercorn.protocol.ws_stream import (
@@ -41,6 +39,7 @@ from dashboard.delivery import DeliveryProbe
 from dashboard.limits import MESSAGE_TOO_BIG
 from dashboard.protocol import CloseCode
 from dashboard.web.direct_send import DIRECT_SEND_EXTENSION, DirectTransport
+from dashboard.web.framework_connection import CONNECTION, TrackedTCPServer
 from dashboard.web.ingest import INGEST_WS_PATH
 from dashboard.web.probing import attach_probe, frame_and_probe, note_pong, periodic_ping
 from dashboard.web.server_config import ServerConfig
@@ -51,8 +50,6 @@ WRITTEN_FOR = {"hypercorn": "0.18", "quart": "0.22", "wsproto": "1.3"}
 QUEUED_MESSAGES = 4
 #: How long a connection the server closed waits for the peer's close frame.
 CLOSE_REPLY_TIMEOUT = 2.0
-#: How long a closed socket may wait for a peer to take its unsent bytes.
-CLOSE_FLUSH_TIMEOUT = 2.0
 INGEST_PATH = INGEST_WS_PATH.encode()
 
 ASGIMessage = dict[str, Any]
@@ -61,9 +58,6 @@ AppPut = Callable[[ASGIMessage], Awaitable[None]]
 
 #: The settings of a stream served with a plain Hypercorn config: none changed.
 _PLAIN = ServerConfig()
-#: The writer of the connection whose task runs: Hypercorn 0.18 builds a
-#: connection's streams in its task (TrackedTCPServer.run), where this is set.
-_WRITER: contextvars.ContextVar[asyncio.StreamWriter] = contextvars.ContextVar("writer")
 
 
 def install(app: Quart) -> None:
@@ -116,11 +110,11 @@ class ViewerAwareStream(WSStream):
         return config if isinstance(config, ServerConfig) else _PLAIN
 
     # Override (Hypercorn 0.18 __init__): the message buffer counts refusals;
-    # the connection's writer is kept (the fast send path).
+    # the connection is kept (the fast send path).
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.buffer = _CountingBuffer(self.buffer.max_length, self)
-        self._writer = _WRITER.get(None)
+        self._connection = CONNECTION.get(None)
 
     # Override (Hypercorn 0.18 sets ``scope`` and starts the app in one step,
     # in handle): a viewer's probe goes in before the app's task can run.
@@ -232,9 +226,9 @@ class ViewerAwareStream(WSStream):
         # wsproto 1.3: Connection.events is a method; this connection's is wrapped.
         self.connection.events = self._refusing_bad_frames(self.connection.events)  # type: ignore[method-assign,assignment]
         plain = self.handshake.http_version == "1.1" and not self.handshake.extensions
-        writer = self._writer
-        if plain and writer is not None and self._probe is not None:  # a viewer
-            self._direct = DirectTransport(writer.transport, writer.drain)
+        connection = self._connection
+        if plain and connection is not None and self._probe is not None:  # a viewer
+            self._direct = DirectTransport(connection.writer.transport, connection.writer.drain)
             self._scope["extensions"][DIRECT_SEND_EXTENSION] = self._direct  # type: ignore[assignment]
 
     def _end_direct(self) -> None:  # no data after a close frame, or once closed
@@ -358,43 +352,3 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
         await super().handle_websocket(websocket, send)
         if self._closed:  # closed by the handler, not by the peer
             await asyncio.sleep(CLOSE_REPLY_TIMEOUT)  # cancelled as the peer's close comes
-
-
-class TrackedTCPServer(TCPServer):
-    """Hypercorn 0.18's connection, registered while it runs (a stop can abort
-    it: dashboard/web/stopping.py), giving up on a peer that does not read."""
-
-    # Override (Hypercorn 0.18 run): registered in the config's
-    # ``open_connections``, its writer set for its streams to find (_WRITER);
-    # a cancel ends the connection instead of raising.
-    async def run(self) -> None:
-        config = self.config
-        connections = config.open_connections if isinstance(config, ServerConfig) else None
-        if connections is not None:
-            connections.add(self)
-        _WRITER.set(self.writer)
-        try:
-            await super().run()
-        except asyncio.CancelledError:
-            # Only a stop cancels a connection (Hypercorn past graceful_timeout,
-            # asyncio.run's last sweep). Not re-raised: Python 3.11 logs a
-            # cancelled connection task as "Exception in callback", traceback and all.
-            self.abort()
-        finally:
-            if connections is not None:
-                connections.discard(self)
-
-    def abort(self) -> None:
-        """Drop the transport, unsent bytes and all (Hypercorn 0.18's ``writer``)."""
-        self.writer.transport.abort()
-
-    # Override (Hypercorn 0.18 _close): asyncio's graceful close waits until every
-    # byte written is sent, which a peer that stopped reading (a frozen tab, a
-    # hostile client) never allows. Aborted after CLOSE_FLUSH_TIMEOUT.
-    async def _close(self) -> None:
-        loop = asyncio.get_running_loop()
-        abort = loop.call_later(CLOSE_FLUSH_TIMEOUT, self.abort)
-        try:
-            await super()._close()
-        finally:
-            abort.cancel()

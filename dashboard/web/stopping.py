@@ -62,7 +62,7 @@ class Abortable(Protocol):
 
 class Connections:
     """The open TCP connections of one server, so a stop can abort them
-    (each registers itself: ``TrackedTCPServer`` in dashboard/web/framework.py)."""
+    (each registers itself: ``TrackedTCPServer`` in dashboard/web/framework_connection.py)."""
 
     def __init__(self) -> None:
         self._open: set[Abortable] = set()

@@ -21,7 +21,7 @@ from hypercorn.config import Config
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from dashboard.web import framework, server_config
+from dashboard.web import framework, framework_connection, server_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PINNED = ("hypercorn", "quart")
@@ -219,8 +219,8 @@ def test_the_canary_names_what_changed() -> None:
 def overriding_classes() -> list[tuple[type, type]]:
     """(class of framework.py or server_config.py, the Hypercorn or Quart class it extends)."""
     pairs = []
-    modules = (framework.__name__, server_config.__name__)
-    for cls in {**vars(framework), **vars(server_config)}.values():
+    modules = (framework.__name__, framework_connection.__name__, server_config.__name__)
+    for cls in {**vars(framework), **vars(framework_connection), **vars(server_config)}.values():
         if isinstance(cls, type) and cls.__module__ in modules:
             for base in cls.__bases__:
                 if base.__module__.split(".")[0] in framework.WRITTEN_FOR:
