@@ -270,15 +270,16 @@ class ViewerAwareStream(WSStream):
             await self.send(StreamClosed(stream_id=self.stream_id))
 
     # Override (Hypercorn 0.18 _send_pings): the loop can be cancelled when
-    # the stream closes (handle), and a viewer's ping carries its probe.
+    # the stream closes (handle), a viewer's ping carries its probe, and the
+    # first waits an interval (Hypercorn's goes out at once).
     async def _send_pings(self) -> None:
         self._pinger = asyncio.current_task()  # cancelled when the stream closes
         interval = self.config.websocket_ping_interval
         if interval is None:  # Hypercorn starts the loop only with an interval
             return
-        while not self.closed:
-            await self._send_wsproto_event(periodic_ping(self._probe, time.monotonic()))
+        while not self.closed:  # the first after an interval: a connect costs a read less
             await asyncio.sleep(interval)
+            await self._send_wsproto_event(periodic_ping(self._probe, time.monotonic()))
 
     # Override (Hypercorn 0.18 _send_wsproto_event): keeps the peer's close
     # code (see _peer_close), and says why a message was too big.
