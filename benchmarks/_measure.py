@@ -31,6 +31,8 @@ ROOT = HERE.parent
 VALUES_PER_POINT = 2  # ticker points: price and volume
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT = 30.0
+#: Default s for all load-generator clients to connect (fanout.py --connect-timeout).
+CONNECT_TIMEOUT = 120.0
 #: /api/feeds can take tens of seconds to answer while 10,000 viewers connect.
 API_TIMEOUT = 60.0
 #: Points made this long before the window ends still count towards the

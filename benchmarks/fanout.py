@@ -76,7 +76,7 @@ import sys
 from pathlib import Path
 
 from _capacity import capacity_run, nominal_ceiling, print_capacity
-from _measure import generator_count, measure, raise_fd_limit
+from _measure import CONNECT_TIMEOUT, generator_count, measure, raise_fd_limit
 from _report import print_report
 
 HERE = Path(__file__).resolve().parent
@@ -161,7 +161,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="repeat; figures are medians")
     parser.add_argument("--generators", type=int, help="load-generator processes")
     parser.add_argument(
-        "--connect-timeout", type=float, default=120.0, help="s for all clients to connect"
+        "--connect-timeout",
+        type=float,
+        default=CONNECT_TIMEOUT,
+        help="s for all clients to connect",
     )
     parser.add_argument("--no-compression", action="store_true", help="clients offer no deflate")
     parser.add_argument(
