@@ -85,9 +85,9 @@ def ratios(run: dict[str, dict]) -> dict[str, float]:
         )
         out["RSS per connection (KB), project"] = project["rss_kb_per_connection"]
         out["RSS per connection (KB), ceiling"] = ceiling["rss_kb_per_connection"]
-        out["ceiling offered frames/s per client (the project's measured)"] = ceiling.get(
-            "offered_frames_per_s_per_client", float("nan")
-        )
+        out[
+            "ceiling offered frames/s per client (the offered load in the project's frame size)"
+        ] = ceiling.get("offered_frames_per_s_per_client", float("nan"))
     if "project+slow" in run:
         slow = run["project+slow"]
         out["slow readers: server RSS at end, MB above the run without"] = (

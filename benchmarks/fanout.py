@@ -21,13 +21,20 @@ the same load:
    that awaits ``websocket.send(json.dumps(point))`` per point per client,
    with Hypercorn's defaults (it accepts permessage-deflate) as a tutorial's;
 3. ceiling: benchmarks/ceiling_server.py, a bare ``websockets`` server that
-   broadcasts pre-encoded frames at the project's measured frames/s per
-   client, with the project's measured points per frame (hence about its
-   frame size): the project's frames/s as a fraction of this one's. Offered
-   only what the project delivered, the ceiling can at best equal it (ratio
-   1.00 means "the bare server keeps up with that too", not "the project is
-   at the ceiling"); ``--ceiling-frame-rate 20`` offers the nominal rate of one
-   frame per 50 ms flush instead.
+   broadcasts pre-encoded frames shaped like the project's (its measured
+   points per frame, hence about its frame size) at the rate that carries the
+   whole offered load, S x R points/s per client: S x R / points per frame
+   frames/s. (Until issue 14 it was offered the project's measured frames/s;
+   when the project fell behind, as at load C on a busy machine, the ceiling
+   then got an easier load than the project: 0.26 frames/s against 1.)
+   ``--ceiling-frame-rate F`` offers F frames/s per client instead. Besides
+   frames/s, the same-run ratios of server CPU and latency p99 project /
+   ceiling and each one's RSS per connection (peak RSS less the RSS before
+   clients connected, per connected client) are printed.
+
+``--capacity`` searches instead for the most viewers each server serves at
+10 frames/s (benchmarks/_capacity.py); ``--py-spy FILE`` records the project
+server over the first run's window and prints a summary (benchmarks/_pyspy.py).
 
 For each, N clients connect from G load-generator processes
 (benchmarks/_loadgen.py, default min(4, max(2, ceil(N/250)))), each an asyncio loop of
@@ -120,16 +127,17 @@ def one_run(args: argparse.Namespace, first: bool) -> dict[str, dict]:
         naive_cmd += ["--symbols", symbols, "--rate", f"{args.rate:g}"]
         run["naive"] = measure("naive", naive_cmd, args)
     if not args.no_ceiling:
-        # The ceiling offers what the project delivered: its measured frames/s
-        # per client, of its measured points per frame.
-        per_client = args.ceiling_frame_rate or project["frames_per_s"] / max(1, project["clients"])
+        # The ceiling offers the whole offered load in frames shaped like the
+        # project's (its measured points per frame).
         points = project["points_per_frame"]
+        nominal = args.series * args.rate / max(1, round(points)) if points == points else 0
+        per_client = args.ceiling_frame_rate or nominal
         if per_client > 0 and points == points:
             run["ceiling"] = measure("ceiling", ceiling_command(args, per_client, points), args)
             run["ceiling"]["offered_frames_per_s_per_client"] = per_client
             run["ceiling"]["offered_points_per_frame"] = max(1, round(points))
         else:
-            print("ceiling skipped: the project delivered no frames to copy")
+            print("ceiling skipped: the project delivered no frames to shape its on")
     return run
 
 
@@ -140,7 +148,7 @@ def _capacity_arguments(parser: argparse.ArgumentParser) -> None:
     add("--capacity-start", type=int, default=500, help="viewers at the first step")
     add("--capacity-growth", type=float, default=1.5, help="x viewers per step until a failure")
     add("--capacity-bisect", type=int, default=3, help="bisections after the first failure")
-    add("--capacity-max-viewers", type=int, default=20000, help="never more viewers than this")
+    add("--capacity-max-viewers", type=int, default=15000, help="never more viewers than this")
     add("--capacity-max-steps", type=int, default=10, help="steps per server per run, at most")
     add("--capacity-budget", type=float, default=600.0, help="s per server per run, at most")
     add("--capacity-window", type=float, default=8.0, help="measured s per step")
