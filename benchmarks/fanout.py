@@ -3,8 +3,10 @@
     python benchmarks/fanout.py --clients N --series S --rate R --duration D
                                 [--runs 3] [--warmup 2] [--generators G]
                                 [--no-compression] [--server-compression]
-                                [--slow-clients K]
-                                [--no-naive] [--no-ceiling] [--json]
+                                [--slow-clients K] [--connect-timeout S]
+                                [--no-naive] [--no-ceiling] [--py-spy FILE] [--json]
+    python benchmarks/fanout.py --capacity [--series 1 --rate 10] [--runs N]
+                                [--capacity-start 500 --capacity-growth 1.5 ...]
 
 Words: a *series* here is one simulated ticker feed (symbol) of the
 dashboard, ``--symbols S0,...`` on its command line; each of its *points*
@@ -57,7 +59,11 @@ For each, N clients connect from G load-generator processes
   peak RSS: VmHWM from /proc/<pid>/status at the end of the window;
 - generator CPU: the load generators' process time over the window, in cores
   (server and generators share the machine: see who saturated);
-- errors: failed connects, connections closed early (by close code), others.
+- errors: failed connects, connections closed early (by close code), others;
+- server CPU per connect: the server's CPU while the clients connected, per
+  client (frames to those already connected included);
+- worst client, by production time: the fewest points one client got of
+  those made in ``[t0, t1 - 1 s)`` (seqs seen by any client), no edge error.
 
 Every run is bounded (connect timeout, hard deadline); every child process
 is terminated in ``finally`` and dies with this script (PR_SET_PDEATHSIG).
