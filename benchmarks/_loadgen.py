@@ -70,6 +70,8 @@ class Stats:
 
 
 async def client(url: str, compression: str | None, stats: Stats, gate: asyncio.Semaphore) -> None:
+    # Long: the receive loop is the generators' hot path; kept in one piece
+    # so each frame costs no extra calls.
     last: dict[str, int] = {}
     try:
         async with gate:
@@ -180,6 +182,7 @@ async def main() -> None:
     parser.add_argument("--connect-timeout", type=float, default=90.0, help="s to connect all")
     args = parser.parse_args()
     compression = None if args.no_compression else "deflate"
+    # Long: the whole protocol with the parent (ready, window, results) in order.
 
     stats = Stats()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)

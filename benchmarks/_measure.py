@@ -169,6 +169,8 @@ def measure(
     """Start *server_cmd*, load it with *clients* (default ``args.clients``)
     reading clients plus *slow* that never read, return the figures; with
     *profile*, py-spy records the server over the window into that file."""
+    # Long: one try/finally owns every child process of the step (server,
+    # generators, py-spy), so none outlives an error at any point.
     clients = args.clients if clients is None else clients
     logs = tempfile.TemporaryFile(mode="w+")
     children: list[subprocess.Popen] = []
