@@ -62,9 +62,9 @@ from _instances import (
     start_instances,
     wait_until_producing,
 )
+from _measure import stop
 from _redis import RedisProcess
 from _viewer import Viewer, gaps_and_duplicates
-from fanout import stop
 
 TAKEOVER_LIMIT = 10.0
 STEADY = 2.0

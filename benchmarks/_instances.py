@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import psutil
-from fanout import spawn, stop
+from _measure import spawn, stop
 
 START_TIMEOUT = 30.0
 #: setup name -> (over Redis, instances, workers per instance)

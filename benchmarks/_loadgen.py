@@ -1,11 +1,12 @@
 """One load-generator process for benchmarks/fanout.py (not meant to be run by hand).
 
     python benchmarks/_loadgen.py --url ws://127.0.0.1:PORT/ws --clients K [--no-compression]
-                                  [--slow M]
+                                  [--slow M] [--connect-timeout S]
 
 Opens K WebSocket clients in one asyncio loop, prints ``{"ready": ...}`` once
-they are connected (or have failed), then reads one JSON line on stdin:
-``{"t0": <epoch s>, "t1": <epoch s>}``, the measured window. Clients read
+they are connected (or have failed, or ``--connect-timeout`` s passed), then
+reads one JSON line on stdin: ``{"t0": <epoch s>, "t1": <epoch s>, "grace":
+<s>}``, the measured window. Clients read
 until ``t1`` and the process prints one JSON line of results and exits.
 
 Frames are parsed with orjson; only ``type`` and each point's ``feed``,
@@ -14,6 +15,9 @@ bare point (the naive baseline sends those). Counted in the window (by
 receive time): frames, bytes (decompressed payload), points; latency is
 receive time minus the point's ``ts`` for one point in ``SAMPLE_EVERY``.
 Gaps (seq jumps, per feed per client) are counted over the whole run.
+By production time: points whose ``ts`` is in ``[t0, t1 - grace)``, per
+client (the fewest one client got) and the lowest and highest seq of those
+per feed (the parent merges these into what was made).
 
 ``--slow M`` adds M clients that connect and then never read: their receive
 buffer is set small (``SLOW_RCVBUF``) and the library's queue holds one
@@ -58,9 +62,16 @@ class Stats:
         self.slow_connected = 0
         #: Points each reading client got in the window (its own count, for the worst one).
         self.per_client: list[list[int]] = []
+        #: The window by production time, in ms (points made before t1 - grace).
+        self.ts0 = float("inf")
+        self.ts1 = float("inf")
+        self.per_client_by_ts: list[list[int]] = []
+        self.ts_seqs: dict[str, list[int]] = {}  # feed: [lowest, highest] seq in the ts window
 
 
 async def client(url: str, compression: str | None, stats: Stats, gate: asyncio.Semaphore) -> None:
+    # Long: the receive loop is the generators' hot path; kept in one piece
+    # so each frame costs no extra calls.
     last: dict[str, int] = {}
     try:
         async with gate:
@@ -79,6 +90,9 @@ async def client(url: str, compression: str | None, stats: Stats, gate: asyncio.
     stats.connected += 1
     mine = [0]
     stats.per_client.append(mine)
+    mine_by_ts = [0]
+    stats.per_client_by_ts.append(mine_by_ts)
+    ts_seqs = stats.ts_seqs
     loads = orjson.loads
     try:
         async for data in ws:
@@ -102,6 +116,15 @@ async def client(url: str, compression: str | None, stats: Stats, gate: asyncio.
                     elif seq <= prev:
                         stats.dups += 1
                 last[feed] = seq
+                if stats.ts0 <= p["ts"] < stats.ts1:
+                    mine_by_ts[0] += 1
+                    span = ts_seqs.get(feed)
+                    if span is None:
+                        ts_seqs[feed] = [seq, seq]
+                    elif seq < span[0]:
+                        span[0] = seq
+                    elif seq > span[1]:
+                        span[1] = seq
             if in_window:
                 stats.frames += 1
                 stats.bytes += len(data)
@@ -156,8 +179,10 @@ async def main() -> None:
     parser.add_argument("--no-compression", action="store_true")
     parser.add_argument("--slow", type=int, default=0, help="extra clients that never read")
     parser.add_argument("--deadline", type=float, required=True, help="epoch s: hard stop")
+    parser.add_argument("--connect-timeout", type=float, default=90.0, help="s to connect all")
     args = parser.parse_args()
     compression = None if args.no_compression else "deflate"
+    # Long: the whole protocol with the parent (ready, window, results) in order.
 
     stats = Stats()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -167,7 +192,7 @@ async def main() -> None:
     hold = asyncio.Event()
     slow = [asyncio.create_task(slow_client(args.url, stats, gate, hold)) for _ in range(args.slow)]
     loop = asyncio.get_running_loop()
-    ready_at = loop.time() + 90
+    ready_at = loop.time() + args.connect_timeout
     wanted = args.clients + args.slow
     while (
         stats.connected + stats.slow_connected + stats.connect_errors < wanted
@@ -180,6 +205,8 @@ async def main() -> None:
     line = await loop.run_in_executor(None, sys.stdin.readline)
     window = json.loads(line)
     stats.t0, stats.t1 = window["t0"], window["t1"]
+    stats.ts0 = window["t0"] * 1000.0
+    stats.ts1 = (window["t1"] - window.get("grace", 1.0)) * 1000.0
     await asyncio.sleep(max(0.0, stats.t0 - time.time()))
     cpu0 = time.process_time()
     remaining = min(stats.t1, args.deadline) - time.time()
@@ -200,6 +227,8 @@ async def main() -> None:
         "bytes": stats.bytes,
         "points": stats.points,
         "min_client_points": min((c[0] for c in stats.per_client), default=0),
+        "min_client_points_by_ts": min((c[0] for c in stats.per_client_by_ts), default=0),
+        "ts_window_seqs": stats.ts_seqs,
         "gaps": stats.gaps,
         "dups": stats.dups,
         "latencies_ms": stats.latencies,

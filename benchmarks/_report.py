@@ -24,6 +24,7 @@ def _median(values: list[float]) -> float:
 ROWS: list[tuple[str, Callable[[dict], float], str]] = [
     ("clients connected", lambda r: r["clients"], ".0f"),
     ("connect time (s)", lambda r: r["connect_s"], ".1f"),
+    ("server CPU per connect (ms)", lambda r: r["server_cpu_ms_per_connect"], ".2f"),
     ("points/s delivered", lambda r: r["points_per_s"], ",.0f"),
     ("values/s delivered", lambda r: r["values_per_s"], ",.0f"),
     ("frames/s delivered", lambda r: r["frames_per_s"], ",.0f"),
@@ -31,6 +32,11 @@ ROWS: list[tuple[str, Callable[[dict], float], str]] = [
     ("delivered / produced (%)", lambda r: 100 * r["delivered_fraction"], ".2f"),
     ("delivered / offered (%)", lambda r: 100 * r["offered_fraction"], ".2f"),
     ("worst client: delivered / produced (%)", lambda r: 100 * r["worst_client_fraction"], ".2f"),
+    (
+        "worst client, by production time (%)",
+        lambda r: 100 * r["worst_client_by_ts_fraction"],
+        ".2f",
+    ),
     ("points per frame", lambda r: r["points_per_frame"], ".2f"),
     ("mean frame (bytes)", lambda r: r["mean_frame_bytes"], ",.0f"),
     ("latency p50 (ms)", lambda r: r["latency_ms"]["p50"], ".1f"),
@@ -42,6 +48,8 @@ ROWS: list[tuple[str, Callable[[dict], float], str]] = [
     ("server CPU (cores)", lambda r: r["server_cpu_cores"], ".2f"),
     ("server peak RSS (MB)", lambda r: r["server_peak_rss_mb"], ".0f"),
     ("server RSS at end (MB)", lambda r: r["server_rss_mb"], ".0f"),
+    ("server RSS before clients (MB)", lambda r: r["server_rss_before_mb"], ".0f"),
+    ("RSS per connection (KB)", lambda r: r["rss_kb_per_connection"], ".1f"),
     ("generator CPU (cores)", lambda r: r["generator_cpu_cores"], ".2f"),
     ("slow clients connected", lambda r: r["slow_clients"], ".0f"),
     ("slow clients closed (1008)", lambda r: r["slow_closed_by_server"], ".0f"),
@@ -68,9 +76,18 @@ def ratios(run: dict[str, dict]) -> dict[str, float]:
         out["frames/s, project / ceiling (bare websockets.broadcast)"] = _ratio(
             project["frames_per_s"], run["ceiling"]["frames_per_s"]
         )
+        ceiling = run["ceiling"]
         out["latency p99, project / ceiling"] = _ratio(
-            project["latency_ms"]["p99"], run["ceiling"]["latency_ms"]["p99"]
+            project["latency_ms"]["p99"], ceiling["latency_ms"]["p99"]
         )
+        out["server CPU, project / ceiling"] = _ratio(
+            project["server_cpu_cores"], ceiling["server_cpu_cores"]
+        )
+        out["RSS per connection (KB), project"] = project["rss_kb_per_connection"]
+        out["RSS per connection (KB), ceiling"] = ceiling["rss_kb_per_connection"]
+        out[
+            "ceiling offered frames/s per client (the offered load in the project's frame size)"
+        ] = ceiling.get("offered_frames_per_s_per_client", float("nan"))
     if "project+slow" in run:
         slow = run["project+slow"]
         out["slow readers: server RSS at end, MB above the run without"] = (

@@ -51,8 +51,8 @@ import sys
 import time
 import urllib.request
 
+from _measure import HERE, START_TIMEOUT, cpu_seconds, percentile, read_line, spawn, split, stop
 from _report import machine
-from fanout import HERE, START_TIMEOUT, cpu_seconds, percentile, read_line, spawn, split, stop
 
 TOKEN = "ingest-lag-benchmark"
 FEED = "BULK"

@@ -68,9 +68,9 @@ from _instances import (
     start_instances,
     wait_until_producing,
 )
+from _measure import CONNECT_TIMEOUT, percentile, raise_fd_limit, read_line, spawn, split, stop
 from _redis import FSYNC_CHOICES, RedisProcess, memory_figures, missing
 from _scaleout_report import print_faults, print_report
-from fanout import CONNECT_TIMEOUT, percentile, raise_fd_limit, read_line, spawn, split, stop
 
 HERE = Path(__file__).resolve().parent
 
