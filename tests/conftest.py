@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.heavy import GROUP as HEAVY_GROUP
+from tests.support.heavy import is_heavy
 from tests.support.nginx import Nginx, need_nginx
 from tests.support.redis_server import RedisServer, need_redis
 from tests.support.servers import LiveServer, StartServer, server_factory
@@ -57,3 +59,11 @@ def start_nginx(tmp_path: Path) -> Iterator[Callable[[str], Nginx]]:
     finally:
         for nginx in started:
             nginx.stop()
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """The heavy tests (tests/support/heavy.py) run one after another on one
+    worker: marked as they are collected, before pytest-xdist reads the groups
+    (its pytest_collection_modifyitems may run before any conftest's)."""
+    if is_heavy(item):
+        item.add_marker(HEAVY_GROUP)

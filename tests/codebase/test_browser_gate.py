@@ -14,7 +14,19 @@ ONE_BROWSER_TEST = (
 def run_without_chromium(require: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CHROMIUM": "/nonexistent/chromium", "REQUIRE_BROWSER": require}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", ONE_BROWSER_TEST],
+        # -n 0: one process, not the two workers of the suite's addopts.
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-n",
+            "0",
+            "-p",
+            "no:cacheprovider",
+            ONE_BROWSER_TEST,
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         cwd=ROOT,
