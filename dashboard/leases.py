@@ -38,7 +38,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -239,19 +239,20 @@ class RedisLeases:
 
     async def take(self, name: str) -> bool:
         sent_at = self.clock()
-        if await self.client.set(self.key(name), self.owner, nx=True, px=self._ttl_ms):
+        key = self.key(name)
+        if await _request(self.client.set(key, self.owner, nx=True, px=self._ttl_ms)):
             return self._answered(name, sent_at, True)
         # Ours already (we held it across a Redis outage shorter than the TTL): extend it.
         return await self.renew(name)
 
     async def renew(self, name: str) -> bool:
         sent_at = self.clock()
-        answer = await self._renew(keys=[self.key(name)], args=[self.owner, self._ttl_ms])
+        answer = await _request(self._renew(keys=[self.key(name)], args=[self.owner, self._ttl_ms]))
         return self._answered(name, sent_at, bool(answer))
 
     async def release(self, name: str) -> None:
         self._terms.pop(name, None)  # not ours from now on, whatever Redis answers
-        await self._release(keys=[self.key(name)], args=[self.owner])
+        await _request(self._release(keys=[self.key(name)], args=[self.owner]))
 
     async def holder(self, name: str) -> str | None:
         """Who holds *name*'s lease now (for status and tests), or None."""
@@ -259,6 +260,22 @@ class RedisLeases:
         if value is None:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def _request(call: Awaitable[Any]) -> Any:
+    """Await one Redis request in a task of its own. Cancelled (a stop, or a
+    caller's timeout), the caller goes on at once and the request is
+    cancelled behind it: redis-py cleans up a connection cancelled mid-reply
+    with awaits of its own (disconnect, returning it to the pool), and a
+    stop must not wait on those (the suite saw Producers.stop() hang)."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        # Its outcome is nobody's now: seen, so asyncio does not log it.
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        raise
 
 
 def leases_for(backplane: object, timing: LeaseTiming | None = None) -> Leases:
