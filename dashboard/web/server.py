@@ -72,7 +72,9 @@ def server_config(runtime: Runtime, fd: int, connections: Connections) -> Server
         settings.ingest_max_bytes, settings.viewer_max_message_bytes
     )
     config.viewer_max_message_size = settings.viewer_max_message_bytes
-    config.viewer_probe_spacing = settings.max_viewer_lag / 4  # dashboard/delivery.py
+    # At most one probe per max_viewer_lag (dashboard/delivery.py): each costs a
+    # pong read, which at load A was half the server's CPU at /4 (RESULTS.md).
+    config.viewer_probe_spacing = settings.max_viewer_lag
     config.count_violation = runtime.limits.count
     config.websocket_compression = settings.ws_compression
     # Hypercorn never checks that pings are answered: a dead peer is found

@@ -138,7 +138,7 @@ def test_server_config_carries_the_dashboard_settings() -> None:
     assert config.bind == ["fd://99"]
     assert config.websocket_max_message_size == 2_000_000  # the ingest limit, the larger
     assert config.viewer_max_message_size == 4096
-    assert config.viewer_probe_spacing == 0.5
+    assert config.viewer_probe_spacing == 2.0  # one probe per max_viewer_lag
     assert config.count_violation == runtime.limits.count
     assert config.websocket_compression is True
     assert config.websocket_ping_interval == 2.5
