@@ -12,6 +12,7 @@ frames, the slow-viewer rule, the close codes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import ssl
@@ -197,15 +198,27 @@ async def test_a_viewer_that_stops_reading_is_closed_1008_and_others_go_on(start
 
 async def test_close_codes_reach_a_direct_viewer_behind_its_data(start):
     """Close frames go through Hypercorn, data frames around them: a message
-    over the size limit gets 1009 with its reason, and a stop gets 1001 with
-    its reason, each after the data written before it."""
-    dashboard = await start(env={"DASHBOARD_VIEWER_MAX_MESSAGE_BYTES": "1024"})
-    async with dashboard.connect() as big, dashboard.connect() as stays:
+    over the size limit gets 1009 with its reason, messages over the rate get
+    1008, and a stop gets 1001 with its reason, each after the data written
+    before it."""
+    env = {"DASHBOARD_VIEWER_MAX_MESSAGE_BYTES": "1024", "DASHBOARD_VIEWER_MAX_MESSAGES_PER_S": "5"}
+    dashboard = await start(env=env)
+    async with (
+        dashboard.connect() as big,
+        dashboard.connect() as fast,
+        dashboard.connect() as stays,
+    ):
         assert await dashboard.path_of(big) == await dashboard.path_of(stays) == "direct"
         await first_batch(big)
         await big.send("x" * 2000)
         await closed(big)
         assert (big.close_code, big.close_reason) == (1009, "message over 1024 bytes")
+        await first_batch(fast)
+        with contextlib.suppress(websockets.ConnectionClosed):
+            for _ in range(200):  # well past the burst
+                await fast.send(json.dumps({"type": "ping", "id": "p"}))
+        await closed(fast)
+        assert (fast.close_code, fast.close_reason) == (1008, "too many messages")
         await first_batch(stays)
         dashboard.process.send_signal(signal.SIGTERM)
         await closed(stays)
