@@ -12,7 +12,7 @@ each viewer learns of each feed exactly once, and before any of its points.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from dashboard.protocol import encode_feeds_added, encode_hello
@@ -36,6 +36,21 @@ def too_many_configured(count: int, max_feeds: int) -> str | None:
     return f"{count} feeds are configured, more than max_feeds {max_feeds}: raise --max-feeds"
 
 
+def grown(held: FeedInfo, declared: FeedInfo, values: object) -> FeedInfo | None:
+    """*declared*, a feed's declaration now, if it declares series of the point
+    *values* that *held* (the dashboard's) lacks, and keeps every series of
+    *held* as it was: a feed that finds series as it goes (a scrape) adds them.
+    None otherwise: the point is checked against *held*, and refused."""
+    if not isinstance(values, Mapping) or values.keys() <= held.series_names:
+        return None
+    if declared is held or declared.name != held.name:
+        return None
+    kept = {s.name: s for s in declared.series}
+    if any(kept.get(s.name) != s for s in held.series):
+        return None
+    return declared
+
+
 class FeedAnnouncer:
     """The hub's feeds by name (``feeds``), the cached hello, and the
     declarations of feeds added since the last announcement."""
@@ -50,6 +65,13 @@ class FeedAnnouncer:
         """Register *info*; viewers already connected learn of it at ``announce``."""
         if info.name in self.feeds:
             raise ValueError(f"feed {info.name!r} is already registered")
+        self.feeds[info.name] = info
+        self._hello = None
+        self._added.append(info.to_dict())
+
+    def grow(self, info: FeedInfo) -> None:
+        """Take *info*, a feed's declaration with more series (see ``grown``):
+        viewers get it at ``announce`` as a ``feeds`` message re-declaring the feed."""
         self.feeds[info.name] = info
         self._hello = None
         self._added.append(info.to_dict())

@@ -168,6 +168,12 @@ class Hub:
             log.info("feed %s: stored points have other series; not restored", info.name)
         self.wake()  # announced (a `feeds` delta) by the next flush
 
+    def grow_feed(self, info: FeedInfo) -> None:
+        """A feed's declaration with more series (``announce.grown``): points
+        may hold them from now; viewers are told at the next flush."""
+        self._announcer.grow(info)
+        self.wake()
+
     def reserve_feed(self, info: FeedInfo) -> None:
         """Hold a pushed feed whose first batch is being published: it is added
         (and announced) when its first point is taken, or dropped by ``release_feed``."""

@@ -18,9 +18,9 @@ on, "paused", its points held and then published in order (feed_pause.py);
 over a remote one points are queued and sent in batches, never awaited.
 
 A source that hangs (awaits forever, or sleeps far past its rate) only holds
-its own task; a watchdog marks it "stalled" until points flow again. A source
-that blocks the event loop itself (a CPU loop with no await) cannot be
-contained by anything running on that loop.
+its own task; a watchdog marks it "stalled" until points flow again; one that
+blocks the loop itself (no await) cannot be contained. A point holding series
+the source's ``info`` declares only now (it finds them as it goes) declares them.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dashboard.announce import grown
 from dashboard.backplane import BackplaneDown
 from dashboard.feed_pause import PAUSE_BUFFER, FeedPause, Held
 from dashboard.hub_runner import HubRunner
@@ -160,11 +161,8 @@ class Producers:
         self._reports.clear()
 
     async def _watch_stalls(self, tick: float) -> None:
-        """Mark feeds stalled, and running again, as their progress says.
-
-        Runs as its own task: a hung feed holds only its own task, so this
-        one still wakes (a feed blocking the whole loop stops it too).
-        """
+        """Mark feeds stalled, and running again, as their progress says. Its own
+        task: a hung feed holds only its own (one blocking the loop stops this too)."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(tick)  # a sampling period, not a wait for a condition
@@ -186,9 +184,9 @@ class Producers:
 
     def _report_soon(self, name: str) -> None:
         """Tell viewers about a feed's changed counts at most once per
-        DROP_REPORT_INTERVAL: at once if the last report is that old, else
-        when it will be. Drops and skips are the hot path of a runaway or a
-        bad file; the last count always gets out, even if the feed goes quiet."""
+        DROP_REPORT_INTERVAL: at once if the last report is that old, else when it
+        will be. Drops and skips are the hot path of a runaway or a bad file; the
+        last count always gets out, even if the feed goes quiet."""
         if name in self._reports:
             return  # one is on its way and will carry this change
         loop = asyncio.get_running_loop()
@@ -342,6 +340,8 @@ class Producers:
                     continue
                 now = now_ms()  # stamped here, not by the backplane: kept below
                 values, ts = split_ts(item, now)
+                if info := grown(self.hub.feeds[name], source.info, values):
+                    self.hub.grow_feed(info)
                 ts = now if ts is None else ts
                 if remote and not pause.refused and held(name):
                     pause.send(self.hub.check(name, values), ts, gap)
