@@ -132,7 +132,7 @@ class Prometheus(Feed):
       counts from 0, as Prometheus' ``rate()`` has it); gauges and untyped
       samples are values. Buckets, quantiles, ``_created``, info and state
       sets are left out. Units come from the OpenMetrics ``UNIT`` or the name's
-      last word (``_seconds`` -> s, ``_bytes`` -> B), ``/s`` for a rate.
+      last unit word (``_seconds`` -> s, ``_bytes`` -> B), ``/s`` for a rate.
     - At most ``max_series`` series (default 100): more are left out, each
       counted once as skipped. A body over ``max_bytes`` (default 10 MB) fails
       the scrape. A failed scrape restarts the feed with the dashboard's backoff.

@@ -193,12 +193,14 @@ def short_hash(key: str) -> str:
 
 
 def unit_of(name: str, declared: str, rate: bool) -> str:
-    """The unit shown for a sample: its family's UNIT or the last word of its
-    name (``_seconds`` -> ``s``), per second when plotted as a rate."""
-    words = name.split("_")
-    if words and words[-1] in ("total", "count", "sum", "created"):
-        words = words[:-1]
-    base = UNITS.get(declared, declared) if declared else UNITS.get(words[-1] if words else "", "")
+    """The unit shown for a sample: its family's UNIT, else the last unit word
+    of its name (``_seconds`` -> ``s``; ``bytes_sent_total`` -> ``B``, as
+    names do not all end with their unit), per second when plotted as a rate."""
+    if declared:
+        base = UNITS.get(declared, declared)
+    else:
+        words = [w for w in name.split("_") if w in UNITS]
+        base = UNITS[words[-1]] if words else ""
     if name.endswith("_count"):
         base = ""  # a histogram's count counts observations, whatever they measure
     return f"{base}/s" if rate else base

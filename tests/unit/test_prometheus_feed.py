@@ -12,7 +12,14 @@ from dashboard.announce import grown
 from feeds.base import FeedInfo, Series, Skipped
 from feeds.loader import FeedLoadError, FeedSpec, load, parameters, resolve
 from feeds.prometheus import Prometheus
-from feeds.prometheus_samples import Rates, Selection, SelectionError, select, series_name
+from feeds.prometheus_samples import (
+    Rates,
+    Selection,
+    SelectionError,
+    select,
+    series_name,
+    unit_of,
+)
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -116,6 +123,22 @@ def test_metric_patterns_and_promql_label_matchers_select():
 def test_bad_selections_say_why(metrics, labels, message):
     with pytest.raises(SelectionError, match=message.replace("(", r"\(").replace("[", r"\[")):
         Selection.parse(metrics, labels)
+
+
+@pytest.mark.parametrize(
+    ("name", "declared", "rate", "unit"),
+    [
+        ("process_resident_memory_bytes", "", False, "B"),
+        ("process_cpu_seconds_total", "", True, "s/s"),
+        ("livefeed_bytes_sent_total", "", True, "B/s"),  # the unit is not last
+        ("http_requests_total", "", True, "/s"),
+        ("cache_hit_ratio", "", False, ""),
+        ("request_seconds_count", "", True, "/s"),  # observations, not seconds
+        ("parts_widgets_total", "widgets", True, "widgets/s"),
+    ],
+)
+def test_units_from_the_unit_or_the_name(name, declared, rate, unit):
+    assert unit_of(name, declared, rate) == unit
 
 
 def test_rates_first_none_then_per_second_and_a_reset_never_goes_negative():
