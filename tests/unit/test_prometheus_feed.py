@@ -254,3 +254,9 @@ def test_bad_parameters_are_one_line_errors(words, message):
     with pytest.raises(FeedLoadError, match=message) as caught:
         load(FeedSpec.parse(["prometheus", *words]))
     assert "\n" not in str(caught.value)
+
+
+def test_a_config_files_list_keeps_commas_inside_patterns():
+    spec = FeedSpec("prometheus", {"url": "http://x/metrics", "metrics": ["a{1,2}"]})
+    (feed,) = load(spec)
+    assert [p.pattern for p in feed.selection.metrics] == ["a{1,2}"]
