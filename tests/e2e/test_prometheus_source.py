@@ -118,32 +118,36 @@ async def test_exporter_scraped_then_down_shows_the_error_then_back(start_server
             await asyncio.sleep(0.05)
 
     worker = asyncio.create_task(work())
-    with exporter(registry) as port:
-        url = f"http://127.0.0.1:{port}/metrics"
-        selected = ["jobs_total", "room_.*"]
+    try:
+        with exporter(registry) as port:
+            url = f"http://127.0.0.1:{port}/metrics"
+            selected = ["jobs_total", "room_.*"]
 
-        def sources() -> list[Any]:
-            return [Prometheus(url, metrics=selected, interval=0.2, name="exporter")]
+            def sources() -> list[Any]:
+                return [Prometheus(url, metrics=selected, interval=0.2, name="exporter")]
 
-        server = await start_server(extra_sources=sources)
-        room = "room_temperature_celsius.room-lab"
+            server = await start_server(extra_sources=sources)
+            room = "room_temperature_celsius.room-lab"
+            async with websockets.connect(server.ws_url) as ws:
+                watch = Watch(ws, "exporter")
+                await watch.until(lambda w: "jobs_total" in w.values and room in w.values)
+                assert watch.series["jobs_total"]["unit"] == "/s"
+                assert watch.series[room]["unit"] == "°C"
+                assert watch.values[room] == 21.5
+                assert 20 <= watch.values["jobs_total"] <= 400, watch.values
+        # The exporter is gone: the feed restarts with the reason, and keeps trying.
         async with websockets.connect(server.ws_url) as ws:
             watch = Watch(ws, "exporter")
-            await watch.until(lambda w: "jobs_total" in w.values and room in w.values)
-            assert watch.series["jobs_total"]["unit"] == "/s"
-            assert watch.series[room]["unit"] == "°C"
-            assert watch.values[room] == 21.5
-            assert 20 <= watch.values["jobs_total"] <= 400, watch.values
-    # The exporter is gone: the feed restarts with the reason, and keeps trying.
-    async with websockets.connect(server.ws_url) as ws:
-        watch = Watch(ws, "exporter")
-        await watch.until(lambda w: w.status.get("state") == "restarting")
-        assert watch.status["error"].startswith(f"ScrapeError: GET {url}: ")
-        assert "refused" in watch.status["error"]
-        with exporter(registry, port):
-            watch.values.clear()
-            await watch.until(lambda w: w.status["state"] == "running" and "jobs_total" in w.values)
-    worker.cancel()
+            await watch.until(lambda w: w.status.get("state") == "restarting")
+            assert watch.status["error"].startswith(f"ScrapeError: GET {url}: ")
+            assert "refused" in watch.status["error"]
+            with exporter(registry, port):
+                watch.values.clear()
+                await watch.until(
+                    lambda w: w.status["state"] == "running" and "jobs_total" in w.values
+                )
+    finally:
+        worker.cancel()
 
 
 class Fixed(http.server.BaseHTTPRequestHandler):
