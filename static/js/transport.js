@@ -1,0 +1,63 @@
+// Which way the page reaches the server: a WebSocket (/ws) or, where that
+// cannot be opened, Server-Sent Events (/sse; docs/protocol.md, "Server-Sent
+// Events"). Pure: no DOM, no sockets (connection.js opens them).
+
+/** WebSockets that close before a hello, in a row, before the page tries SSE. */
+export const WS_FAILURES_BEFORE_SSE = 3;
+/** Longest id, as the server's (dashboard/sse.py MAX_ID_LENGTH). */
+export const MAX_ID_LENGTH = 4096;
+const ALL = ['ws', 'sse'];
+
+/**
+ * The transports the server serves, from the page's
+ * <meta name="livefeed-transports" content="ws,sse">; both when the meta is
+ * missing or unfilled (a custom page, an older server).
+ */
+export function transportsFrom(content) {
+  const given = String(content ?? '').split(',').map((t) => t.trim()).filter((t) => ALL.includes(t));
+  return given.length ? [...new Set(given)] : [...ALL];
+}
+
+/** The event id the server would give for `resume` ({epoch, seqs}, state.js), or null. */
+export function eventId(resume) {
+  if (!resume) return null;
+  const head = `1/${encodeURIComponent(resume.epoch)}/`;
+  const body = Object.entries(resume.seqs).map(([feed, seq]) => `${feed}:${seq.toString(36)}`).join(',');
+  return head.length + body.length <= MAX_ID_LENGTH ? head + body : head;
+}
+
+/** Where a new EventSource goes: resuming from `resume` when there is one. */
+export function sseUrl(resume) {
+  const id = eventId(resume);
+  return id ? `/sse?last_event_id=${encodeURIComponent(id)}` : '/sse';
+}
+
+/**
+ * The page's choice of transport. It starts on ws if the server serves it,
+ * else on sse. A WebSocket that closes before its hello counts as a failure
+ * (opened and hello'd: the count starts again); after WS_FAILURES_BEFORE_SSE
+ * the page should check that the server answers plain HTTP (`shouldProbe`):
+ * if it does, something between blocks WebSockets, and the page moves to SSE
+ * for good (`fallBack`). A server that is down fails both: ws is kept.
+ */
+export class TransportChoice {
+  constructor(allowed = ALL) {
+    this.allowed = transportsFrom(allowed.join(','));
+    this.current = this.allowed.includes('ws') ? 'ws' : 'sse';
+    this.wsFailures = 0;
+  }
+
+  /** A WebSocket ended; `hadHello`: it had brought a hello. */
+  wsClosed(hadHello) {
+    this.wsFailures = hadHello ? 0 : this.wsFailures + 1;
+  }
+
+  shouldProbe() {
+    return this.current === 'ws' && this.allowed.includes('sse')
+      && this.wsFailures >= WS_FAILURES_BEFORE_SSE;
+  }
+
+  fallBack() {
+    this.current = 'sse';
+  }
+}
