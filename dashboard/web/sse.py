@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
+import orjson
 from quart import Blueprint, Response, current_app, request
 
 from dashboard.channel import ClientChannel
@@ -65,6 +66,10 @@ async def sse() -> Response:
     except BadEventId as exc:
         body = {"error": f"Last-Event-ID {exc}", "code": "bad_event_id"}
         return json_error(400, body)
+    try:
+        candles = candles_asked(request.args.get("candles", ""), config.viewer_max_subscribe_names)
+    except ValueError as exc:
+        return json_error(400, {"error": str(exc), "code": "bad_candles"})
     limits = runtime.limits
     address = str(request.remote_addr or "")
     limit = limits.max_connections_per_address
@@ -79,6 +84,7 @@ async def sse() -> Response:
         address=address,
         peer=client_address(request.scope),
         resume=resume,
+        candles=candles,
         heartbeat=config.sse_heartbeat,
         session_end=session_end_of(request),
     )
@@ -91,6 +97,22 @@ async def sse() -> Response:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
     return response
+
+
+def candles_asked(text: str, most: int) -> list[str]:
+    """``?candles=FEED:SERIES:INTERVAL,...`` as the ``candles`` messages a
+    WebSocket viewer would send (the hub checks the names and intervals)."""
+    asked = [entry for entry in text.split(",") if entry]
+    if len(asked) > most:
+        raise ValueError(f"'candles' lists more than {most} series")
+    messages = []
+    for entry in asked:
+        feed, series, interval = (entry.split(":") + ["", "", ""])[:3]
+        if not (feed and series and interval) or entry.count(":") != 2:
+            raise ValueError(f"'candles' entry {entry[:64]!r} is not FEED:SERIES:INTERVAL")
+        message = {"type": "candles", "feed": feed, "series": series, "interval": interval}
+        messages.append(orjson.dumps(message).decode())
+    return messages
 
 
 class EventStream:
@@ -113,11 +135,13 @@ class EventStream:
         address: str,
         peer: str,
         resume: Resume | None,
+        candles: list[str],
         heartbeat: float,
         session_end: Callable[[], Awaitable[str]] | None,
     ) -> None:
         self.hub, self.limits, self.metrics = hub, limits, metrics
         self.address, self.peer, self.resume = address, peer, resume
+        self.candles = candles
         self.heartbeat = heartbeat
         self.session_end = session_end
         self.tracker = SeqTracker(resume)
@@ -139,6 +163,8 @@ class EventStream:
         self.client = client = hub.connect(self.peer, subscribe=self.resume is None)
         if self.resume is not None:
             hub.subscribe(client, Subscribe(resume=self.resume))
+        for message in self.candles:  # answered as on /ws: bars, or an error message
+            hub.receive(client, message)
         self.metrics.sse_viewers += 1
         self._task = asyncio.current_task()
         client.on_discard(self._discarded)

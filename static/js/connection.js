@@ -10,7 +10,7 @@
 // Before each retry the page may decide against it (mayRetry): a session that
 // has ended sends the page to /login instead of reconnecting forever.
 
-import { TransportChoice, sseUrl } from './transport.js';
+import { TransportChoice, askCandles, sseUrl } from './transport.js';
 
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_CAP_MS = 10_000;
@@ -45,6 +45,7 @@ export class Connection {
     this.choice = new TransportChoice(transports);
     this.reachable = reachable;
     this.heardHello = false;   // the current link brought a hello
+    this.candles = new Map();  // over SSE: the candles asked for, in the stream's URL
     this.attempt = 0;          // failures since the last hello, for the backoff
     this.retryTimer = null;
     this.everLive = false;
@@ -91,7 +92,7 @@ export class Connection {
 
   /** Server-Sent Events: the same messages as /ws, resumed by their event ids. */
   openEvents(resume) {
-    const events = new EventSource(sseUrl(resume));
+    const events = new EventSource(sseUrl(resume, this.candles));
     this.ws = events;
     events.onmessage = (event) => this.receive(event.data);
     events.addEventListener('ping', () => this.heard());
@@ -112,10 +113,23 @@ export class Connection {
     };
   }
 
-  /** Sends `msg` if the link takes messages (a WebSocket, open). */
+  /**
+   * Sends `msg` if the link takes messages (a WebSocket, open). Over SSE a
+   * change of candles opens a new stream asking for them, resuming the points.
+   */
   send(msg) {
     const ws = this.ws;
-    if (ws instanceof WebSocket && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+    if (ws instanceof WebSocket) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+    } else if (msg.type === 'candles' && askCandles(this.candles, msg) && ws && !this.reopening) {
+      this.reopening = true; // once for the candles a frame asks for together
+      queueMicrotask(() => {
+        this.reopening = false;
+        if (this.ws !== ws || this.stopped) return; // lost or replaced meanwhile
+        this.drop();
+        this.open();
+      });
+    }
   }
 
   heard() {

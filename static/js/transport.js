@@ -26,10 +26,27 @@ export function eventId(resume) {
   return head.length + body.length <= MAX_ID_LENGTH ? head + body : head;
 }
 
-/** Where a new EventSource goes: resuming from `resume` when there is one. */
-export function sseUrl(resume) {
+/**
+ * Where a new EventSource goes: resuming from `resume` when there is one,
+ * with the candles asked for (`candles`: "feed:series" -> interval; a stream
+ * takes no messages, so a change of candles opens a new stream).
+ */
+export function sseUrl(resume, candles = new Map()) {
+  const query = [];
   const id = eventId(resume);
-  return id ? `/sse?last_event_id=${encodeURIComponent(id)}` : '/sse';
+  if (id) query.push(`last_event_id=${encodeURIComponent(id)}`);
+  const asked = [...candles].map(([key, interval]) => `${key}:${interval}`).join(',');
+  if (asked) query.push(`candles=${encodeURIComponent(asked)}`);
+  return query.length ? `/sse?${query.join('&')}` : '/sse';
+}
+
+/** Notes a `candles` message in `candles` (see sseUrl); whether it changed anything. */
+export function askCandles(candles, msg) {
+  const key = `${msg.feed}:${msg.series}`;
+  if ((candles.get(key) ?? null) === (msg.interval ?? null)) return false;
+  if (msg.interval) candles.set(key, msg.interval);
+  else candles.delete(key);
+  return true;
 }
 
 /**

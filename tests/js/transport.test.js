@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  MAX_ID_LENGTH, TransportChoice, WS_FAILURES_BEFORE_SSE, eventId, sseUrl, transportsFrom,
+  MAX_ID_LENGTH, TransportChoice, WS_FAILURES_BEFORE_SSE, askCandles, eventId, sseUrl, transportsFrom,
 } from '../../static/js/transport.js';
 
 test('the transports come from the page, both when it does not say', () => {
@@ -67,4 +67,16 @@ test('an id too long for a header keeps only the epoch, as the server does', () 
 test('a new stream resumes through the query, a first one asks for everything', () => {
   assert.equal(sseUrl(null), '/sse');
   assert.equal(sseUrl({ epoch: 'e', seqs: { A: 10 } }), '/sse?last_event_id=1%2Fe%2FA%3Aa');
+});
+
+test('candles asked over SSE go in the stream URL; only a change asks for a new stream', () => {
+  const candles = new Map();
+  assert.equal(askCandles(candles, { type: 'candles', feed: 'ACME', series: 'price', interval: '1s' }), true);
+  assert.equal(askCandles(candles, { type: 'candles', feed: 'ACME', series: 'price', interval: '1s' }), false);
+  assert.equal(askCandles(candles, { type: 'candles', feed: 'GLOBX', series: 'price', interval: '5s' }), true);
+  assert.equal(sseUrl(null, candles), '/sse?candles=ACME%3Aprice%3A1s%2CGLOBX%3Aprice%3A5s');
+  assert.equal(askCandles(candles, { type: 'candles', feed: 'ACME', series: 'price', interval: null }), true);
+  assert.equal(askCandles(candles, { type: 'candles', feed: 'ACME', series: 'price', interval: null }), false);
+  assert.equal(sseUrl({ epoch: 'e', seqs: { A: 1 } }, candles),
+    '/sse?last_event_id=1%2Fe%2FA%3A1&candles=GLOBX%3Aprice%3A5s');
 });
