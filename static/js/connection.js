@@ -163,7 +163,10 @@ export class Connection {
   }
 
   lost(code = CLOSE_ABNORMAL) {
-    if (this.transport === 'ws') this.choice.wsClosed(this.heardHello);
+    if (this.transport === 'ws') {
+      this.choice.wsClosed(this.heardHello);
+      if (this.transport === 'sse') this.attempt = 0; // fell back: open the stream at once
+    }
     this.drop();
     if (!navigator.onLine) {
       this.setStatus('offline');
@@ -175,9 +178,10 @@ export class Connection {
       .catch(() => true)
       .then(async (retry) => {
         // WebSockets keep failing while the server answers HTTP: something
-        // between (a proxy) blocks them. Events from /sse, at once.
+        // between (a proxy) may block them. One more at once decides
+        // (transport.js); then events from /sse, at once.
         if (retry && this.choice.shouldProbe() && await this.reachable().catch(() => false)) {
-          this.choice.fallBack();
+          this.choice.answered();
           this.attempt = 0;
         }
         this.deciding = false;

@@ -53,25 +53,35 @@ export function askCandles(candles, msg) {
  * The page's choice of transport. It starts on ws if the server serves it,
  * else on sse. A WebSocket that closes before its hello counts as a failure
  * (opened and hello'd: the count starts again); after WS_FAILURES_BEFORE_SSE
- * the page should check that the server answers plain HTTP (`shouldProbe`):
- * if it does, something between blocks WebSockets, and the page moves to SSE
- * for good (`fallBack`). A server that is down fails both: ws is kept.
+ * the page should check that the server answers plain HTTP (`shouldProbe`).
+ * If it does (`answered`), one more WebSocket is tried at once: failing too,
+ * while HTTP works, it means something between blocks WebSockets, and the
+ * page moves to SSE for good. A server that is down fails both, and one that
+ * comes back during a restart takes that last WebSocket: ws is kept.
  */
 export class TransportChoice {
   constructor(allowed = ALL) {
     this.allowed = transportsFrom(allowed.join(','));
     this.current = this.allowed.includes('ws') ? 'ws' : 'sse';
     this.wsFailures = 0;
+    this.confirming = false; // the server answered HTTP: one last WebSocket decides
   }
 
   /** A WebSocket ended; `hadHello`: it had brought a hello. */
   wsClosed(hadHello) {
+    if (!hadHello && this.confirming) this.fallBack();
+    this.confirming = false;
     this.wsFailures = hadHello ? 0 : this.wsFailures + 1;
   }
 
   shouldProbe() {
-    return this.current === 'ws' && this.allowed.includes('sse')
+    return this.current === 'ws' && this.allowed.includes('sse') && !this.confirming
       && this.wsFailures >= WS_FAILURES_BEFORE_SSE;
+  }
+
+  /** The server answered plain HTTP after WebSockets failed: try one more now. */
+  answered() {
+    this.confirming = true;
   }
 
   fallBack() {

@@ -29,9 +29,21 @@ test('WebSockets failing before a hello, a few in a row, make the page check for
   }
   choice.wsClosed(false);
   assert.equal(choice.shouldProbe(), true);
-  choice.fallBack();
+  choice.answered(); // the server answers HTTP: one more WebSocket decides
+  assert.equal(choice.shouldProbe(), false);
+  assert.equal(choice.current, 'ws');
+  choice.wsClosed(false);
   assert.equal(choice.current, 'sse');
   assert.equal(choice.shouldProbe(), false); // on SSE for good
+});
+
+test('a server back from a restart takes the deciding WebSocket: the page stays on ws', () => {
+  const choice = new TransportChoice(['ws', 'sse']);
+  for (let i = 0; i < WS_FAILURES_BEFORE_SSE; i += 1) choice.wsClosed(false);
+  choice.answered();
+  choice.wsClosed(true);
+  assert.equal(choice.current, 'ws');
+  assert.equal(choice.shouldProbe(), false);
 });
 
 test('a WebSocket that brought a hello starts the count again', () => {
