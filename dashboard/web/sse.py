@@ -38,6 +38,7 @@ from dashboard.sse import (
 from dashboard.web.errors import json_error
 from dashboard.web.gate import session_end_of
 from dashboard.web.state import runtime_of
+from dashboard.web.viewer import CLOSE_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ class EventStream:
         self._writing = False
         self._close_sent: int | None = None
         self._done = False
+        self._cut: asyncio.TimerHandle | None = None
         self._started = 0.0
 
     def __aiter__(self) -> EventStream:
@@ -191,6 +193,9 @@ class EventStream:
         if frame is None:  # closing: say why, then end
             self._done = True
             self._close_sent = code = client.close_code or CloseCode.NORMAL
+            # Behind data a peer is not reading, the last event may never go:
+            # given CLOSE_TIMEOUT, as a WebSocket's close frame is.
+            self._cut = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._abandon)
             return close_event(code, client.close_reason)
         self.metrics.frames_sent += 1
         self.metrics.bytes_sent += len(frame) if frame.isascii() else len(frame.encode())
@@ -199,7 +204,11 @@ class EventStream:
 
     def _discarded(self) -> None:
         # Queued frames were dropped: a write in progress is abandoned with them.
-        if self._writing and self._task is not None:
+        if self._writing:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        if self._task is not None:
             self._task.cancel()
 
     async def _end_with_session(
@@ -211,6 +220,8 @@ class EventStream:
     async def aclose(self) -> None:
         client, self.client = self.client, None
         self._done = True
+        if self._cut is not None:
+            self._cut.cancel()
         for task in (self._next, self._helper):
             if task is not None:
                 task.cancel()

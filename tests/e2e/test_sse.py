@@ -6,14 +6,18 @@ duplicate, the same refusals, heartbeats, and an end that says why."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
+import orjson
 import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard.lagging import close_slow
 from dashboard.sse import decode_id
+from tests.support.nginx import site_for
+from tests.support.redis_server import free_port
 from tests.support.servers import http_request
 from tests.support.sse import EventStream, open_events
 from tests.support.waiting import wait_until
@@ -249,3 +253,58 @@ async def test_candles_asked_in_the_url_come_as_on_a_websocket(server):
     assert error["code"] == "unknown_feed"
     bad = await http_request(server.url + "/sse?candles=ACME:price")
     assert bad.status == 400 and bad.json()["code"] == "bad_candles"
+
+
+async def test_through_the_readme_nginx_events_flow_and_resume(start_server, start_nginx):
+    """The README's nginx block, as printed, passes the stream on as it is
+    written (proxy_buffering off) and the Last-Event-ID of a reconnect."""
+    server = await start_server(symbols=("ACME",))
+    nginx = start_nginx(site_for(free_port(), server.port, server.port))
+    first = await open_events(nginx.url + "/sse", {"Origin": nginx.url})
+    try:
+        assert first.status == 200
+        held = await read_until(
+            first, lambda m: len(seqs_of(m, "ACME")) >= 5 and m[-1]["type"] == "batch"
+        )
+    finally:
+        await first.close()
+    second = await open_events(nginx.url + "/sse", {"Last-Event-ID": first.last_id})
+    try:
+        hello, replay = await second.messages(2)
+        assert replay["type"] == "replay"
+        after = await read_until(second, lambda m: len(seqs_of(m, "ACME")) >= 3)
+    finally:
+        await second.close()
+    seqs = seqs_of(held, "ACME") + seqs_of([replay, *after], "ACME")
+    assert seqs == list(range(1, seqs[-1] + 1))
+
+
+async def test_a_reader_that_stopped_is_cut_after_slow_client_timeout(start_server):
+    """A client that stops reading holds the stream's write once the socket
+    buffers are full: the viewer falls behind, and after slow_client_timeout
+    it is let go (1008) with its write abandoned, as a WebSocket viewer is."""
+    server = await start_server(
+        slow_client_timeout=1.0, max_viewer_lag=0.5, ingest_token=TOKEN, symbols=("ACME",)
+    )
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", server.port))
+    await loop.sock_sendall(sock, b"GET /sse HTTP/1.1\r\nHost: x\r\n\r\n")
+    values = {f"series_{i}": 1.0 + i / 7 for i in range(50)}
+    bulk = orjson.dumps([{"values": values}] * 1000)  # about 1 MB to the viewer
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    try:
+        await wait_until(lambda: len(server.hub.clients) == 1, what="the viewer")
+        for _ in range(8):  # more than the kernel's buffers hold
+            url = server.url + "/api/feeds/BULK/points"
+            assert (await http_request(url, "POST", headers=headers, body=bulk)).status == 200
+        await wait_until(lambda: not server.hub.clients, timeout=15, what="the slow viewer let go")
+    finally:
+        sock.close()
+    metrics = await http_request(server.url + "/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(metrics.body.decode())}
+    codes = {s.labels["code"]: s.value for s in families["livefeed_viewer_disconnects"].samples}
+    assert codes.get("1008") == 1, codes
+    assert families["livefeed_sse_viewers"].samples[0].value == 0
