@@ -80,6 +80,9 @@ Origin = Annotated[
     AfterValidator(check_allowed_origin),
 ]
 FilePath = Annotated[Path, BeforeValidator(_not_empty)]
+#: How viewers may connect: a WebSocket (/ws), Server-Sent Events (/sse).
+Transport = Literal["ws", "sse"]
+Transports = Annotated[tuple[Transport, ...], Field(min_length=1), AfterValidator(_unique)]
 
 
 def _network(text: str) -> str:
@@ -168,6 +171,12 @@ class DashboardConfig:
     # 1,000 viewers) and inflates incoming frames without a cap (a compression
     # bomb). See benchmarks/RESULTS.md and docs/security.md.
     ws_compression: bool = False
+    # Which viewer transports are served: /ws and /sse (docs/protocol.md,
+    # "Server-Sent Events"); one left out answers 404 and the page uses the other.
+    transports: Transports = ("ws", "sse")
+    # An event stream quiet this long gets a heartbeat, so proxies keep it
+    # open; at most 15 s: the page counts 20 s of silence as a dead link.
+    sse_heartbeat: Annotated[float, Field(gt=0, le=15)] = 15.0
 
     # Push ingest (POST /api/feeds/<feed>/points, WS /api/ingest): off without a token.
     ingest_token: Token | None = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
 
@@ -45,6 +45,8 @@ class Metrics:
         #: by the hub when it queues (a frame does not carry its point count);
         #: frames later dropped with a slow viewer's outbox are included.
         self.points_sent = 0
+        #: Of the viewers, those on Server-Sent Events (dashboard/web/sse.py).
+        self.sse_viewers = 0
         #: Limit violations by reason; the app points this at Limits.violations.
         self.limit_violations: Mapping[str, int] = {}
         r.register(_SentCollector(self))
@@ -175,6 +177,11 @@ class _SentCollector:
         for reason, count in sorted(m.limit_violations.items()):
             violations.add_metric([reason], count)
         yield violations
+        yield GaugeMetricFamily(
+            "livefeed_sse_viewers",
+            "Of livefeed_viewers, those on Server-Sent Events (GET /sse) instead of a WebSocket.",
+            value=m.sse_viewers,
+        )
         yield CounterMetricFamily(
             "livefeed_points_sent",
             "Points in frames queued to viewers (batches times viewers, snapshots, replays).",

@@ -3,7 +3,7 @@
 The routes live in module-level blueprints that read the app's Runtime
 (dashboard/web/state.py): pages (the page and its files), api (health,
 metrics, feeds, history), gate (origins, the viewer token, login), ingest
-(points pushed in) and viewer (``/ws``). This module only puts them together.
+(points pushed in), viewer (``/ws``) and sse (``/sse``). This module only puts them together.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from dashboard.assemble import Core, assemble
 from dashboard.backplane import Backplane
 from dashboard.config import DashboardConfig
-from dashboard.web import api, gate, ingest, pages, viewer
+from dashboard.web import api, gate, ingest, pages, sse, viewer
 from dashboard.web.assets import StaticAssets
 from dashboard.web.errors import http_error_as_json
 from dashboard.web.front import front_door
@@ -53,6 +53,7 @@ def create_app(
     # never counted against its address.
     app.register_blueprint(gate.blueprint)
     app.register_blueprint(viewer.blueprint)
+    app.register_blueprint(sse.blueprint)
     return app
 
 

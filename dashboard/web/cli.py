@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="accept permessage-deflate on WebSockets (default off: CPU per viewer)",
     )
+    add(
+        "--transports",
+        metavar="ws,sse",
+        help="how viewers may connect: ws (WebSocket /ws), sse (Server-Sent Events /sse, "
+        "for networks that block WebSockets); default both",
+    )
     add("--ingest-token", help=f"bearer token enabling push ingest (or ${TOKEN_ENV})")
     add(
         "--max-feeds",
@@ -247,6 +253,7 @@ def startup_lines(
         else "Login: off, anyone who reaches the address sees the data (see --viewer-token)",
         f"Origins allowed to open the WebSockets: {origins}",
         f"Ingest: {'on (ingest token)' if config.ingest_token else 'off'}",
+        f"Viewer transports: {', '.join(config.transports)}",
         f"Backplane: {backplane}",
         f"Workers: {config.workers}"
         + (f" processes (pids {', '.join(map(str, pids))})" if len(pids) > 1 else ""),

@@ -59,6 +59,8 @@ PUBLIC_ENDPOINTS = frozenset(
 )
 #: The page: a person opening it without a session goes to the login form.
 PAGE_ENDPOINT = "pages.index"
+#: Viewer streams (SSE, dashboard/web/sse.py): checked like /ws, Origin included.
+STREAM_ENDPOINTS = frozenset({"sse.sse"})
 #: A login form is a few dozen bytes; a larger body is not one.
 MAX_LOGIN_BYTES = 4096
 UNAUTHORIZED = "viewer token required: log in at /login or send Authorization: Bearer <token>"
@@ -298,11 +300,20 @@ async def check_handshake() -> Response | None:
 
 @blueprint.before_app_request
 async def check_viewer() -> Response | None:
-    gate = access_of(current_app).gate
+    access = access_of(current_app)
+    gate = access.gate
+    stream = request.endpoint in STREAM_ENDPOINTS
+    if stream and (refusal := _cross_site(access.origins, request, "open this event stream")):
+        where = client_address(request.scope)
+        log_event(log, logging.INFO, "stream_refused", client=where, status=403, reason=refusal)
+        return _json_error(403, refusal)
     if gate is None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
     refused = gate.check(request)
     if refused is None:
+        session = _session_of(request)
+        if stream and session is not None:
+            scope_of(request)[SESSION_END] = partial(gate.watch.ended, session)
         return None
     if request.endpoint == PAGE_ENDPOINT and refused.status == 401:
         return _see_other("/login")  # a person opening the page: to the login form

@@ -31,7 +31,10 @@ def cache_control(requested: str, current: str) -> str:
 
 @blueprint.get("/")
 async def index() -> Response:
-    response = Response(runtime_of(current_app).assets.index_html, mimetype="text/html")
+    runtime = runtime_of(current_app)
+    # The page learns which transports it may use (static/js/transport.js).
+    page = runtime.assets.index_html.replace("{{TRANSPORTS}}", ",".join(runtime.config.transports))
+    response = Response(page, mimetype="text/html")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response

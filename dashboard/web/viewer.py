@@ -60,8 +60,10 @@ async def uncount_connection(_error: BaseException | None) -> None:
 
 
 @blueprint.websocket("/ws")
-async def ws() -> None:
+async def ws() -> tuple[Response, int] | None:
     runtime = runtime_of(current_app)
+    if "ws" not in runtime.config.transports:  # refused before the handshake
+        return jsonify(error="WebSockets are off here (--transports): use /sse"), 404
     await serve_viewer(
         runtime.hub,
         await_subscribe=websocket.args.get("await_subscribe", "") in ("1", "true"),
@@ -70,6 +72,7 @@ async def ws() -> None:
         session_end=session_end_of(websocket),  # closes it when its login ends
         wire=runtime.wire_frames,
     )
+    return None
 
 
 async def serve_viewer(

@@ -1,5 +1,7 @@
-// The WebSocket to /ws (docs/protocol.md): connect, resume after a loss, notice
-// a dead link, and tell the page what state the link is in.
+// The link to the server (docs/protocol.md): a WebSocket to /ws, or Server-Sent
+// Events from /sse where WebSockets cannot be opened (transport.js decides);
+// connect, resume after a loss, notice a dead link, and tell the page what
+// state the link is in.
 //
 // Status: "connecting" (never had a hello yet), "live" (hello received),
 // "reconnecting" (lost, a retry is scheduled or running), "offline" (the
@@ -7,6 +9,8 @@
 //
 // Before each retry the page may decide against it (mayRetry): a session that
 // has ended sends the page to /login instead of reconnecting forever.
+
+import { TransportChoice, askCandles, sseUrl } from './transport.js';
 
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_CAP_MS = 10_000;
@@ -26,15 +30,22 @@ export class Connection {
    * onStatus(status): on each status change.
    * resume(): the `resume` object for a reconnect, or null to start afresh.
    * mayRetry(closeCode): a promise of whether to connect again (default yes).
+   * transports: what the server serves (['ws', 'sse'] by default).
+   * reachable(): a promise of whether the server answers plain HTTP.
    */
-  constructor({ onMessage, onStatus, resume, mayRetry = async () => true }) {
+  constructor({ onMessage, onStatus, resume, mayRetry = async () => true,
+    transports = ['ws', 'sse'], reachable = async () => false }) {
     this.onMessage = onMessage;
     this.onStatus = onStatus;
     this.resume = resume;
     this.mayRetry = mayRetry;
     this.deciding = false;     // mayRetry is being asked: no other retry meanwhile
     this.status = 'connecting';
-    this.ws = null;
+    this.ws = null;            // the open link: a WebSocket or an EventSource
+    this.choice = new TransportChoice(transports);
+    this.reachable = reachable;
+    this.heardHello = false;   // the current link brought a hello
+    this.candles = new Map();  // over SSE: the candles asked for, in the stream's URL
     this.attempt = 0;          // failures since the last hello, for the backoff
     this.retryTimer = null;
     this.everLive = false;
@@ -52,15 +63,25 @@ export class Connection {
     else this.setStatus('offline');
   }
 
+  /** "ws" or "sse": the transport in use (or being tried). */
+  get transport() {
+    return this.choice.current;
+  }
+
   open() {
     // With points held, resume: the server then sends exactly what was missed
     // (and a reset snapshot for feeds it cannot resume) instead of a snapshot
     // that overlaps what is held.
     const resume = this.resume();
-    const ws = new WebSocket(wsUrl(resume ? '/ws?await_subscribe=1' : '/ws'));
-    this.ws = ws;
     this.lastHeardAt = performance.now();
     this.pinged = false;
+    this.heardHello = false;
+    if (this.transport === 'sse') {
+      this.openEvents(resume);
+      return;
+    }
+    const ws = new WebSocket(wsUrl(resume ? '/ws?await_subscribe=1' : '/ws'));
+    this.ws = ws;
     ws.onopen = () => {
       if (resume) ws.send(JSON.stringify({ type: 'subscribe', resume }));
     };
@@ -69,9 +90,55 @@ export class Connection {
     ws.onclose = (event) => this.lost(event.code);
   }
 
-  receive(data) {
+  /** Server-Sent Events: the same messages as /ws, resumed by their event ids. */
+  openEvents(resume) {
+    const events = new EventSource(sseUrl(resume, this.candles));
+    this.ws = events;
+    events.onmessage = (event) => this.receive(event.data);
+    events.addEventListener('ping', () => this.heard());
+    // The server ends the stream: why, as a WebSocket close code (1001, 1008, 4401).
+    events.addEventListener('close', (event) => {
+      let code = CLOSE_ABNORMAL;
+      try {
+        code = JSON.parse(event.data).code ?? code;
+      } catch { /* keep 1006 */ }
+      this.lost(code);
+    });
+    events.onerror = () => {
+      // Still CONNECTING: the browser reconnects by itself, sending the last
+      // event id (Last-Event-ID), and the stream resumes. CLOSED: it gave up
+      // (the server refused the request); the page tries again itself.
+      if (events.readyState === EventSource.CLOSED) this.lost();
+      else if (this.status === 'live') this.setStatus('reconnecting');
+    };
+  }
+
+  /**
+   * Sends `msg` if the link takes messages (a WebSocket, open). Over SSE a
+   * change of candles opens a new stream asking for them, resuming the points.
+   */
+  send(msg) {
+    const ws = this.ws;
+    if (ws instanceof WebSocket) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+    } else if (msg.type === 'candles' && askCandles(this.candles, msg) && ws && !this.reopening) {
+      this.reopening = true; // once for the candles a frame asks for together
+      queueMicrotask(() => {
+        this.reopening = false;
+        if (this.ws !== ws || this.stopped) return; // lost or replaced meanwhile
+        this.drop();
+        this.open();
+      });
+    }
+  }
+
+  heard() {
     this.lastHeardAt = performance.now();
     this.pinged = false;
+  }
+
+  receive(data) {
+    this.heard();
     let msg;
     try {
       msg = JSON.parse(data);
@@ -88,6 +155,7 @@ export class Connection {
     this.onMessage(msg);
     if (this.stopped) return; // the page gave up on this server in onMessage
     if (msg.type === 'hello') {
+      this.heardHello = true;
       this.attempt = 0;
       this.everLive = true;
       this.setStatus('live');
@@ -95,6 +163,10 @@ export class Connection {
   }
 
   lost(code = CLOSE_ABNORMAL) {
+    if (this.transport === 'ws') {
+      this.choice.wsClosed(this.heardHello);
+      if (this.transport === 'sse') this.attempt = 0; // fell back: open the stream at once
+    }
     this.drop();
     if (!navigator.onLine) {
       this.setStatus('offline');
@@ -104,7 +176,14 @@ export class Connection {
     this.deciding = true;
     Promise.resolve(this.mayRetry(code))
       .catch(() => true)
-      .then((retry) => {
+      .then(async (retry) => {
+        // WebSockets keep failing while the server answers HTTP: something
+        // between (a proxy) may block them. One more at once decides
+        // (transport.js); then events from /sse, at once.
+        if (retry && this.choice.shouldProbe() && await this.reachable().catch(() => false)) {
+          this.choice.answered();
+          this.attempt = 0;
+        }
         this.deciding = false;
         // Offline or reconnected meanwhile: those paths own the next step.
         if (retry && !this.ws && !this.retryTimer && navigator.onLine) this.retryLater();
@@ -126,6 +205,11 @@ export class Connection {
     const ws = this.ws;
     if (!ws) return;
     this.ws = null;
+    if (!(ws instanceof WebSocket)) {
+      ws.onmessage = ws.onerror = null;
+      ws.close();
+      return;
+    }
     ws.onmessage = ws.onclose = null;
     if (ws.readyState === WebSocket.CONNECTING) {
       // Closing a socket still connecting logs a browser error: close it once open.
@@ -141,10 +225,11 @@ export class Connection {
     const quiet = performance.now() - this.lastHeardAt;
     if (quiet >= DEAD_AFTER_MS) {
       this.lost();
-    } else if (quiet >= PING_AFTER_MS && !this.pinged && this.ws.readyState === WebSocket.OPEN) {
+    } else if (quiet >= PING_AFTER_MS && !this.pinged) {
+      // Over SSE the server's heartbeats (every 15 s at most) keep it heard.
       this.pinged = true;
       this.pingId += 1;
-      this.ws.send(JSON.stringify({ type: 'ping', id: this.pingId }));
+      this.send({ type: 'ping', id: this.pingId });
     }
   }
 

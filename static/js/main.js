@@ -14,11 +14,12 @@ import { Controls } from './controls.js';
 import { Backfill } from './backfill.js';
 import { initTheme, onThemeChange } from './theme.js';
 import { backplaneUpFrom, indicator } from './indicator.js';
+import { transportsFrom } from './transport.js';
 
 const state = new State();
 const charts = new Charts(document.getElementById('charts'), requestRender);
 const candles = new Candles({
-  send: (msg) => connection.ws?.readyState === WebSocket.OPEN && connection.ws.send(JSON.stringify(msg)),
+  send: (msg) => connection.send(msg),
   requestRender,
 });
 const table = new Table(document.getElementById('feeds'), {
@@ -142,8 +143,9 @@ function renderSummary() {
 let backplaneUp = true;
 
 function renderStatus(status) {
-  const shown = indicator(status, backplaneUp);
+  const shown = indicator(status, backplaneUp, connection.transport);
   statusEl.dataset.state = shown.state;
+  statusEl.dataset.transport = connection.transport;
   statusEl.dataset.backplane = shown.backplane;
   // One flex item (the dot is the other): no gap between the words and their detail.
   const label = document.createElement('span');
@@ -223,6 +225,10 @@ const connection = new Connection({
   onStatus: renderStatus,
   resume: () => state.resume(),
   mayRetry: (code) => session.mayRetry(code),
+  // What the server serves (--transports), filled into index.html by the server.
+  transports: transportsFrom(document.querySelector('meta[name="livefeed-transports"]')?.content),
+  // Any HTTP answer will do: the server is up, only its WebSockets are not.
+  reachable: () => fetch('/api/session', { cache: 'no-store' }).then(() => true, () => false),
 });
 
 /** Plain-JSON numbers for tests and for a look from the console. */
@@ -242,6 +248,7 @@ function stats() {
     points: totals().points,
     perFeed,
     status: connection.status,
+    transport: connection.transport,
     backplaneUp,
     redraws,
     renderMs,

@@ -34,3 +34,12 @@ test('the backplane state comes from a hello or a backplane message', () => {
   assert.equal(backplaneUpFrom({ type: 'backplane', up: true }), true);
   assert.equal(backplaneUpFrom({ type: 'batch', points: [] }), undefined);
 });
+
+test('live over Server-Sent Events says so; over a WebSocket nothing is added', () => {
+  const sse = indicator('live', true, 'sse');
+  assert.equal(sse.text, 'live · SSE');
+  assert.match(sse.title, /Server-Sent Events/);
+  assert.equal(indicator('live', true, 'ws').text, 'live');
+  assert.equal(indicator('live', false, 'sse').text, 'live · SSE · backplane down');
+  assert.equal(indicator('reconnecting', true, 'sse').text, 'reconnecting');
+});

@@ -72,6 +72,11 @@ class LiveServer:
         await wait_until(self._accepting, what=f"server at {self.url}")
 
     async def _accepting(self) -> bool:
+        if "ws" not in self.config.transports:  # /ws refuses: ask over HTTP
+            try:
+                return (await http_request(self.url + "/healthz")).status == 200
+            except OSError:
+                return False
         try:
             token = self.config.viewer_token
             headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -213,3 +213,16 @@ def test_shutdown_timeout_from_option_environment_and_file(tmp_path, capsys):
     assert refusal(capsys, ["--shutdown-timeout", "301"]) == (
         '--shutdown-timeout must be a number > 0 and <= 300, not "301"'
     )
+
+
+def test_transports_come_from_each_source_and_a_bad_one_is_one_line(tmp_path, capsys):
+    assert config_from_args([], environ={}).transports == ("ws", "sse")
+    assert config_from_args(["--transports", "sse"], environ={}).transports == ("sse",)
+    assert config_from_args([], environ={"DASHBOARD_TRANSPORTS": "ws"}).transports == ("ws",)
+    path = tmp_path / "dashboard.toml"
+    path.write_text('[server]\ntransports = ["sse", "ws"]\n')
+    assert config_from_args(["--config", str(path)], environ={}).transports == ("sse", "ws")
+    assert refusal(capsys, ["--transports", "ws,carrier-pigeon"]) == (
+        '--transports must be a non-empty list, each one of ws, sse, not "ws,carrier-pigeon"'
+    )
+    assert refusal(capsys, ["--transports", "ws,ws"]).endswith(": ws given twice")

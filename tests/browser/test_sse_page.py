@@ -1,0 +1,86 @@
+"""The page over Server-Sent Events in headless Chromium: with the server's
+WebSockets off, or blocked on the way, it goes live over SSE, says so, and
+resumes after a restart with no gap."""
+
+import pytest
+
+from tests.support.browser import screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+# Every value the indicator's state takes (reconnecting lasts a few hundred ms).
+RECORD_STATUS = """
+window.__statusLog = [];
+new MutationObserver(() => {
+  const s = document.getElementById('status');
+  if (s && window.__statusLog.at(-1) !== s.dataset.state) window.__statusLog.push(s.dataset.state);
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-state']});
+"""
+
+
+async def stats(page) -> dict:
+    return await page.evaluate("window.livefeed.stats()")
+
+
+async def wait_for(page, expression: str, timeout: float = 15) -> None:
+    await page.wait_for_function(expression, timeout=timeout * 1000)
+
+
+async def test_sse_only_server_live_charts_then_a_restart_resumes_with_no_gap(
+    start_server, page, tmp_path
+):
+    server = await start_server(transports=("sse",), history_db=tmp_path / "history.db")
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    await page.add_init_script(RECORD_STATUS)
+    await page.goto(server.url + "/")
+    await wait_for(page, "document.getElementById('status').dataset.state === 'live'")
+    assert (await page.inner_text("#status")).strip() == "live · SSE"
+    assert await page.get_attribute("#status", "data-transport") == "sse"
+    await wait_for(page, "document.querySelectorAll('.panel .js-plotly-plot').length === 8")
+    await wait_for(page, "window.livefeed.stats().points > 8 * 20")
+    epoch = server.hub.epoch
+    await server.stop()
+    await wait_for(page, "window.__statusLog.at(-1) === 'reconnecting'")
+    held = await stats(page)
+    await server.start()
+    assert server.hub.epoch == epoch
+    await wait_for(page, "window.__statusLog.at(-1) === 'live'", timeout=30)
+    await page.wait_for_function(
+        """(b) => Object.entries(window.livefeed.stats().perFeed)
+             .every(([f, s]) => s.lastSeq > b.perFeed[f].lastSeq + 20)""",
+        arg=held,
+        timeout=15_000,
+    )
+    after = await stats(page)
+    assert after["transport"] == "sse"
+    for feed, s in after["perFeed"].items():
+        assert s["epoch"] == epoch, (feed, s)
+        assert s["gaps"] == 0 and s["missed"] == 0, (feed, s)
+        assert s["count"] == s["lastSeq"], (feed, s)  # seq 1..last, every one held
+    assert after["duplicates"] == 0
+    assert "break" not in await page.inner_text("#summary")
+    assert sockets == []  # told by the page that the server serves no WebSockets
+    problems = [m for m in page.console_log.problems() if "ERR_CONNECTION_REFUSED" not in m]
+    assert problems == []
+    await screenshot(page, "sse-after-restart")
+
+
+async def test_websockets_blocked_on_the_way_the_page_falls_back_to_sse(server, page):
+    """A proxy that lets the WebSocket open and closes it at once (as some
+    do): after a few such failures the page checks the server answers HTTP
+    and moves to SSE."""
+    blocked: list[str] = []
+
+    async def block(ws) -> None:
+        blocked.append(ws.url)
+        await ws.close()  # never reaches the server
+
+    await page.route_web_socket("**/ws*", block)
+    await page.goto(server.url + "/")
+    await wait_for(page, "document.getElementById('status').dataset.state === 'live'", 30)
+    assert (await page.inner_text("#status")).strip() == "live · SSE"
+    assert len(blocked) >= 3
+    await wait_for(page, "window.livefeed.stats().points > 8 * 20")
+    for feed, s in (await stats(page))["perFeed"].items():
+        assert s["gaps"] == 0 and s["count"] == s["lastSeq"], (feed, s)
