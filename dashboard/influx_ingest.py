@@ -64,22 +64,16 @@ def to_batch(
     """Push ingest's Batch for *lines* written to *feed*, checked as a JSON
     request's points are; IngestError naming the first bad line."""
     raw_points: list[dict[str, Any]] = []
+    # Series keys repeat from line to line: each is named once per request.
+    names: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, str]] = {}
     origin: dict[str, tuple[str, tuple[tuple[str, str], ...], str]] = {}
     for line in lines:
+        named = names.setdefault((line.measurement, line.tags), {})
         values: dict[str, int | float] = {}
-        tags = tuple(sorted(line.tags))
         for field, value in line.fields:
-            name = series_name(line.measurement, tags, field)
-            key = (line.measurement, tags, field)
-            first = origin.setdefault(name, key)
-            if first != key:
-                message = (
-                    f"line {line.number}: measurement {quote(line.measurement)}, field "
-                    f"{quote(field)} and its tags make series name {quote(name)}, as other "
-                    "names do in this request (characters other than letters, digits, "
-                    "'_', '.', '-' become '_')"
-                )
-                raise IngestError(400, "series_name_clash", message, line.number)
+            name = named.get(field)
+            if name is None:
+                name = named[field] = _new_name(line, field, origin)
             values[name] = value
         raw_points.append({"ts": line.ts_ms, "values": values})
     try:
@@ -90,6 +84,25 @@ def to_batch(
         number = lines[error.index].number
         message = _POINT_PREFIX.sub(f"line {number}: ", error.message)
         raise IngestError(error.status, error.code, message, number) from None
+
+
+def _new_name(
+    line: Line, field: str, origin: dict[str, tuple[str, tuple[tuple[str, str], ...], str]]
+) -> str:
+    """The series name of a field not named yet in this request; refused if
+    another measurement, tag set or field of it has the same name."""
+    tags = tuple(sorted(line.tags))
+    name = series_name(line.measurement, tags, field)
+    key = (line.measurement, tags, field)
+    if origin.setdefault(name, key) != key:
+        message = (
+            f"line {line.number}: measurement {quote(line.measurement)}, field "
+            f"{quote(field)} and its tags make series name {quote(name)}, as other "
+            "names do in this request (characters other than letters, digits, "
+            "'_', '.', '-' become '_')"
+        )
+        raise IngestError(400, "series_name_clash", message, line.number)
+    return name
 
 
 def parse_body(data: bytes, precision: str | None, now_ms: int, max_points: int) -> list[Line]:

@@ -89,40 +89,50 @@ def parse(text: str, precision: str, now_ms: int, max_lines: int | None = None) 
     bad line, or past *max_lines* points (its ``line`` then 0)."""
     multiply, divide = PRECISIONS[precision]
     lines: list[Line] = []
+    # Lines repeat their measurement and tags (a series key): each distinct
+    # one is split and unescaped once per request.
+    keys: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
     for number, raw in enumerate(text.split("\n"), 1):
         line = raw.strip(" \t\r")
         if not line or line[0] == "#":
             continue
         if max_lines is not None and len(lines) >= max_lines:
             raise LineProtocolError(0, f"more than {max_lines} points in one request")
-        lines.append(_parse_line(number, line, multiply, divide, now_ms))
+        if "\\" in line or '"' in line:
+            sections = _sections(line)
+        else:
+            sections = line.split(" ")
+            if "" in sections:  # several spaces in a row
+                sections = [part for part in sections if part]
+        if len(sections) < 2:
+            what = f"no fields in {_quote(line)}: need at least one key=value"
+            raise LineProtocolError(number, what)
+        if len(sections) > 3:
+            what = f"unexpected {_quote(' '.join(sections[3:]))} after the timestamp"
+            raise LineProtocolError(number, what + " (escape spaces in names with a backslash)")
+        head = sections[0]
+        key = keys.get(head)
+        if key is None:
+            key = keys[head] = _series_key(number, head)
+        fields = tuple([_field(number, part) for part in _split(sections[1], ",", quotes=True)])
+        if len(sections) == 3:
+            stamp = sections[2]
+            if not _INT.fullmatch(stamp):
+                raise LineProtocolError(number, f"timestamp {_quote(stamp)} is not an integer")
+            ts_ms = int(stamp) * multiply // divide
+        else:
+            ts_ms = now_ms
+        lines.append(Line(number, key[0], key[1], fields, ts_ms))
     return lines
 
 
-def _parse_line(number: int, line: str, multiply: int, divide: int, now_ms: int) -> Line:
-    if "\\" in line or '"' in line:
-        sections = _sections(line)
-    else:
-        sections = [part for part in line.split(" ") if part]
-    if len(sections) < 2:
-        raise LineProtocolError(number, f"no fields in {_quote(line)}: need at least one key=value")
-    if len(sections) > 3:
-        what = f"unexpected {_quote(' '.join(sections[3:]))} after the timestamp"
-        raise LineProtocolError(number, what + " (escape spaces in names with a backslash)")
-    key, *tag_parts = _split(sections[0], ",")
+def _series_key(number: int, head: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The measurement and tags of a line's first section."""
+    key, *tag_parts = _split(head, ",")
     measurement = _unescape(key, _MEASUREMENT_ESCAPES)
     if not measurement:
         raise LineProtocolError(number, "the measurement is empty")
-    tags = tuple(_tag(number, part) for part in tag_parts)
-    fields = tuple(_field(number, part) for part in _split(sections[1], ",", quotes=True))
-    if len(sections) == 3:
-        stamp = sections[2]
-        if not _INT.fullmatch(stamp):
-            raise LineProtocolError(number, f"timestamp {_quote(stamp)} is not an integer")
-        ts_ms = int(stamp) * multiply // divide
-    else:
-        ts_ms = now_ms
-    return Line(number, measurement, tags, fields, ts_ms)
+    return measurement, tuple([_tag(number, part) for part in tag_parts])
 
 
 def _tag(number: int, part: str) -> tuple[str, str]:
@@ -140,18 +150,20 @@ def _field(number: int, part: str) -> tuple[str, int | float]:
         what = f"field {_quote(part)} is not key=value (escape ',', '=' and ' ' with a backslash)"
         raise LineProtocolError(number, what)
     last = value[-1]
+    if last == "i":
+        if _INT.fullmatch(value, 0, len(value) - 1):
+            return key, int(value[:-1])
+    elif last == "u":
+        if _UINT.fullmatch(value, 0, len(value) - 1):
+            return key, int(value[:-1])
+    elif _FLOAT.fullmatch(value):
+        return key, float(value)
     if value[0] == '"':
         what = f"field {_quote(key)} is a string ({_quote(value)}): only numbers are accepted"
         raise LineProtocolError(number, what)
     if value in _BOOLEANS:
         what = f"field {_quote(key)} is a boolean ({value}): only numbers are accepted"
         raise LineProtocolError(number, what)
-    if last == "i" and _INT.fullmatch(value, 0, len(value) - 1):
-        return key, int(value[:-1])
-    if last == "u" and _UINT.fullmatch(value, 0, len(value) - 1):
-        return key, int(value[:-1])
-    if _FLOAT.fullmatch(value):
-        return key, float(value)
     what = (
         f"field {_quote(key)} has value {_quote(value)}, not a number "
         "(a float such as 1.5 or 2e3, an integer such as 12i, or unsigned 12u)"
