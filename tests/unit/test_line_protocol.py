@@ -170,10 +170,13 @@ def test_too_many_points():
 
 # --- reference encoders ------------------------------------------------------------------------
 
+# Names drawn mostly from the characters the rules are about (and a few
+# others, multi-byte ones included): a full Unicode alphabet finds no more
+# and costs seconds per test.
 NAMES = st.text(
-    st.characters(codec="utf-8", exclude_characters="\n\r\t", exclude_categories=("Cs",)),
+    st.sampled_from([",", "=", " ", "\\", '"', "#", "'", "a", "Z", "0", "_", "é", "💡"]),
     min_size=1,
-    max_size=12,
+    max_size=10,
 ).filter(lambda name: name.strip(" ") == name and not name.startswith("#"))
 TAGS = st.dictionaries(NAMES, NAMES, max_size=3)
 NUMBERS = st.one_of(
