@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.e2e
 
 TOKEN = "influx-s3cret"
 NOW_S = 1_764_000_000  # 2025-11-24: within the dashboard's ts window
-BODY_LIMIT = 65_536
+BODY_LIMIT = 256 * 1024
 REDIS = "redis://127.0.0.1:1/0"  # never dialled: the switchable fake serves
 
 
@@ -83,7 +84,7 @@ def dashboard() -> Iterator[Dashboard]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env={**__import__("os").environ, "DASHBOARD_INGEST_MAX_BYTES": str(BODY_LIMIT)},
+        env={**os.environ, "DASHBOARD_INGEST_MAX_BYTES": str(BODY_LIMIT)},
     )
     try:
         assert process.stdout is not None
@@ -192,6 +193,20 @@ def test_a_string_field_on_line_3_is_refused_naming_it_and_nothing_is_written(da
     after = dashboard.history_of("lab", 2)
     assert after[:1] == before and values(after[1:]) == [(1764000003000, {"lab.t.a": 4.0})]
     assert 'livefeed_ingest_rejected_total{code="bad_line"} 2.0' in dashboard.metrics()
+
+
+def test_a_body_large_enough_to_be_parsed_in_a_thread_is_written_whole(dashboard):
+    """Over 64 KiB (INLINE_PARSE_BYTES) a body is parsed off the event loop: a
+    bad last line still refuses all of it, a good body is written whole."""
+    headers = {"Authorization": f"Token {TOKEN}"}
+    lines = [b"big,probe=a v=%di %d" % (i, 1764000000000 + i) for i in range(2500)]
+    good = b"\n".join(lines)
+    assert 64 * 1024 < len(good) < BODY_LIMIT
+    bad = good + b"\nbig,probe=a v=true"
+    status, _, answer = dashboard.post("/api/v2/write?bucket=big&precision=ms", bad, headers)
+    assert (status, json.loads(answer)["line"]) == (400, 2501)
+    assert dashboard.post("/api/v2/write?bucket=big&precision=ms", good, headers)[0] == 204
+    assert [p["values"]["big.v.a"] for p in dashboard.history_of("big", 2500)] == list(range(2500))
 
 
 def test_the_token_is_required_and_checked(dashboard):
