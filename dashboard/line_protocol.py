@@ -179,15 +179,18 @@ def _sections(line: str) -> list[str]:
     quoted string (quotes count in the second section only)."""
     sections: list[str] = []
     start, i, size = 0, 0, len(line)
+    value_at = -1  # where the value after the last unescaped '=' starts
     while i < size:
         char = line[i]
         if char == "\\":
             i += 2
             continue
-        if char == '"' and len(sections) == 1 and line[i - 1] == "=":
+        if char == "=":
+            value_at = i + 1
+        elif char == '"' and len(sections) == 1 and i == value_at:
             i = _string_end(line, i)
             continue
-        if char == " ":
+        elif char == " ":
             if i > start:
                 sections.append(line[start:i])
             start = i + 1
@@ -218,12 +221,15 @@ def _split(text: str, separator: str, *, quotes: bool = False) -> list[str]:
         return text.split(separator)
     parts: list[str] = []
     start, i, size = 0, 0, len(text)
+    value_at = -1  # where the value after the last unescaped '=' starts
     while i < size:
         char = text[i]
         if char == "\\":
             i += 2
             continue
-        if quotes and char == '"' and i > start and text[i - 1] == "=":
+        if char == "=":
+            value_at = i + 1
+        if quotes and char == '"' and i == value_at:
             i = _string_end(text, i)
             continue
         if char == separator:

@@ -49,6 +49,8 @@ def error_of(text: str, precision: str = "ns") -> str:
         (r"m\a,t=v\b x\c=1", r"m\a", (("t", r"v\b"),), ((r"x\c", 1.0),)),  # literal ones
         ('m,q="x" f=1', "m", (("q", '"x"'),), (("f", 1.0),)),  # quotes in a tag are text
         ("  m   f=1  ", "m", (), (("f", 1.0),)),  # spaces around and between sections
+        # A quote opens a string only right after an unescaped '=' (found by hypothesis).
+        (r'm \="=1,"a=2', "m", (), (('="', 1.0), ('"a', 2.0))),
     ],
 )
 def test_names_are_unescaped(text, measurement, tags, fields):
