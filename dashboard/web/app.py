@@ -3,7 +3,8 @@
 The routes live in module-level blueprints that read the app's Runtime
 (dashboard/web/state.py): pages (the page and its files), api (health,
 metrics, feeds, history), gate (origins, the viewer token, login), ingest
-(points pushed in), viewer (``/ws``) and sse (``/sse``). This module only puts them together.
+(points pushed in), influx (InfluxDB's write APIs), viewer (``/ws``) and sse
+(``/sse``). This module only puts them together.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from dashboard.assemble import Core, assemble
 from dashboard.backplane import Backplane
 from dashboard.config import DashboardConfig
-from dashboard.web import api, gate, ingest, pages, sse, viewer
+from dashboard.web import api, gate, influx, ingest, pages, sse, viewer
 from dashboard.web.assets import StaticAssets
 from dashboard.web.errors import http_error_as_json
 from dashboard.web.front import front_door
@@ -48,6 +49,7 @@ def create_app(
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(ingest.blueprint)
+    app.register_blueprint(influx.blueprint)  # after ingest: it shares ingest's writer
     # The Origin and viewer checks run before every request and WebSocket;
     # registered before viewer's connection count, so a refused handshake is
     # never counted against its address.

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 #: - the login form, and the page's static files: they hold no data, and the
 #:   login form needs the stylesheet and icon.
 #: - logout: a session that has just expired may still be logged out of.
-#: - ingest: it has its own token (ingest_token).
+#: - ingest and InfluxDB's write APIs: they have their own token (ingest_token).
 PUBLIC_ENDPOINTS = frozenset(
     {
         "api.healthz",
@@ -55,6 +55,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "access.logout",
         "ingest.push",
         "ingest.ingest_socket",
+        "influx.write_v2",
+        "influx.write_v1",
     }
 )
 #: The page: a person opening it without a session goes to the login form.

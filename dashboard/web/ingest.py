@@ -55,7 +55,7 @@ def _add_writer(state: BlueprintSetupState) -> None:
     state.app.extensions[WRITER_KEY] = IngestWriter(runtime_of(state.app).hub)
 
 
-def _writer_of(app: App) -> IngestWriter:
+def writer_of(app: App) -> IngestWriter:
     writer = app.extensions[WRITER_KEY]
     assert isinstance(writer, IngestWriter)
     return writer
@@ -65,7 +65,7 @@ def _error(error: IngestError) -> Response:
     return json_error(error.status, error.to_dict(), error.retry_after)
 
 
-def _rejected(runtime: Runtime, error: IngestError, scope: Mapping[str, Any]) -> IngestError:
+def rejected(runtime: Runtime, error: IngestError, scope: Mapping[str, Any]) -> IngestError:
     """Count and log *error* (never the request's headers: they hold the token)."""
     runtime.metrics.ingest_rejected.labels(code=error.code).inc()
     level = logging.WARNING if error.status == 401 else logging.INFO
@@ -94,10 +94,10 @@ async def _write(runtime: Runtime, feed: str, raw_points: list[Any]) -> int:
             max_feeds=config.max_feeds,
         )
 
-    return await _writer_of(current_app).write(feed, batch)
+    return await writer_of(current_app).write(feed, batch)
 
 
-async def _read_body(max_bytes: int) -> bytes:
+async def read_body(max_bytes: int) -> bytes:
     # Quart's app-wide MAX_CONTENT_LENGTH also refuses a larger declared body.
     limit = min(max_bytes, request.max_content_length or max_bytes)
     too_large = IngestError(413, "too_large", f"the body is over {limit} bytes")
@@ -146,10 +146,10 @@ async def push(feed: str) -> Response:
         _authorize(config, request.headers.get("Authorization"))
         check_feed_name(feed)
         parse = body_parser(request.mimetype)
-        raw_points = parse(await _read_body(config.ingest_max_bytes), config.ingest_max_points)
+        raw_points = parse(await read_body(config.ingest_max_bytes), config.ingest_max_points)
         accepted = await _write(runtime, feed, raw_points)
     except IngestError as error:
-        return _error(_rejected(runtime, error, request.scope))
+        return _error(rejected(runtime, error, request.scope))
     runtime.metrics.ingest_points.inc(accepted)
     return Response(
         orjson.dumps({"feed": feed, "accepted": accepted}), 200, mimetype="application/json"
@@ -164,7 +164,7 @@ async def ingest_socket() -> Response | None:
         _authorize(config, websocket.headers.get("Authorization"))
     except IngestError as error:
         # Before accept: an HTTP refusal of the handshake.
-        return _error(_rejected(runtime, error, websocket.scope))
+        return _error(rejected(runtime, error, websocket.scope))
     await websocket.accept()
     rate = runtime.limits.ingest_messages.bucket()
     while True:
@@ -177,7 +177,7 @@ async def ingest_socket() -> Response | None:
             return None
         if len(raw) > config.ingest_max_bytes:
             reason = f"message over {config.ingest_max_bytes} bytes"
-            _rejected(runtime, IngestError(413, "too_large", reason), websocket.scope)
+            rejected(runtime, IngestError(413, "too_large", reason), websocket.scope)
             await websocket.close(CloseCode.TOO_BIG, reason)
             return None
         answer = await _answer(runtime, raw)
@@ -190,7 +190,7 @@ async def _answer(runtime: Runtime, raw: bytes) -> dict[str, Any]:
         feed, raw_points = parse_ws_message(raw, runtime.config.ingest_max_points)
         accepted = await _write(runtime, feed, raw_points)
     except IngestError as error:
-        _rejected(runtime, error, websocket.scope)
+        rejected(runtime, error, websocket.scope)
         answer: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
         if error.index is not None:
             answer["index"] = error.index

@@ -150,3 +150,20 @@ def test_ingest_lag_benchmark_tiny_run():
         for viewer in figures["viewers"]:
             assert viewer["samples"] > 0 and viewer["gaps"] == 0
             assert {"p50", "p99", "max", "conflations"} <= viewer.keys()
+
+
+def test_ingest_formats_benchmark_tiny_run():
+    """benchmarks/ingest_formats.py at a tiny load (500-point posts, 1 s
+    windows, one run) exits 0 and reports both formats and their ratios."""
+    out = run_benchmark(
+        "ingest_formats.py", "--points", "500", "--duration", "1", "--warmup", "0.3",
+        "--runs", "1", "--json",
+    )  # fmt: skip
+    for label in ("accepted points/s", "server CPU-s per million points", "line / json (same run)"):
+        assert label in out, f"{label!r} missing from:\n{out}"
+    result = json.loads(out.strip().splitlines()[-1])
+    (run,) = result["runs"]
+    for fmt in ("line", "json"):
+        assert run[fmt]["accepted_points_per_s"] > 0 and run[fmt]["errors"] == {}
+        assert run[fmt]["cpu_s_per_million_points"] > 0
+    assert result["summary"]["accepted_points_per_s"]["ratio"] > 0
