@@ -159,8 +159,8 @@ async def throttled(browser, url: str, args: argparse.Namespace) -> list[str]:
     link = {"latency": args.rtt_ms, "downloadThroughput": bytes_per_s,
             "uploadThroughput": bytes_per_s}  # fmt: skip
     results: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
-    for _ in range(args.throttled_runs):
-        for compressed in (True, False):
+    for run in range(args.throttled_runs):
+        for compressed in (True, False) if run % 2 == 0 else (False, True):  # either first
             results[compressed].append(
                 await time_throttled(browser, url, args.symbols, link, compressed)
             )

@@ -16,24 +16,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 
 def test_page_open_benchmark_runs(browser):
-    """benchmarks/page_open.py, in a tiny variant, prints its three medians and
-    a ratio, and the throttled first visits' two medians and ratio (over a
-    fast emulated link, so the smoke run stays short: each run checks it got
-    plotly.min.js compressed, or not, as asked)."""
+    """benchmarks/page_open.py, in a tiny variant, prints its three medians and a ratio.
+    (Its throttled first visits are left out: one pair, even over a 200 Mbit/s
+    link, took the script from 44-47 s to 61 s on the loaded 2-core machine.)"""
     result = subprocess.run(
         [sys.executable, "benchmarks/page_open.py", "--runs", "1", "--warmup", "1",
-         "--throttled-runs", "1", "--down-mbps", "200", "--chromium", CHROMIUM],
+         "--throttled-runs", "0", "--chromium", CHROMIUM],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert len(re.findall(r"median +\d+ ms", result.stdout)) == 5
+    assert len(re.findall(r"median +\d+ ms", result.stdout)) == 3
     assert re.search(r"ratio page \(first visit\) / baseline: \d+\.\d\d", result.stdout)
-    assert re.search(r"compressed \(br\), plotly \d\.\d\d MB on the wire: +median", result.stdout)
-    assert re.search(r"identity, plotly \d\.\d\d MB on the wire: +median", result.stdout)
-    assert re.search(r"ratio throttled first visit compressed / identity: \d+\.\d\d", result.stdout)
 
 
 def test_page_budget_benchmark_runs(browser):
