@@ -41,7 +41,8 @@ def create_app(
     app.asgi_app = RecordPeerClose(app.asgi_app)  # type: ignore[method-assign]
     # Outermost: the Host check and forwarded headers before anything else.
     app.asgi_app = front_door(app.asgi_app, config.trusted_proxies, config.allowed_hosts)  # type: ignore[method-assign]
-    assets = StaticAssets(config.static_dir)  # before the core, which locks a history file
+    # Before the core, which locks a history file.
+    assets = StaticAssets(config.static_dir, transports=config.transports)
     core = assemble(config, sources=sources, backplane=backplane)
     app.extensions[RUNTIME_KEY] = Runtime(core, assets)  # before the blueprints read it
     app.while_serving(_running(core))

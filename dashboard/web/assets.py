@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
 import plotly
+
+from dashboard.content_coding import digest_of
+from dashboard.web.static_files import StaticFile, StaticFiles
 
 #: The ``dashboard`` package (this module is in its ``web`` subpackage).
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -38,9 +42,19 @@ class StaticAssets:
     imports inherit the prefix.
     """
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path | None = None,
+        cache_dir: Path | None = None,
+        transports: Sequence[str] = ("ws", "sse"),
+    ) -> None:
         self.directory = directory or find_static_dir()
+        #: The viewer transports the server serves, told to the page
+        #: (static/js/transport.js reads them from a meta tag).
+        self.transports = tuple(transports)
         self.plotly_js = plotly_js_path()
+        #: The files' bytes and their compressed forms, made once.
+        self.files = StaticFiles(cache_dir) if cache_dir else StaticFiles()
 
     @cached_property
     def version(self) -> str:
@@ -58,4 +72,11 @@ class StaticAssets:
     @cached_property
     def index_html(self) -> str:
         html = (self.directory / "index.html").read_text(encoding="utf-8")
+        html = html.replace("{{TRANSPORTS}}", ",".join(self.transports))
         return html.replace("{{STATIC}}", self.prefix)
+
+    @cached_property
+    def index_file(self) -> StaticFile:
+        """The page as served: its bytes, hashed for the ETag."""
+        data = self.index_html.encode()
+        return StaticFile(data, digest_of(data), "text/html", (0, len(data)))

@@ -5,11 +5,14 @@ and the login form's page, which dashboard/web/gate.py serves."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
-from quart import Blueprint, Response, current_app, send_file, send_from_directory
+from quart import Blueprint, Response, abort, current_app, send_file
+from werkzeug.security import safe_join
 
 from dashboard.web.assets import find_static_dir
 from dashboard.web.state import Runtime, runtime_of
+from dashboard.web.static_files import coded_response
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: Feed titles, units and errors are shown as text (static/js); should one
@@ -31,11 +34,8 @@ def cache_control(requested: str, current: str) -> str:
 
 @blueprint.get("/")
 async def index() -> Response:
-    runtime = runtime_of(current_app)
-    # The page learns which transports it may use (static/js/transport.js).
-    page = runtime.assets.index_html.replace("{{TRANSPORTS}}", ",".join(runtime.config.transports))
-    response = Response(page, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-cache"
+    assets = runtime_of(current_app).assets
+    response = await coded_response(assets.files, assets.index_file, "no-cache")
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 
@@ -49,18 +49,19 @@ async def favicon() -> Response:
 @blueprint.get("/static/<version>/vendor/plotly.min.js")
 async def plotly_js(version: str) -> Response:
     assets = runtime_of(current_app).assets
-    response = await send_file(assets.plotly_js)
-    response.headers["Cache-Control"] = cache_control(version, assets.version)
-    return response
+    content = assets.files.read(assets.plotly_js)
+    return await coded_response(assets.files, content, cache_control(version, assets.version))
 
 
 @blueprint.get("/static/<version>/<path:path>")
 async def static_file(version: str, path: str) -> Response:
     assets = runtime_of(current_app).assets
-    # send_from_directory refuses paths that leave the folder (404).
-    response = await send_from_directory(assets.directory, path)
-    response.headers["Cache-Control"] = cache_control(version, assets.version)
-    return response
+    # safe_join refuses paths that leave the folder (404), as send_from_directory did.
+    found = safe_join(str(assets.directory), path)
+    if found is None or not Path(found).is_file():
+        abort(404)
+    content = assets.files.read(Path(found))
+    return await coded_response(assets.files, content, cache_control(version, assets.version))
 
 
 class LoginPage:
