@@ -3,28 +3,10 @@
 import pytest
 
 from feeds.base import FeedInfo, Series
-from tests.support.browser import screenshot
+from tests.support.browser import RECORD_STATUS, screenshot, stats, wait_for
 from tests.support.feeds import SilentFeed
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-# Records every value the connection indicator takes, so short-lived states
-# (reconnecting lasts a few hundred ms) are seen, not raced.
-RECORD_STATUS = """
-window.__statusLog = [];
-new MutationObserver(() => {
-  const s = document.getElementById('status');
-  if (s && window.__statusLog.at(-1) !== s.dataset.state) window.__statusLog.push(s.dataset.state);
-}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-state']});
-"""
-
-
-async def stats(page) -> dict:
-    return await page.evaluate("window.livefeed.stats()")
-
-
-async def wait_for(page, expression: str, timeout: float = 15) -> None:
-    await page.wait_for_function(expression, timeout=timeout * 1000)
 
 
 async def drawn_points(page) -> dict[str, int]:

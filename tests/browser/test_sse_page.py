@@ -4,26 +4,9 @@ resumes after a restart with no gap."""
 
 import pytest
 
-from tests.support.browser import screenshot
+from tests.support.browser import RECORD_STATUS, screenshot, stats, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-# Every value the indicator's state takes (reconnecting lasts a few hundred ms).
-RECORD_STATUS = """
-window.__statusLog = [];
-new MutationObserver(() => {
-  const s = document.getElementById('status');
-  if (s && window.__statusLog.at(-1) !== s.dataset.state) window.__statusLog.push(s.dataset.state);
-}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-state']});
-"""
-
-
-async def stats(page) -> dict:
-    return await page.evaluate("window.livefeed.stats()")
-
-
-async def wait_for(page, expression: str, timeout: float = 15) -> None:
-    await page.wait_for_function(expression, timeout=timeout * 1000)
 
 
 async def test_sse_only_server_live_charts_then_a_restart_resumes_with_no_gap(

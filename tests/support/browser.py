@@ -64,3 +64,25 @@ async def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path))
     return path
+
+
+#: An init script recording every value the connection indicator takes, so
+#: short-lived states (reconnecting lasts a few hundred ms) are seen, not raced.
+RECORD_STATUS = """
+window.__statusLog = [];
+new MutationObserver(() => {
+  const s = document.getElementById('status');
+  if (s && window.__statusLog.at(-1) !== s.dataset.state) window.__statusLog.push(s.dataset.state);
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-state']});
+"""
+
+
+async def stats(page: Any) -> dict[str, Any]:
+    """The page's own counters (``window.livefeed.stats()``)."""
+    result: dict[str, Any] = await page.evaluate("window.livefeed.stats()")
+    return result
+
+
+async def wait_for(page: Any, expression: str, timeout: float = 15) -> None:
+    """Poll *expression* in the page until it is truthy, for *timeout* seconds at most."""
+    await page.wait_for_function(expression, timeout=timeout * 1000)
