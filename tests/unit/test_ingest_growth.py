@@ -13,8 +13,9 @@ from dashboard.hub_runner import HubRunner
 from dashboard.hub_settings import HubSettings
 from dashboard.influx_ingest import to_batch
 from dashboard.ingest import MAX_SERIES, IngestError, prepare
-from dashboard.ingest_writer import IngestWriter
+from dashboard.ingest_writer import IngestWriter, take_grown
 from dashboard.line_protocol import parse
+from dashboard.protocol import Point
 from feeds.base import FeedInfo, Series
 from tests.support.backplanes import SwitchableBackplane
 from tests.support.waiting import wait_until
@@ -211,3 +212,28 @@ async def test_a_feed_grown_on_another_instance_grows_here_once():
     backplane.on_feed(FeedInfo("lab", series=(Series("temp"), Series("hum"))))  # again
     assert [s.name for s in hub.feeds["lab"].series] == ["temp", "hum"]
     assert hub.feeds["cfg"].series_names == {"x"}
+
+
+def test_a_pushed_feed_recreated_after_a_restart_gets_its_stored_points_back():
+    """--history-db: the first request after a restart re-creates the feed
+    with its own series; the points stored with series added later come
+    back, declared, instead of the whole history being dropped."""
+    hub = Hub(SwitchableBackplane(), HubSettings(flush_interval=0.01))
+    stored = [Point("lab", 1, NOW, {"temp": 1.0}), Point("lab", 2, NOW, {"hum": 40.0})]
+    hub.restore({"lab": stored, "cfg": [Point("cfg", 1, NOW, {"x": 1.0, "y": 2.0})]})
+    hub.add_feed(FeedInfo("lab", series=(Series("temp"),)), pushed=True)
+    hub.add_feed(FeedInfo("cfg", series=(Series("x"),)))  # configured: not widened
+    assert [s.name for s in hub.feeds["lab"].series] == ["temp", "hum"]
+    assert [p.seq for p in hub.histories["lab"].recent()] == [1, 2]
+    assert hub.feeds["cfg"].series_names == {"x"} and not hub.histories["cfg"].recent()
+
+
+def test_a_feed_still_reserved_is_reserved_again_grown_and_told_to_nobody_yet():
+    hub = Hub(SwitchableBackplane(), HubSettings(flush_interval=0.01))
+    viewer = hub.connect()
+    messages(viewer)
+    hub.reserve_feed(FeedInfo("lab", series=(Series("temp"),)))
+    take_grown(hub, FeedInfo("lab", series=(Series("temp"), Series("hum"))))
+    hub.flush()
+    assert "lab" not in hub.feeds and not messages(viewer)
+    assert [s.name for s in hub.reserved["lab"].series] == ["temp", "hum"]
