@@ -162,7 +162,9 @@ def test_a_later_write_may_add_series_declared_to_a_viewer_before_its_point(dash
             later = [cpu("a", 2.0, NOW_S + 1), cpu("b", 3.0, NOW_S + 1)]
             write.write(bucket="grows", record=later, write_precision="s")  # raises unless 2xx
             got: list[dict[str, Any]] = []
-            while not any(p["seq"] == 3 for m in got for p in m.get("points", [])):
+            while not any(
+                (p["feed"], p["seq"]) == ("grows", 3) for m in got for p in m.get("points", [])
+            ):
                 got.append(json.loads(viewer.recv(timeout=10)))
     declared = [
         i
