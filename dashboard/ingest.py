@@ -3,9 +3,11 @@
 ``POST /api/feeds/<feed>/points`` takes a JSON array or NDJSON of points;
 ``/api/ingest`` is a WebSocket taking ``{"feed", "points"}`` messages. Every
 request is validated whole before anything is written: a rejected one creates
-no feed and publishes nothing. This module is those checks, as pure functions
-raising :class:`IngestError`; it loads no web framework. The routes that move
-the bytes are dashboard/web/ingest.py; the bearer token check is
+no feed, adds no series and publishes nothing. A feed created by ingest may
+take new series in a later request (``Batch.grown``), up to MAX_SERIES. This
+module is those checks, as pure functions raising :class:`IngestError`; it
+loads no web framework. The routes that move the bytes are
+dashboard/web/ingest.py; the bearer token check is
 ``dashboard.access.authorized``. See the "Push ingest" section of docs/protocol.md.
 """
 
