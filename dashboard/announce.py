@@ -13,10 +13,12 @@ each viewer learns of each feed exactly once, and before any of its points.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
+from dashboard.points import kind_of
 from dashboard.protocol import encode_feeds_added, encode_hello
-from feeds.base import FeedInfo
+from feeds.base import FeedInfo, Series
 
 Client = TypeVar("Client")
 
@@ -49,6 +51,31 @@ def grown(held: FeedInfo, declared: FeedInfo, values: object) -> FeedInfo | None
     if any(kept.get(s.name) != s for s in held.series):
         return None
     return declared
+
+
+def merged(held: FeedInfo, declared: FeedInfo) -> FeedInfo | None:
+    """*held* with the series of *declared* (the same pushed feed, as another
+    request or instance grew it) that it lacks, after its own; None if it
+    lacks none. A series both have stays as *held* declares it."""
+    more = tuple(s for s in declared.series if s.name not in held.series_names)
+    if not more or declared.name != held.name:
+        return None
+    return replace(held, series=held.series + more)
+
+
+def with_series_of(info: FeedInfo, stored: Iterable[Mapping[str, Any]]) -> FeedInfo:
+    """A pushed feed re-created after a restart (``--history-db``): *info*
+    with the series its *stored* points' values hold that it lacks (those an
+    earlier run's requests added), so those points are restored too."""
+    more: dict[str, str] = {}
+    for values in stored:
+        for name, value in values.items():
+            if name not in info.series_names and name not in more:
+                more[name] = kind_of(value)
+    if not more:
+        return info
+    series = info.series + tuple(Series(name, kind=kind) for name, kind in more.items())
+    return replace(info, series=series)
 
 
 class FeedAnnouncer:

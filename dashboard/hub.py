@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dashboard.announce import FeedAnnouncer
+from dashboard.announce import FeedAnnouncer, with_series_of
 from dashboard.backplane import Backplane
 from dashboard.candle_board import CandleBoard
 from dashboard.catchup import catch_up, feeds_of, resolve
@@ -114,8 +114,10 @@ class Hub:
         # The runner may put its own callback here; it must call set_backplane.
         backplane.on_state = self.set_backplane
         self._restored: dict[str, Sequence[Point]] = {}
-        #: Pushed feeds being created (reserve_feed), not yet shown to anyone.
+        #: Pushed feeds being created (reserve_feed), not yet shown to anyone;
+        #: those added (here or by another instance), whose series may grow.
         self.reserved: dict[str, FeedInfo] = {}
+        self.pushed: set[str] = set()
         # Hub lag: when the oldest waiting point was taken (monotonic), and
         # what the last flush measured; see ``lag``.
         self._waiting_since = 0.0
@@ -153,15 +155,17 @@ class Hub:
     # --- feeds in ---------------------------------------------------------
 
     def add_feed(self, info: FeedInfo, *, pushed: bool = False) -> None:
-        """Register a feed (*pushed*: created over ingest, held to pushed_history_size);
+        """Register a feed (*pushed*: created over ingest, held to pushed_history_size,
+        declaring its stored points' series too: ``announce.with_series_of``);
         viewers already connected learn of it at the next flush."""
+        restored = self._restored.pop(info.name, ())
+        if pushed:
+            self.pushed.add(info.name)
+            info = with_series_of(info, (p.values for p in restored))
         self._announcer.add(info)
         self.reserved.pop(info.name, None)
-        settings = self.settings
-        held = settings.pushed_history if pushed else settings.history_size
-        history = FeedHistory(held, settings.snapshot_size)
-        self.histories[info.name] = history
-        restored = self._restored.pop(info.name, ())
+        held = self.settings.pushed_history if pushed else self.settings.history_size
+        history = self.histories[info.name] = FeedHistory(held, self.settings.snapshot_size)
         if all(p.values.keys() <= info.series_names for p in restored):
             history.extend(restored)
         else:
@@ -169,10 +173,9 @@ class Hub:
         self.wake()  # announced (a `feeds` delta) by the next flush
 
     def grow_feed(self, info: FeedInfo) -> None:
-        """A feed's declaration with more series (``announce.grown``): points
-        may hold them from now; viewers are told at the next flush."""
+        """A feed's declaration with more series (``announce.grown``, ``merged``)."""
         self._announcer.grow(info)
-        self.wake()
+        self.wake()  # points may hold them now; viewers are told at the next flush
 
     def reserve_feed(self, info: FeedInfo) -> None:
         """Hold a pushed feed whose first batch is being published: it is added

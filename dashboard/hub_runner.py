@@ -15,7 +15,8 @@ gives it time and points:
   fills the rings with the backplane's backlog first); ``stop`` flushes once
   more, so nothing taken is left unsent;
 - the backplane's news reach the hub: up or down (``hub.set_backplane``), a
-  feed created on another instance (added as a pushed feed), a new epoch
+  feed created on another instance (added as a pushed feed) or grown there
+  (grown here: ``announce.merged``), a new epoch
   (the rings start again and viewers are closed with 1001: they come back,
   resume under the old epoch and get a full snapshot under the new one).
 """
@@ -28,6 +29,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from dashboard.announce import merged
 from dashboard.backplane import Position
 from dashboard.flush_timing import flush_due
 from dashboard.history import FeedHistory
@@ -60,9 +62,13 @@ class HubRunner:
         self._tasks: list[asyncio.Task[None]] = []
 
     def _remote_feed(self, info: FeedInfo) -> None:
-        """A feed pushed into another instance: held here like a pushed feed."""
-        if info.name not in self.hub.feeds:
-            self.hub.add_feed(info, pushed=True)
+        """A feed pushed into another instance: held here like a pushed feed;
+        one it grew (a request added series) grows here too, before its points."""
+        hub = self.hub
+        if info.name not in hub.feeds:
+            hub.add_feed(info, pushed=True)
+        elif info.name in hub.pushed and (more := merged(hub.feeds[info.name], info)):
+            hub.grow_feed(more)
 
     def _new_epoch(self, epoch: str) -> None:
         """The backplane's numbering started again: so do the rings, and viewers

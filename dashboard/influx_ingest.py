@@ -21,7 +21,7 @@ import binascii
 import hmac
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 from dashboard.ingest import Batch, IngestError, prepare
@@ -60,9 +60,10 @@ def to_batch(
     create: bool,
     now_ms: int,
     max_feeds: int | None = None,
+    pushed: Container[str] = frozenset(),
 ) -> Batch:
     """Push ingest's Batch for *lines* written to *feed*, checked as a JSON
-    request's points are; IngestError naming the first bad line."""
+    request's points are (a *pushed* feed may grow); IngestError naming the first bad line."""
     raw_points: list[dict[str, Any]] = []
     # Series keys repeat from line to line: each is named once per request.
     names: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, str]] = {}
@@ -77,7 +78,15 @@ def to_batch(
             values[name] = value
         raw_points.append({"ts": line.ts_ms, "values": values})
     try:
-        return prepare(feed, raw_points, feeds, create=create, now_ms=now_ms, max_feeds=max_feeds)
+        return prepare(
+            feed,
+            raw_points,
+            feeds,
+            create=create,
+            now_ms=now_ms,
+            max_feeds=max_feeds,
+            pushed=pushed,
+        )
     except IngestError as error:
         if error.index is None:
             raise

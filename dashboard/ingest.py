@@ -3,26 +3,29 @@
 ``POST /api/feeds/<feed>/points`` takes a JSON array or NDJSON of points;
 ``/api/ingest`` is a WebSocket taking ``{"feed", "points"}`` messages. Every
 request is validated whole before anything is written: a rejected one creates
-no feed and publishes nothing. This module is those checks, as pure functions
-raising :class:`IngestError`; it loads no web framework. The routes that move
-the bytes are dashboard/web/ingest.py; the bearer token check is
+no feed, adds no series and publishes nothing. A feed created by ingest may
+take new series in a later request (``Batch.grown``), up to MAX_SERIES. This
+module is those checks, as pure functions raising :class:`IngestError`; it
+loads no web framework. The routes that move the bytes are
+dashboard/web/ingest.py; the bearer token check is
 ``dashboard.access.authorized``. See the "Push ingest" section of docs/protocol.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
 from dashboard.announce import too_many_feeds
-from dashboard.points import PointError, check_ts, check_value, unknown_series
+from dashboard.points import PointError, check_ts, check_value, kind_of, unknown_series
 from dashboard.protocol import quote
 from feeds.base import FeedInfo, Series, check_name
 
-#: A feed created by ingest declares at most this many series.
+#: A feed created by ingest declares at most this many series, however many
+#: requests add them.
 MAX_SERIES = 256
 NAME_RULE = "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit"
 JSON, NDJSON = "application/json", "application/x-ndjson"
@@ -57,11 +60,14 @@ class IngestError(Exception):
 
 @dataclass(frozen=True)
 class Batch:
-    """A validated request: points to publish in order, and the feed to create first."""
+    """A validated request: points to publish in order, and the feed to create
+    (or the grown declaration to take) first."""
 
     feed: str
     points: list[tuple[dict[str, Any], int | None]]
     new_feed: FeedInfo | None = None
+    #: An existing pushed feed's declaration with the series this request adds.
+    grown: FeedInfo | None = None
 
 
 # --- parsing and validation ----------------------------------------------------------
@@ -140,10 +146,16 @@ _POINT_FIELDS = frozenset({"ts", "values"})
 
 
 def _check_point(
-    feed: str, i: int, raw: Any, known: Mapping[str, str] | None, now_ms: int, named: set[str]
+    feed: str,
+    i: int,
+    raw: Any,
+    known: Mapping[str, str],
+    now_ms: int,
+    added: dict[str, str] | None,
 ) -> tuple[dict[str, Any], int | None]:
-    """One point of a request; *named*: series names this request already
-    found valid (a new feed's), not checked again."""
+    """One point of a request. A series *known* lacks is refused, unless
+    *added* (a new or pushed feed's series this request adds, name -> kind)
+    is given: then it is named there, its kind that of its first value."""
     if not isinstance(raw, dict):
         raise IngestError(400, "bad_point", f"point {i}: must be an object", i)
     if not raw.keys() <= _POINT_FIELDS:
@@ -161,20 +173,19 @@ def _check_point(
             check_ts(ts, now_ms)
         checked: dict[str, Any] = {}
         for name, value in values.items():
-            if known is not None:
-                kind = known.get(name)
-                if kind is None:
+            kind = known.get(name)
+            if kind is None:
+                if added is None:
                     raise unknown_series(feed, name, known)
-            else:
-                if name not in named:
+                kind = added.get(name)
+                if kind is None:
                     try:
                         check_name(name, "series")
                     except ValueError:
                         message = f"point {i}: invalid series name {quote(name)}: {NAME_RULE}"
                         raise IngestError(400, "bad_series_name", message, i) from None
-                    named.add(name)
-                # A new feed's series are bars where the data sends objects.
-                kind = kind_of(value)
+                    # A new series is a bar where the data sends an object.
+                    kind = added[name] = kind_of(value)
             checked[name] = check_value(name, value, kind)
     except PointError as error:
         raise IngestError(400, error.code, f"point {i}: {error.message}", i) from None
@@ -189,32 +200,38 @@ def prepare(
     create: bool,
     now_ms: int,
     max_feeds: int | None = None,
+    pushed: Container[str] = frozenset(),
 ) -> Batch:
     """Validate every point of a request for *feed*; raise at the first bad one.
-    A new feed needs *create* and, if given, fewer than *max_feeds* feeds."""
+    A new feed needs *create* and, if given, fewer than *max_feeds* feeds. A
+    feed in *pushed* (created by ingest) may take series it lacks (``Batch.grown``);
+    any other existing feed's series are fixed."""
     info = feeds.get(feed)
     if info is None and not create:
         raise IngestError(404, "unknown_feed", f"unknown feed {feed!r}")
     if info is None and max_feeds is not None and len(feeds) >= max_feeds:
         raise IngestError(409, "too_many_feeds", too_many_feeds(feed, max_feeds))
-    known = info.series_kinds if info is not None else None
+    known: Mapping[str, str] = info.series_kinds if info is not None else {}
+    # Series this request adds, name -> kind, in order of first appearance.
+    added: dict[str, str] | None = {} if info is None or feed in pushed else None
     points = []
-    series: dict[str, str] = {}  # new feed: name -> kind, in order of first appearance
-    named: set[str] = set()
     for i, raw in enumerate(raw_points):
-        point = _check_point(feed, i, raw, known, now_ms, named)
-        points.append(point)
-        if known is None:
-            series.update({k: kind_of(v) for k, v in point[0].items() if k not in series})
-            if len(series) > MAX_SERIES:
-                message = f"point {i}: a new feed may have at most {MAX_SERIES} series"
-                raise IngestError(400, "too_many_series", message, i)
-    if info is not None:
+        points.append(_check_point(feed, i, raw, known, now_ms, added))
+        if added and len(known) + len(added) > MAX_SERIES:
+            raise IngestError(400, "too_many_series", too_many_series(feed, i, info), i)
+    if not added:
         return Batch(feed, points)
-    declared = tuple(Series(name, kind=kind) for name, kind in series.items())
-    return Batch(feed, points, FeedInfo(feed, series=declared))
+    declared = tuple(Series(name, kind=kind) for name, kind in added.items())
+    if info is None:
+        return Batch(feed, points, FeedInfo(feed, series=declared))
+    return Batch(feed, points, grown=replace(info, series=info.series + declared))
 
 
-def kind_of(value: Any) -> str:
-    """The series kind a pushed value implies: an object is a bar."""
-    return "ohlc" if isinstance(value, dict) else "line"
+def too_many_series(feed: str, i: int, info: FeedInfo | None) -> str:
+    """Why point *i* is refused: its feed would pass MAX_SERIES series."""
+    if info is None:
+        return f"point {i}: a new feed may have at most {MAX_SERIES} series"
+    return (
+        f"point {i}: feed {feed!r} would have more than {MAX_SERIES} series, "
+        f"the most a pushed feed may have (it has {len(info.series)}); nothing was written"
+    )

@@ -11,6 +11,14 @@ the backplane refuses the batch (``BackplaneDown``: Redis is unreachable) the
 reservation is dropped: no feed is left half-created and nothing is written;
 the request is answered 503 with ``Retry-After``.
 
+A request adding series to a pushed feed (``Batch.grown``) announces the
+grown declaration to the other instances first, then takes it here (merged
+with whatever another instance added meanwhile: ``announce.merged``; a feed
+still reserved is reserved again, grown), then publishes: every instance's
+viewers get the feed re-declared before a point holding a new series. When
+the announcement is refused nothing is taken or written (503); when only the
+points are, the feed keeps its new (empty) series everywhere.
+
 A batch once started is finished even if its client goes away (shielded).
 """
 
@@ -19,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 
+from dashboard.announce import merged
 from dashboard.backplane import BackplaneDown, BackplaneError
 from dashboard.hub import Hub
 from dashboard.ingest import Batch, IngestError
@@ -28,8 +37,9 @@ from feeds.base import FeedInfo
 
 log = logging.getLogger(__name__)
 
-#: Validates a request against the feeds that exist (and those being created).
-Prepare = Callable[[Mapping[str, FeedInfo]], Batch]
+#: Validates a request against the feeds that exist (and those being created),
+#: given the names of those pushed in (which may grow).
+Prepare = Callable[[Mapping[str, FeedInfo], Container[str]], Batch]
 
 
 def backplane_down(error: BackplaneError) -> IngestError:
@@ -63,6 +73,30 @@ class _Known(Mapping[str, FeedInfo]):
         yield from self._reserved
 
 
+class _Pushed(Container[str]):
+    """Feeds pushed in: added by ingest (here or on another instance) or being created."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._pushed, self._reserved = hub.pushed, hub.reserved
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._pushed or name in self._reserved
+
+
+def take_grown(hub: Hub, info: FeedInfo) -> None:
+    """Hold *info*, a pushed feed's grown declaration, merged into the one
+    the hub holds now (another instance may have grown it meanwhile)."""
+    reserved = hub.reserved.get(info.name)
+    held = reserved if reserved is not None else hub.feeds.get(info.name)
+    more = merged(held, info) if held is not None else None
+    if more is None:
+        return
+    if reserved is not None:
+        hub.reserve_feed(more)  # viewers learn of it whole with its first point
+    else:
+        hub.grow_feed(more)  # re-declared to viewers at the next flush
+
+
 class IngestWriter:
     """Creates feeds and publishes batches of one hub; see the module's docstring."""
 
@@ -83,13 +117,16 @@ class IngestWriter:
     async def _write(self, feed: str, prepare: Prepare) -> int:
         hub = self.hub
         async with self._locks.setdefault(feed, asyncio.Lock()):
-            batch = prepare(_Known(hub))
-            new = batch.new_feed
+            batch = prepare(_Known(hub), _Pushed(hub))
+            new, grown = batch.new_feed, batch.grown
             if new is not None:
                 hub.reserve_feed(new)  # counted against max_feeds from now on
             try:
                 if new is not None:
                     await hub.backplane.announce(new)
+                if grown is not None:
+                    await hub.backplane.announce(grown)  # the others' viewers too
+                    take_grown(hub, grown)
                 await hub.backplane.publish_many(feed, batch.points)
             except BackplaneError as error:
                 if new is not None:
@@ -97,4 +134,6 @@ class IngestWriter:
                 raise backplane_down(error) from None
         if new is not None:
             log.info("ingest created feed %r: %s", feed, ", ".join(new.series_names))
+        if grown is not None:
+            log.info("ingest grew feed %r: now %d series", feed, len(grown.series))
         return len(batch.points)

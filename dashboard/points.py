@@ -173,3 +173,8 @@ def split_ts(values: Any, now_ms: int) -> tuple[Any, int | None]:
         return values, None
     ts = check_ts(values["ts"], now_ms)
     return {k: v for k, v in values.items() if k != "ts"}, ts
+
+
+def kind_of(value: Any) -> str:
+    """The series kind a pushed value implies: an object is a bar."""
+    return "ohlc" if isinstance(value, dict) else "line"

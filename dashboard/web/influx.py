@@ -13,7 +13,7 @@ docs/protocol.md "InfluxDB line protocol".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 
 import orjson
 from quart import Blueprint, Response, current_app, request
@@ -89,7 +89,7 @@ async def _write(*, v1: bool) -> Response:
         feed = check_feed_name(given)
         lines = await _lines(runtime, request.args.get("precision"))
 
-        def batch(feeds: Mapping[str, FeedInfo]) -> Batch:
+        def batch(feeds: Mapping[str, FeedInfo], pushed: Container[str]) -> Batch:
             return to_batch(
                 feed,
                 lines,
@@ -97,6 +97,7 @@ async def _write(*, v1: bool) -> Response:
                 create=config.ingest_create_feeds,
                 now_ms=now_ms(),
                 max_feeds=config.max_feeds,
+                pushed=pushed,
             )
 
         accepted = await writer_of(current_app).write(feed, batch)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 import orjson
@@ -84,7 +84,7 @@ async def _write(runtime: Runtime, feed: str, raw_points: list[Any]) -> int:
     """Validate and publish one request's points (IngestError if refused)."""
     config = runtime.config
 
-    def batch(feeds: Mapping[str, FeedInfo]) -> Batch:
+    def batch(feeds: Mapping[str, FeedInfo], pushed: Container[str]) -> Batch:
         return prepare(
             feed,
             raw_points,
@@ -92,6 +92,7 @@ async def _write(runtime: Runtime, feed: str, raw_points: list[Any]) -> int:
             create=config.ingest_create_feeds,
             now_ms=now_ms(),
             max_feeds=config.max_feeds,
+            pushed=pushed,
         )
 
     return await writer_of(current_app).write(feed, batch)

@@ -146,6 +146,47 @@ def test_influxdb_client_writes_points_seen_in_history_and_by_a_viewer(dashboard
     assert names == ["cpu.n.web_1", "cpu.usage_user.web_1", "mem.used"]  # Point sorts fields
 
 
+def test_a_later_write_may_add_series_declared_to_a_viewer_before_its_point(dashboard):
+    """Telegraf finds a new host after its first flush: the write adding its
+    series is accepted (204, not the whole write refused), and a viewer gets
+    the feed declared again, with the new series, before the point holding it."""
+    with InfluxDBClient(url=dashboard.url, token=TOKEN, org="o") as client:
+        write = client.write_api(write_options=SYNCHRONOUS)
+
+        def cpu(host: str, usage: float, second: int) -> Point:
+            return Point("cpu").tag("host", host).field("usage", usage).time(second, "s")
+
+        write.write(bucket="grows", record=cpu("a", 1.0, NOW_S), write_precision="s")
+        dashboard.history_of("grows", 1)
+        with connect(dashboard.url.replace("http", "ws") + "/ws", open_timeout=10) as viewer:
+            later = [cpu("a", 2.0, NOW_S + 1), cpu("b", 3.0, NOW_S + 1)]
+            write.write(bucket="grows", record=later, write_precision="s")  # raises unless 2xx
+            got: list[dict[str, Any]] = []
+            while not any(
+                (p["feed"], p["seq"]) == ("grows", 3) for m in got for p in m.get("points", [])
+            ):
+                got.append(json.loads(viewer.recv(timeout=10)))
+    declared = [
+        i
+        for i, m in enumerate(got)
+        for f in m.get("added", [])
+        if f["name"] == "grows"
+        and [s["name"] for s in f["series"]] == ["cpu.usage.a", "cpu.usage.b"]
+    ]
+    with_b = [
+        i
+        for i, m in enumerate(got)
+        for p in m.get("points", [])
+        if p["feed"] == "grows" and "cpu.usage.b" in p["values"]
+    ]
+    assert declared and with_b and declared[0] < with_b[0]
+    assert values(dashboard.history_of("grows", 3)) == [
+        (NOW_S * 1000, {"cpu.usage.a": 1.0}),
+        ((NOW_S + 1) * 1000, {"cpu.usage.a": 2.0}),
+        ((NOW_S + 1) * 1000, {"cpu.usage.b": 3.0}),
+    ]
+
+
 def test_gzip_bodies_are_inflated_and_a_gzip_bomb_is_refused(dashboard):
     with InfluxDBClient(url=dashboard.url, token=TOKEN, org="o", enable_gzip=True) as client:
         point = Point("temp").tag("room", "lab").field("c", 21.5).time(NOW_S, WritePrecision.S)

@@ -9,6 +9,7 @@ import time
 import pytest
 import websockets
 
+from dashboard.ingest import MAX_SERIES
 from tests.support.clients import recv_json
 from tests.support.ingest import JSON, NDJSON, TOKEN, connect_ingest, http, push
 from tests.support.waiting import wait_until
@@ -110,6 +111,10 @@ def arr(*points: bytes) -> bytes:
     return b"[" + b",".join(points) + b"]"
 
 
+BAR = b'{"open": 1, "high": 2, "low": 0, "close": 1}'
+MANY = json.dumps({"values": {f"s{i}": i for i in range(MAX_SERIES)}}).encode()
+
+
 def bad(case: str, body: bytes, status: int, code: str, index: int | None = None, **options):
     """One rejected request: POST *body* to feed PUSHED (or options["feed"])."""
     return pytest.param(body, status, code, index, options, id=case)
@@ -135,7 +140,11 @@ BAD_REQUESTS = [
     bad("negative-ts", arr(b'{"ts": -1, "values": {"a": 1}}'), 400, "bad_ts", 0),
     bad("ts-before-2000", arr(b'{"ts": 946684799999, "values": {"a": 1}}'), 400, "bad_ts", 0),
     bad("ts-in-2-days", arr(b'{"ts": %d, "values": {"a": 1}}' % FUTURE), 400, "bad_ts", 0),
-    bad("unknown-series", arr(GOOD, b'{"values": {"c": 1}}'), 400, "unknown_series", 1),
+    # A configured feed's series are fixed; a pushed feed may add some, but
+    # keeps the kind of those it has and stays within MAX_SERIES (256).
+    bad("unknown-series", arr(b'{"values": {"c": 1}}'), 400, "unknown_series", 0, feed="ACME"),
+    bad("line-series-sent-a-bar", arr(GOOD, b'{"values": {"a": %s}}' % BAR), 400, "bad_value", 1),
+    bad("past-the-series-cap", arr(b'{"values": {"c": 1}}', MANY), 400, "too_many_series", 1),
     bad("bad-last-point", arr(*[GOOD] * 9, b"{}"), 400, "bad_point", 9),
     bad(
         "ndjson-bad-line", GOOD + b"\n\n" + GOOD + b"\n{\n", 400, "bad_json", 2, content_type=NDJSON
@@ -328,10 +337,12 @@ async def test_websocket_errors_are_answered_and_the_connection_goes_on(ingest_s
         assert "WS" not in server.hub.feeds
         await ws.send(json.dumps(good))
         assert await recv_json(ws) == {"type": "ack", "feed": "WS", "accepted": 1}
-        await ws.send(json.dumps({"feed": "WS", "points": [{"values": {"z": 1}}]}))
+        bar = {"open": 1, "high": 2, "low": 0, "close": 1}  # "a" is a line
+        await ws.send(json.dumps({"feed": "WS", "points": [{"values": {"z": 1, "a": bar}}]}))
         error = await recv_json(ws)
-        assert (error["code"], error["index"]) == ("unknown_series", 0)
-        assert "'z'" in error["message"]
+        assert (error["code"], error["index"]) == ("bad_value", 0)
+        assert "'a'" in error["message"]
+        assert server.hub.feeds["WS"].series_names == {"a"}  # z refused with it
         await ws.send(json.dumps(good))
         assert (await recv_json(ws))["type"] == "ack"
     await wait_until(lambda: server.hub.histories["WS"].last_seq == 2)

@@ -36,8 +36,8 @@ def backplane_of(runner: HubRunner) -> SwitchableBackplane:
 def request(feed: str, values: list[dict], max_feeds: int | None = None):
     """What the route hands the writer: a request's validation, run under the lock."""
     raw = [{"values": v} for v in values]
-    return feed, lambda feeds: prepare(
-        feed, raw, feeds, create=True, now_ms=NOW, max_feeds=max_feeds
+    return feed, lambda feeds, pushed: prepare(
+        feed, raw, feeds, create=True, now_ms=NOW, max_feeds=max_feeds, pushed=pushed
     )
 
 
@@ -114,14 +114,16 @@ async def test_the_second_request_validates_against_the_feed_the_first_creates(r
     backplane.gate = asyncio.Event()
     writer = IngestWriter(hub)
     first = asyncio.create_task(writer.write(*request("F", [{"x": 0}, {"x": 1}])))
-    wrong = asyncio.create_task(writer.write(*request("F", [{"y": 0}])))
+    # x is a line (the first declared it so), not a bar: refused.
+    bar = {"open": 1, "high": 2, "low": 0, "close": 1}
+    wrong = asyncio.create_task(writer.write(*request("F", [{"x": bar}])))
     second = asyncio.create_task(writer.write(*request("F", [{"x": 10}])))
     await wait_until(lambda: "F" in hub.reserved, what="F reserved")
     backplane.gate.set()
     assert await first == 2 and await second == 1
     with pytest.raises(IngestError) as refused:
         await wrong
-    assert refused.value.code == "unknown_series"
+    assert refused.value.code == "bad_value"
     await wait_until(lambda: "F" in hub.feeds and hub.histories["F"].last_seq == 3)
     assert [p.values["x"] for p in hub.histories["F"].recent()] == [0, 1, 10]
 

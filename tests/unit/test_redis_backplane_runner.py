@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,8 @@ from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
 from dashboard.hub_runner import HubRunner
 from dashboard.hub_settings import HubSettings
+from dashboard.ingest import prepare
+from dashboard.ingest_writer import IngestWriter
 from dashboard.protocol import CloseCode
 from dashboard.redis_backplane import RedisBackplane
 from feeds.base import FeedInfo, Series
@@ -165,3 +168,35 @@ async def test_points_of_a_feed_never_declared_here_reach_no_viewer(
         await wait_until(some_seen, 5, "A's point")
         assert [p[0] for p in seen] == ["A"]
         assert "elsewhere" not in two.hub.histories
+
+
+async def test_a_pushed_feed_grown_on_either_instance_grows_on_both_and_on_a_late_one(
+    redis_server: RedisServer,
+) -> None:
+    """Ingest adds y on one instance and z on the other at the same time:
+    each ends with x, y, z (each merges what the other announced), and an
+    instance starting after a later growth reads the grown declaration."""
+    now = 1_764_096_123_456
+
+    def request(values: dict[str, float]) -> Any:
+        raw = [{"values": values}]
+        return lambda feeds, pushed: prepare(
+            "lab", raw, feeds, create=True, now_ms=now, pushed=pushed
+        )
+
+    async with instance(redis_server.url) as one, instance(redis_server.url) as two:
+        writers = IngestWriter(one.hub), IngestWriter(two.hub)
+        await writers[0].write("lab", request({"x": 1}))
+        await wait_until(lambda: "lab" in two.hub.feeds, 5, "lab on the other instance")
+        await asyncio.gather(
+            writers[0].write("lab", request({"y": 2})), writers[1].write("lab", request({"z": 3}))
+        )
+        for runner in (one, two):
+            await wait_until(
+                lambda r=runner: r.hub.feeds["lab"].series_names == {"x", "y", "z"}, 5, "merged"
+            )
+        await writers[1].write("lab", request({"w": 4}))
+        await wait_until(lambda: "w" in one.hub.feeds["lab"].series_names, 5, "w on one")
+        async with instance(redis_server.url) as late:
+            assert late.hub.feeds["lab"].series_names == {"x", "y", "z", "w"}
+            assert len(late.hub.histories["lab"].recent()) == 4
