@@ -5,7 +5,10 @@ a series named ``<measurement>.<field>`` followed by ``.<value>`` of every tag,
 in the order of the tag keys (``cpu,host=web1,cpu=cpu0 usage_user=3`` is
 series ``cpu.usage_user.cpu0.web1``), any character a series name may not hold
 (anything but letters, digits, ``_``, ``.``, ``-``) written ``_``; one line is
-one point. The points then go through push ingest's own checks
+one point. A new series is drawn on the chart of its measurement and field
+(its ``panel`` is ``<measurement>.<field>``): the hosts of ``cpu usage_user``
+share a chart, and a percentage is not drawn flat on the axis of a byte count
+(line protocol carries no units). The points then go through push ingest's own checks
 (dashboard/ingest.py ``prepare``: the series rule, the values, timestamps,
 ``max_feeds``...), with the message's ``point <i>`` told as ``line <n>``.
 
@@ -22,12 +25,13 @@ import hmac
 import re
 import zlib
 from collections.abc import Container, Mapping
+from dataclasses import replace
 from typing import Any
 
 from dashboard.ingest import Batch, IngestError, prepare
 from dashboard.line_protocol import Line, LineProtocolError, check_precision, parse
 from dashboard.protocol import quote
-from feeds.base import FeedInfo
+from feeds.base import FeedInfo, Series
 
 #: InfluxDB's error ``code`` for each HTTP status it answers.
 INFLUX_CODES = {
@@ -78,7 +82,7 @@ def to_batch(
             values[name] = value
         raw_points.append({"ts": line.ts_ms, "values": values})
     try:
-        return prepare(
+        batch = prepare(
             feed,
             raw_points,
             feeds,
@@ -93,6 +97,36 @@ def to_batch(
         number = lines[error.index].number
         message = _POINT_PREFIX.sub(f"line {number}: ", error.message)
         raise IngestError(error.status, error.code, message, number) from None
+    held = feeds.get(feed)
+    return _with_panels(batch, origin, held.series_names if held else frozenset())
+
+
+def _with_panels(
+    batch: Batch,
+    origin: Mapping[str, tuple[str, tuple[tuple[str, str], ...], str]],
+    held: Container[str],
+) -> Batch:
+    """*batch* with the series it declares (a new feed's, or those a feed
+    grows by; not the *held* ones, which keep their declaration) on the chart
+    of their measurement and field."""
+
+    def hinted(info: FeedInfo) -> FeedInfo:
+        series = tuple(
+            s if s.name in held or s.name not in origin else replace(s, panel=_panel(s, origin))
+            for s in info.series
+        )
+        return replace(info, series=series)
+
+    if batch.new_feed is not None:
+        return replace(batch, new_feed=hinted(batch.new_feed))
+    if batch.grown is not None:
+        return replace(batch, grown=hinted(batch.grown))
+    return batch
+
+
+def _panel(series: Series, origin: Mapping[str, tuple[str, Any, str]]) -> str:
+    measurement, _, field = origin[series.name]
+    return _NOT_IN_NAMES.sub("_", f"{measurement}.{field}")
 
 
 def _new_name(

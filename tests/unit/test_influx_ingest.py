@@ -44,6 +44,28 @@ def test_a_batch_is_one_point_a_line_declaring_the_series_in_order():
     assert [s.name for s in made.new_feed.series] == ["cpu.u.0.b", "cpu.s.0.b", "mem.used"]
 
 
+def test_each_measurement_and_field_gets_its_own_chart_growing_feeds_too():
+    """Line protocol has no units: a CPU percentage and a byte count would
+    share one axis, the percentage drawn flat at 0. Each measurement and field
+    is a panel of its own; the tags' series share it."""
+    made = batch("cpu,host=a usage=12\ncpu,host=b usage=30\nnet,host=a bytes_recv=3000000i")
+    assert made.new_feed is not None
+    assert {s.name: s.panel for s in made.new_feed.series} == {
+        "cpu.usage.a": "cpu.usage",
+        "cpu.usage.b": "cpu.usage",
+        "net.bytes_recv.a": "net.bytes_recv",
+    }
+    # A later host joins its measurement's chart; a held series keeps its own
+    # declaration (a feed's series never change under its viewers).
+    held = FeedInfo("f", series=(Series("cpu.usage.a"),))
+    grown = batch("cpu,host=a usage=1\ncpu,host=c usage=2", {"f": held}, pushed={"f"}).grown
+    assert grown is not None
+    assert [(s.name, s.panel) for s in grown.series] == [
+        ("cpu.usage.a", ""),
+        ("cpu.usage.c", "cpu.usage"),
+    ]
+
+
 def test_push_ingests_checks_are_told_by_line():
     existing = {"f": FeedInfo("f", series=(Series("m.a"),))}
     error = refusal("m a=1\n\n# c\nm b=2", existing)
