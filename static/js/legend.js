@@ -11,6 +11,18 @@ function el(tag, className, text) {
   return node;
 }
 
+/**
+ * A series name as [head, tail]: where the name is too long for its entry the
+ * head is cut (…), the tail never, so the part that tells entries apart stays
+ * (`cpu.usage_user.web1` and `.web2` read `cpu.usage_u….web1`, `….web2`, not
+ * both `cpu.usage_user.w…`). The tail is the last dotted part, when short.
+ */
+export function nameParts(name, maxTail = 12) {
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0 || name.length - dot > maxTail + 1) return [name, ''];
+  return [name.slice(0, dot), name.slice(dot)];
+}
+
 export class Legend {
   /** `onChange` is called after a series was shown or hidden. */
   constructor(onChange) {
@@ -48,7 +60,11 @@ export class Legend {
       button.setAttribute('aria-pressed', String(!this.hidden.has(name)));
       const swatch = el('span', 'legend-swatch');
       swatch.style.background = color;
-      button.append(swatch, el('span', 'legend-name', name));
+      const [head, tail] = nameParts(name);
+      const label = el('span', 'legend-name');
+      label.append(el('span', 'legend-head', head));
+      if (tail) label.append(el('span', 'legend-tail', tail));
+      button.append(swatch, label);
       if (unit) button.append(el('span', 'legend-unit', unit));
       items.append(button);
     }
