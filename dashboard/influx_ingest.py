@@ -73,8 +73,7 @@ def to_batch(
     # Series keys repeat from line to line: each is named once per request.
     names: dict[str, dict[str, str]] = {}  # head as written -> field -> series
     origin: dict[str, tuple[str, tuple[tuple[str, str], ...], str]] = {}
-    columns = zip(points.heads, points.fields, points.ts_ms, strict=True)
-    for i, (head, fields, ts) in enumerate(columns):
+    for i, (head, fields, ts) in enumerate(points.rows):
         named = names.get(head)
         if named is None:
             named = names[head] = {}

@@ -21,6 +21,12 @@ One point a line::
 The first bad line raises :class:`LineProtocolError` naming its number (1 is the
 body's first line) and what is wrong. Pure: no web framework, no clock of its own.
 See docs/protocol.md "InfluxDB line protocol".
+
+Most lines (Telegraf's) escape nothing: a line with no backslash or quote whose
+series key an earlier line had is read by a fast path (str methods; float() and
+int() behind checks taking exactly the numbers the exact parser's regexes take).
+Every other line, and any the fast path is unsure of, goes to the exact parser,
+which also words every error (tests/unit/test_line_protocol_fast.py: they agree).
 """
 
 from __future__ import annotations
@@ -82,13 +88,11 @@ class Line:
 @dataclass(frozen=True, slots=True)
 class Points:
     """A body's points as columns, one entry each in order: the line's number,
-    its first section as written (``head``: its measurement and tags are
-    ``keys[head]``, equal text being one series key), fields and time in ms."""
+    and its row: first section as written (``head``: its measurement and tags
+    are ``keys[head]``, equal text being one series key), fields, time in ms."""
 
     numbers: list[int]
-    heads: list[str]
-    fields: list[Fields]
-    ts_ms: list[int]
+    rows: list[tuple[str, Fields, int]]  # (head, fields, ts_ms)
     keys: dict[str, SeriesKey]
 
     def __len__(self) -> int:
@@ -96,8 +100,9 @@ class Points:
 
     def line(self, i: int) -> Line:
         """Point *i* as a :class:`Line`."""
-        measurement, tags = self.keys[self.heads[i]]
-        return Line(self.numbers[i], measurement, tags, self.fields[i], self.ts_ms[i])
+        head, fields, ts_ms = self.rows[i]
+        measurement, tags = self.keys[head]
+        return Line(self.numbers[i], measurement, tags, fields, ts_ms)
 
 
 def check_precision(precision: str | None) -> str:
@@ -126,8 +131,8 @@ def parse_points(
 ) -> Points:
     """:func:`parse`'s points as columns, without an object per point."""
     multiply, divide = PRECISIONS[precision]
-    points = Points([], [], [], [], {})
-    numbers, heads, fields, stamps = points.numbers, points.heads, points.fields, points.ts_ms
+    points = Points([], [], {})
+    numbers, rows = points.numbers, points.rows
     # Lines repeat their measurement and tags (a series key): each distinct
     # one is split and unescaped once per request.
     keys = points.keys
@@ -141,9 +146,7 @@ def parse_points(
         if parsed is None:
             parsed = _exact_line(number, line, keys, multiply, divide, now_ms)
         numbers.append(number)
-        heads.append(parsed[0])
-        fields.append(parsed[1])
-        stamps.append(parsed[2])
+        rows.append(parsed)
     return points
 
 
