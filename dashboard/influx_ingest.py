@@ -28,8 +28,14 @@ from collections.abc import Container, Mapping
 from dataclasses import replace
 from typing import Any
 
-from dashboard.ingest import Batch, IngestError, prepare
-from dashboard.line_protocol import Line, LineProtocolError, check_precision, parse
+from dashboard.ingest import Batch, IngestError, prepare_numbers
+from dashboard.line_protocol import (
+    Line,
+    LineProtocolError,
+    Points,
+    check_precision,
+    parse_points,
+)
 from dashboard.protocol import quote
 from feeds.base import FeedInfo, Series
 
@@ -58,7 +64,7 @@ def series_name(measurement: str, tags: tuple[tuple[str, str], ...], field: str)
 
 def to_batch(
     feed: str,
-    lines: list[Line],
+    points: Points,
     feeds: Mapping[str, FeedInfo],
     *,
     create: bool,
@@ -66,25 +72,27 @@ def to_batch(
     max_feeds: int | None = None,
     pushed: Container[str] = frozenset(),
 ) -> Batch:
-    """Push ingest's Batch for *lines* written to *feed*, checked as a JSON
+    """Push ingest's Batch for *points* written to *feed*, checked as a JSON
     request's points are (a *pushed* feed may grow); IngestError naming the first bad line."""
-    raw_points: list[dict[str, Any]] = []
+    checked: list[tuple[dict[str, int | float], int]] = []
     # Series keys repeat from line to line: each is named once per request.
-    names: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, str]] = {}
+    names: dict[str, dict[str, str]] = {}  # head as written -> field -> series
     origin: dict[str, tuple[str, tuple[tuple[str, str], ...], str]] = {}
-    for line in lines:
-        named = names.setdefault((line.measurement, line.tags), {})
+    for i, (head, fields, ts) in enumerate(points.rows):
+        named = names.get(head)
+        if named is None:
+            named = names[head] = {}
         values: dict[str, int | float] = {}
-        for field, value in line.fields:
+        for field, value in fields:
             name = named.get(field)
             if name is None:
-                name = named[field] = _new_name(line, field, origin)
+                name = named[field] = _new_name(points.line(i), field, origin)
             values[name] = value
-        raw_points.append({"ts": line.ts_ms, "values": values})
+        checked.append((values, ts))
     try:
-        batch = prepare(
+        batch = prepare_numbers(
             feed,
-            raw_points,
+            checked,
             feeds,
             create=create,
             now_ms=now_ms,
@@ -94,7 +102,7 @@ def to_batch(
     except IngestError as error:
         if error.index is None:
             raise
-        number = lines[error.index].number
+        number = points.numbers[error.index]
         message = _POINT_PREFIX.sub(f"line {number}: ", error.message)
         raise IngestError(error.status, error.code, message, number) from None
     held = feeds.get(feed)
@@ -148,7 +156,7 @@ def _new_name(
     return name
 
 
-def parse_body(data: bytes, precision: str | None, now_ms: int, max_points: int) -> list[Line]:
+def parse_body(data: bytes, precision: str | None, now_ms: int, max_points: int) -> Points:
     """The lines of a write request's (inflated) body; IngestError if refused
     (``index``: the bad line's number)."""
     try:
@@ -161,7 +169,7 @@ def parse_body(data: bytes, precision: str | None, now_ms: int, max_points: int)
         number = data.count(b"\n", 0, error.start) + 1
         raise IngestError(400, "bad_encoding", f"line {number}: not UTF-8", number) from None
     try:
-        lines = parse(text, checked, now_ms, max_points)
+        lines = parse_points(text, checked, now_ms, max_points)
     except LineProtocolError as error:
         if not error.line:
             raise IngestError(413, "too_many_points", error.message) from None

@@ -20,7 +20,16 @@ from typing import Any
 import orjson
 
 from dashboard.announce import too_many_feeds
-from dashboard.points import PointError, check_ts, check_value, kind_of, unknown_series
+from dashboard.points import (
+    MAX_FUTURE_MS,
+    MAX_SAFE_INTEGER,
+    MIN_TS_MS,
+    PointError,
+    check_ts,
+    check_value,
+    kind_of,
+    unknown_series,
+)
 from dashboard.protocol import quote
 from feeds.base import FeedInfo, Series, check_name
 
@@ -206,11 +215,7 @@ def prepare(
     A new feed needs *create* and, if given, fewer than *max_feeds* feeds. A
     feed in *pushed* (created by ingest) may take series it lacks (``Batch.grown``);
     any other existing feed's series are fixed."""
-    info = feeds.get(feed)
-    if info is None and not create:
-        raise IngestError(404, "unknown_feed", f"unknown feed {feed!r}")
-    if info is None and max_feeds is not None and len(feeds) >= max_feeds:
-        raise IngestError(409, "too_many_feeds", too_many_feeds(feed, max_feeds))
+    info = _target(feed, feeds, create=create, max_feeds=max_feeds)
     known: Mapping[str, str] = info.series_kinds if info is not None else {}
     # Series this request adds, name -> kind, in order of first appearance.
     added: dict[str, str] | None = {} if info is None or feed in pushed else None
@@ -235,3 +240,66 @@ def too_many_series(feed: str, i: int, info: FeedInfo | None) -> str:
         f"point {i}: feed {feed!r} would have more than {MAX_SERIES} series, "
         f"the most a pushed feed may have (it has {len(info.series)}); nothing was written"
     )
+
+
+def _target(
+    feed: str, feeds: Mapping[str, FeedInfo], *, create: bool, max_feeds: int | None
+) -> FeedInfo | None:
+    """*feed*'s info, or None for a feed this request may create; else refused."""
+    info = feeds.get(feed)
+    if info is None and not create:
+        raise IngestError(404, "unknown_feed", f"unknown feed {feed!r}")
+    if info is None and max_feeds is not None and len(feeds) >= max_feeds:
+        raise IngestError(409, "too_many_feeds", too_many_feeds(feed, max_feeds))
+    return info
+
+
+def prepare_numbers(
+    feed: str,
+    points: list[tuple[dict[str, int | float], int]],
+    feeds: Mapping[str, FeedInfo],
+    *,
+    create: bool,
+    now_ms: int,
+    max_feeds: int | None = None,
+    pushed: Container[str] = frozenset(),
+) -> Batch:
+    """:func:`prepare` for points that are already (values, ts): values ints
+    (not bools) and floats, ts ints, as line protocol's are. Checked by column
+    (every ts, value and distinct series name once) rather than point by point,
+    to the same Batch; where a check fails, :func:`prepare` checks them one by
+    one, for its own answer (its error naming the point, or the same Batch)."""
+    info = _target(feed, feeds, create=create, max_feeds=max_feeds)
+    names: dict[str, int | float] = {}  # the keys: series in order of first appearance
+    safe = MAX_SAFE_INTEGER
+    fine = bool(points)
+    for values, _ in points:
+        names.update(values)
+        for value in values.values():
+            if not -safe <= value <= safe:  # inf, nan, a big int; or a big float: prepare sees
+                fine = False
+    if fine:
+        stamps = [ts for _, ts in points]
+        fine = MIN_TS_MS <= min(stamps) and max(stamps) <= now_ms + MAX_FUTURE_MS
+    if fine and info is not None:
+        kinds = info.series_kinds
+        fine = all(kinds.get(name) == "line" for name in names)
+    elif fine:
+        fine = len(names) <= MAX_SERIES and all(_valid_name(name) for name in names)
+    if not fine:
+        raw = [{"ts": ts, "values": values} for values, ts in points]
+        return prepare(
+            feed, raw, feeds, create=create, now_ms=now_ms, max_feeds=max_feeds, pushed=pushed
+        )
+    if info is not None:
+        return Batch(feed, list(points))
+    declared = tuple(Series(name, kind="line") for name in names)
+    return Batch(feed, list(points), FeedInfo(feed, series=declared))
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        check_name(name, "series")
+    except ValueError:
+        return False
+    return True

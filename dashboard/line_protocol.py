@@ -21,6 +21,12 @@ One point a line::
 The first bad line raises :class:`LineProtocolError` naming its number (1 is the
 body's first line) and what is wrong. Pure: no web framework, no clock of its own.
 See docs/protocol.md "InfluxDB line protocol".
+
+Most lines (Telegraf's) escape nothing: a line with no backslash or quote whose
+series key an earlier line had is read by a fast path (str methods; float() and
+int() behind checks taking exactly the numbers the exact parser's regexes take).
+Every other line, and any the fast path is unsure of, goes to the exact parser,
+which also words every error (tests/unit/test_line_protocol_fast.py: they agree).
 """
 
 from __future__ import annotations
@@ -62,6 +68,12 @@ class LineProtocolError(ValueError):
         super().__init__(self.message)
 
 
+#: A line's measurement and tags.
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+#: A line's fields, in order: (key, number).
+Fields = tuple[tuple[str, int | float], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Line:
     """One parsed point: names unescaped, tags as given, the time in ms."""
@@ -71,6 +83,26 @@ class Line:
     tags: tuple[tuple[str, str], ...]
     fields: tuple[tuple[str, int | float], ...]
     ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Points:
+    """A body's points as columns, one entry each in order: the line's number,
+    and its row: first section as written (``head``: its measurement and tags
+    are ``keys[head]``, equal text being one series key), fields, time in ms."""
+
+    numbers: list[int]
+    rows: list[tuple[str, Fields, int]]  # (head, fields, ts_ms)
+    keys: dict[str, SeriesKey]
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def line(self, i: int) -> Line:
+        """Point *i* as a :class:`Line`."""
+        head, fields, ts_ms = self.rows[i]
+        measurement, tags = self.keys[head]
+        return Line(self.numbers[i], measurement, tags, fields, ts_ms)
 
 
 def check_precision(precision: str | None) -> str:
@@ -84,49 +116,136 @@ def check_precision(precision: str | None) -> str:
     return precision
 
 
-def parse(text: str, precision: str, now_ms: int, max_lines: int | None = None) -> list[Line]:
+def parse(
+    text: str, precision: str, now_ms: int, max_lines: int | None = None, *, exact: bool = False
+) -> list[Line]:
     """Every point of *text*, in order; :class:`LineProtocolError` at the first
-    bad line, or past *max_lines* points (its ``line`` then 0)."""
+    bad line, or past *max_lines* points (its ``line`` then 0). *exact*: the
+    escaping parser for every line, without the fast path (tests compare)."""
+    points = parse_points(text, precision, now_ms, max_lines, exact=exact)
+    return [points.line(i) for i in range(len(points))]
+
+
+def parse_points(
+    text: str, precision: str, now_ms: int, max_lines: int | None = None, *, exact: bool = False
+) -> Points:
+    """:func:`parse`'s points as columns, without an object per point."""
     multiply, divide = PRECISIONS[precision]
-    lines: list[Line] = []
+    points = Points([], [], {})
+    numbers, rows = points.numbers, points.rows
     # Lines repeat their measurement and tags (a series key): each distinct
     # one is split and unescaped once per request.
-    keys: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    keys = points.keys
     for number, raw in enumerate(text.split("\n"), 1):
         line = raw.strip(" \t\r")
         if not line or line[0] == "#":
             continue
-        if max_lines is not None and len(lines) >= max_lines:
+        if max_lines is not None and len(numbers) >= max_lines:
             raise LineProtocolError(0, f"more than {max_lines} points in one request")
-        if "\\" in line or '"' in line:
-            sections = _sections(line)
-        else:
-            sections = line.split(" ")
-            if "" in sections:  # several spaces in a row
-                sections = [part for part in sections if part]
-        if len(sections) < 2:
-            what = f"no fields in {_quote(line)}: need at least one key=value"
-            raise LineProtocolError(number, what)
-        if len(sections) > 3:
-            what = f"unexpected {_quote(' '.join(sections[3:]))} after the timestamp"
-            raise LineProtocolError(number, what + " (escape spaces in names with a backslash)")
-        head = sections[0]
-        key = keys.get(head)
-        if key is None:
-            key = keys[head] = _series_key(number, head)
-        fields = tuple([_field(number, part) for part in _split(sections[1], ",", quotes=True)])
-        if len(sections) == 3:
-            stamp = sections[2]
-            if not _INT.fullmatch(stamp):
-                raise LineProtocolError(number, f"timestamp {_quote(stamp)} is not an integer")
-            ts_ms = int(stamp) * multiply // divide
-        else:
-            ts_ms = now_ms
-        lines.append(Line(number, key[0], key[1], fields, ts_ms))
-    return lines
+        parsed = None if exact else _fast_line(line, keys, multiply, divide, now_ms)
+        if parsed is None:
+            parsed = _exact_line(number, line, keys, multiply, divide, now_ms)
+        numbers.append(number)
+        rows.append(parsed)
+    return points
 
 
-def _series_key(number: int, head: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+# --- the fast path: most lines (Telegraf's) escape nothing ------------------------------
+
+
+def _fast_line(
+    line: str, keys: dict[str, SeriesKey], multiply: int, divide: int, now_ms: int
+) -> tuple[str, Fields, int] | None:
+    """*line* parsed as :func:`_exact_line` parses it, if it is a plain one: no
+    backslash or quote, single spaces, a series key met before, numbers written
+    the common way, a timestamp of digits; else None (the exact parser then
+    reads it, to the same result or its error)."""
+    if "\\" in line or '"' in line:
+        return None
+    parts = line.split(" ")
+    if len(parts) == 3:
+        head, body, stamp = parts
+        if not stamp.isdecimal():  # what \d+ matches: the exact parser's int() then
+            return None
+        ts = int(stamp) * multiply // divide
+    elif len(parts) == 2:
+        head, body = parts
+        ts = now_ms
+    else:
+        return None
+    if head not in keys:
+        return None
+    values = _fast_fields(body)
+    return None if values is None else (head, values, ts)
+
+
+#: A float's characters in the fast path; with float() accepting the text, they
+#: make exactly what _FLOAT matches (float() alone also takes "inf", "1_0", " 1").
+_FLOAT_CHARS = "0123456789.eE+-"
+
+
+def _fast_fields(body: str) -> Fields | None:
+    """The fields section of a plain line, or None where :func:`_field` might
+    see it otherwise (it then does the reading, or names the error)."""
+    fields: list[tuple[str, int | float]] = []
+    try:
+        for part in body.split(","):
+            key, _, value = part.partition("=")
+            if not key:
+                return None
+            last = value[-1:]
+            if last == "i":
+                digits = value[:-1]
+                if not (digits.isdecimal() or (digits[:1] in "+-" and digits[1:].isdecimal())):
+                    return None
+                fields.append((key, int(digits)))
+            elif last == "u":
+                digits = value[:-1]
+                if not digits.isdecimal():
+                    return None
+                fields.append((key, int(digits)))
+            elif value.strip(_FLOAT_CHARS):  # a character that is not a float's
+                return None
+            else:
+                fields.append((key, float(value)))  # ValueError: "1.2.3", "e5", ""
+    except ValueError:
+        return None
+    return tuple(fields)
+
+
+# --- the exact parser: escapes, quotes, and every error ---------------------------------
+
+
+def _exact_line(
+    number: int, line: str, keys: dict[str, SeriesKey], multiply: int, divide: int, now_ms: int
+) -> tuple[str, Fields, int]:
+    """One line's series key text (its parsed key put in *keys*), fields and
+    time in ms; :class:`LineProtocolError` if it is not a point."""
+    if "\\" in line or '"' in line:
+        sections = _sections(line)
+    else:
+        sections = line.split(" ")
+        if "" in sections:  # several spaces in a row
+            sections = [part for part in sections if part]
+    if len(sections) < 2:
+        what = f"no fields in {_quote(line)}: need at least one key=value"
+        raise LineProtocolError(number, what)
+    if len(sections) > 3:
+        what = f"unexpected {_quote(' '.join(sections[3:]))} after the timestamp"
+        raise LineProtocolError(number, what + " (escape spaces in names with a backslash)")
+    head = sections[0]
+    if head not in keys:
+        keys[head] = _series_key(number, head)
+    fields = tuple([_field(number, part) for part in _split(sections[1], ",", quotes=True)])
+    if len(sections) == 3:
+        stamp = sections[2]
+        if not _INT.fullmatch(stamp):
+            raise LineProtocolError(number, f"timestamp {_quote(stamp)} is not an integer")
+        return head, fields, int(stamp) * multiply // divide
+    return head, fields, now_ms
+
+
+def _series_key(number: int, head: str) -> SeriesKey:
     """The measurement and tags of a line's first section."""
     key, *tag_parts = _split(head, ",")
     measurement = _unescape(key, _MEASUREMENT_ESCAPES)
