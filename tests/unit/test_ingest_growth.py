@@ -14,7 +14,7 @@ from dashboard.hub_settings import HubSettings
 from dashboard.influx_ingest import to_batch
 from dashboard.ingest import MAX_SERIES, IngestError, prepare
 from dashboard.ingest_writer import IngestWriter, take_grown
-from dashboard.line_protocol import parse
+from dashboard.line_protocol import parse_points as parse
 from dashboard.protocol import Point
 from feeds.base import FeedInfo, Series
 from tests.support.backplanes import SwitchableBackplane
