@@ -5,6 +5,7 @@ built-in feed's name, and finds a config file's modules and files beside it."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -54,7 +55,12 @@ def test_help_names_the_program_as_it_was_run():
 
 def test_feeds_lists_parameters_with_types_and_defaults():
     listing = dashboard("feeds").stdout.splitlines()
-    ticker = listing.index("ticker  feeds.ticker:tickers  (from livefeed 0.1.0)")
+    # Columns are as wide as the longest name (now "prometheus").
+    (ticker,) = [
+        i
+        for i, line in enumerate(listing)
+        if re.fullmatch(r"ticker +feeds\.ticker:tickers +\(from livefeed 0\.1\.0\)", line)
+    ]
     block = listing[ticker + 1 : ticker + 6]
     assert "    rate: float = 10.0" in block
     assert "    symbols: Sequence[str] = ACME,GLOBX,INITECH,UMBRL,STARK,WAYNE,TYRELL,CYBRD" in block
