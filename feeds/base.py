@@ -22,7 +22,8 @@ MAX_DECIMALS = 10
 
 def check_name(name: str, what: str) -> str:
     """Return *name* if it is a valid feed or series name, else raise ValueError."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    # fullmatch: "$" in match() also takes a name ending in a newline ("ACME\n").
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(
             f"invalid {what} name {name!r}: use 1-64 letters, digits, '_', '.', '-', "
             "starting with a letter or digit"

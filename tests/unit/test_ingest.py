@@ -84,7 +84,9 @@ def test_empty_configured_token_refuses_everyone():
 # --- feed names and content types -------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["", "-x", "a b", "a/b", "é", "x" * 65, None, 5, ["A"]])
+@pytest.mark.parametrize(
+    "name", ["", "-x", "a b", "a/b", "é", "x" * 65, "a\n", "ACME\n", None, 5, ["A"]]
+)
 def test_invalid_feed_name_is_400(name):
     """Feed names follow check_name; others are 400 bad_feed_name."""
     error = rejected(check_feed_name, name)
