@@ -301,10 +301,12 @@ FOCUS_RING = """() => {
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-async def test_keyboard_reaches_every_control_with_a_visible_focus(server, browser, scheme):
+async def test_keyboard_reaches_every_control_with_a_visible_focus(start_server, browser, scheme):
     """Tab goes through the theme toggle, the charts' mode bar buttons, the
     filter and each sortable header, each showing a 2 px ring in the theme's
-    focus colour; Space toggles the theme."""
+    focus colour; Space toggles the theme. (Two feeds: each chart adds the
+    same mode bar buttons, and eight made this walk a minute long.)"""
+    server = await start_server(symbols=("ACME", "GLOBX"))
     context, page = await open_page(browser, server.url, scheme=scheme)
     try:
         seen = []
