@@ -3,7 +3,13 @@
 import pytest
 
 from feeds.base import FeedInfo, Series
-from tests.support.browser import RECORD_STATUS, screenshot, stats, wait_for
+from tests.support.browser import (
+    RECORD_STATUS,
+    restart_resumes_with_no_gap,
+    screenshot,
+    stats,
+    wait_for,
+)
 from tests.support.feeds import SilentFeed
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -173,29 +179,7 @@ async def test_restart_with_history_db_keeps_the_chart_with_no_break(start_serve
     resumes under the same epoch, no break marker, no point missing or twice."""
     server = await start_server(history_db=tmp_path / "history.db")
     await open_dashboard(page, server)
-    await wait_for(page, "window.livefeed.stats().points > 8 * 20")
-    epoch = server.hub.epoch
-    await server.stop()
-    await wait_for(page, "window.__statusLog.at(-1) === 'reconnecting'")
-    held = await stats(page)
-    await server.start()
-    assert server.hub.epoch == epoch
-    await wait_for(page, "window.__statusLog.at(-1) === 'live'", timeout=30)
-    await page.wait_for_function(
-        """(b) => Object.entries(window.livefeed.stats().perFeed)
-             .every(([f, s]) => s.lastSeq > b.perFeed[f].lastSeq + 20)""",
-        arg=held,
-        timeout=15_000,
-    )
-    after = await stats(page)
-    for feed, s in after["perFeed"].items():
-        assert s["epoch"] == epoch, (feed, s)
-        assert s["gaps"] == 0 and s["missed"] == 0, (feed, s)
-        assert s["count"] == s["lastSeq"], (feed, s)  # seq 1..last, every one held
-    assert after["duplicates"] == 0
-    assert "break" not in await page.inner_text("#summary")
-    problems = [m for m in page.console_log.problems() if "ERR_CONNECTION_REFUSED" not in m]
-    assert problems == []
+    await restart_resumes_with_no_gap(page, server)
 
 
 async def test_offline_then_online_resumes(server, page):

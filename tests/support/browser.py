@@ -86,3 +86,34 @@ async def stats(page: Any) -> dict[str, Any]:
 async def wait_for(page: Any, expression: str, timeout: float = 15) -> None:
     """Poll *expression* in the page until it is truthy, for *timeout* seconds at most."""
     await page.wait_for_function(expression, timeout=timeout * 1000)
+
+
+async def restart_resumes_with_no_gap(page: Any, server: Any) -> dict[str, Any]:
+    """Stop *server* (started with a history file) and start it again on its
+    port: the page, open and live (recording its status with RECORD_STATUS),
+    goes reconnecting, then live under the same epoch, every feed 20 seqs on
+    with none missing or twice and no break shown. The page's stats after."""
+    await wait_for(page, "window.livefeed.stats().points > 8 * 20")
+    epoch = server.hub.epoch
+    await server.stop()
+    await wait_for(page, "window.__statusLog.at(-1) === 'reconnecting'")
+    held = await stats(page)
+    await server.start()
+    assert server.hub.epoch == epoch
+    await wait_for(page, "window.__statusLog.at(-1) === 'live'", timeout=30)
+    await page.wait_for_function(
+        """(b) => Object.entries(window.livefeed.stats().perFeed)
+             .every(([f, s]) => s.lastSeq > b.perFeed[f].lastSeq + 20)""",
+        arg=held,
+        timeout=15_000,
+    )
+    after = await stats(page)
+    for feed, s in after["perFeed"].items():
+        assert s["epoch"] == epoch, (feed, s)
+        assert s["gaps"] == 0 and s["missed"] == 0, (feed, s)
+        assert s["count"] == s["lastSeq"], (feed, s)  # seq 1..last, every one held
+    assert after["duplicates"] == 0
+    assert "break" not in await page.inner_text("#summary")
+    problems = [m for m in page.console_log.problems() if "ERR_CONNECTION_REFUSED" not in m]
+    assert problems == []
+    return after
