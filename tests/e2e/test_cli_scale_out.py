@@ -138,10 +138,12 @@ async def test_workers_of_a_killed_parent_stop(redis_server):
     """SIGKILL to the parent (it cannot stop anyone): its workers notice and
     stop by themselves, leaving the port free."""
     process, url = await start_cli("--workers", "2", "--backplane", redis_server.url, "--rate", "5")
-    workers = await workers_line(process)
-    pids = [int(p) for p in workers.split("pids ")[1].rstrip(")\n").split(", ")]
-    process.kill()
-    await process.wait()
+    try:
+        workers = await workers_line(process)
+        pids = [int(p) for p in workers.split("pids ")[1].rstrip(")\n").split(", ")]
+    finally:  # never left serving if the start lines are not as expected
+        process.kill()
+        await process.wait()
 
     def gone(pid: int) -> bool:
         try:
